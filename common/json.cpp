@@ -1,0 +1,172 @@
+#include "common/json.h"
+
+#include <set>
+#include <vector>
+
+namespace docket {
+namespace {
+
+void append_canonical_string(std::string& out, const std::string& s) {
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+Status append_canonical(std::string& out, const Json& j, Fault fault, std::size_t depth) {
+  if (depth > 512) return make_error(fault, "non_canonical_json", "JSON nested too deeply to canonicalise");
+  switch (j.type()) {
+    case Json::value_t::null: out += "null"; return {};
+    case Json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return {};
+    case Json::value_t::number_integer: out += std::to_string(j.get<std::int64_t>()); return {};
+    case Json::value_t::number_unsigned: out += std::to_string(j.get<std::uint64_t>()); return {};
+    case Json::value_t::number_float:
+      return make_error(fault, "non_canonical_json",
+                        "JSON number " + j.dump() + " is not an integer; canonical JSON has integers only");
+    case Json::value_t::string: append_canonical_string(out, j.get_ref<const std::string&>()); return {};
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& v : j) {
+        if (!first) out += ',';
+        first = false;
+        if (auto s = append_canonical(out, v, fault, depth + 1); !s) return s;
+      }
+      out += ']';
+      return {};
+    }
+    case Json::value_t::object: {
+      // nlohmann's object is a std::map<std::string, ...>: iteration is already bytewise
+      // sorted (std::less<std::string> compares as unsigned char via char_traits).
+      out += '{';
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        append_canonical_string(out, it.key());
+        out += ':';
+        if (auto s = append_canonical(out, it.value(), fault, depth + 1); !s) return s;
+      }
+      out += '}';
+      return {};
+    }
+    case Json::value_t::binary:
+    case Json::value_t::discarded:
+      break;
+  }
+  return make_error(fault, "non_canonical_json", "JSON value has no canonical form");
+}
+
+}  // namespace
+
+Result<Json> parse_json(std::string_view text, std::string_view what, Fault fault,
+                        const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes)
+    return make_error(fault, "too_large",
+                      std::string(what) + " is " + std::to_string(text.size()) +
+                          " bytes, over the limit of " + std::to_string(limits.max_bytes));
+  // The parser callback sees every key; a stack of key sets per open object detects
+  // duplicates, which nlohmann would otherwise silently resolve to the last one.
+  std::vector<std::set<std::string>> keys;
+  std::string duplicate;
+  bool too_deep = false;
+  auto cb = [&](int depth, Json::parse_event_t ev, Json& parsed) -> bool {
+    switch (ev) {
+      case Json::parse_event_t::object_start:
+        keys.emplace_back();
+        [[fallthrough]];
+      case Json::parse_event_t::array_start:
+        if (static_cast<std::size_t>(depth) >= limits.max_depth) too_deep = true;
+        break;
+      case Json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      case Json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+          duplicate = parsed.get<std::string>();
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  Json j;
+  try {
+    j = Json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+  } catch (const Json::exception& e) {
+    std::string msg = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> drop the tag.
+    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+    return make_error(fault, "malformed_json", std::string(what) + " is not valid JSON: " + msg);
+  }
+  if (too_deep)
+    return make_error(fault, "too_deep", std::string(what) + " nests deeper than " +
+                                             std::to_string(limits.max_depth) + " levels");
+  if (!duplicate.empty())
+    return make_error(fault, "malformed_json",
+                      std::string(what) + " has the object key \"" + duplicate + "\" twice");
+  return j;
+}
+
+Result<std::string> canonical_json(const Json& j, Fault fault) {
+  std::string out;
+  if (auto s = append_canonical(out, j, fault, 0); !s) return std::unexpected(s.error());
+  return out;
+}
+
+Result<std::string> canonicalize(std::string_view text, std::string_view what, Fault fault,
+                                 const JsonLimits& limits) {
+  auto j = parse_json(text, what, fault, limits);
+  if (!j) return std::unexpected(j.error());
+  auto c = canonical_json(*j, fault);
+  if (!c) return std::unexpected(with_context(c.error(), what));
+  return c;
+}
+
+namespace {
+Result<const Json*> field(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+  if (!obj.is_object())
+    return make_error(fault, "malformed_metadata", std::string(what) + " is not a JSON object");
+  auto it = obj.find(std::string(key));
+  if (it == obj.end())
+    return make_error(fault, "malformed_metadata", std::string(what) + " has no \"" + std::string(key) + "\" field");
+  return &*it;
+}
+Error mistyped(std::string_view key, std::string_view what, Fault fault, std::string_view want) {
+  return Error{fault, "malformed_metadata",
+               std::string(what) + ": \"" + std::string(key) + "\" must be " + std::string(want)};
+}
+}  // namespace
+
+Result<std::string> json_string(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+  auto f = field(obj, key, what, fault);
+  if (!f) return std::unexpected(f.error());
+  if (!(*f)->is_string()) return std::unexpected(mistyped(key, what, fault, "a string"));
+  return (*f)->get<std::string>();
+}
+
+Result<std::int64_t> json_int(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+  auto f = field(obj, key, what, fault);
+  if (!f) return std::unexpected(f.error());
+  if ((*f)->is_number_integer() && !((*f)->is_number_unsigned() && (*f)->get<std::uint64_t>() > INT64_MAX))
+    return (*f)->get<std::int64_t>();
+  return std::unexpected(mistyped(key, what, fault, "an integer"));
+}
+
+Result<const Json*> json_object(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+  auto f = field(obj, key, what, fault);
+  if (!f) return f;
+  if (!(*f)->is_object()) return std::unexpected(mistyped(key, what, fault, "an object"));
+  return f;
+}
+
+Result<const Json*> json_array(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+  auto f = field(obj, key, what, fault);
+  if (!f) return f;
+  if (!(*f)->is_array()) return std::unexpected(mistyped(key, what, fault, "an array"));
+  return f;
+}
+
+}  // namespace docket
