@@ -82,7 +82,7 @@ struct SuccinctRoles {
   std::string name_prefix;
   Json unknown = Json::object();
 
-  std::uint32_t bin_count() const { return 1u << bit_length; }
+  std::uint64_t bin_count() const { return std::uint64_t{1} << bit_length; }
   // The bin role responsible for a target path (first bit_length bits of sha256(path)).
   std::string role_for(const TargetPath& path) const;
   std::string role_name(std::uint32_t bin) const;
