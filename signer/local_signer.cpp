@@ -16,26 +16,6 @@
 namespace docket::signer {
 namespace fs = std::filesystem;
 
-std::string_view algorithm_name(keys::Algorithm a) {
-  switch (a) {
-    case keys::Algorithm::ed25519:
-      return "ed25519";
-    case keys::Algorithm::ecdsa_p256:
-      return "ecdsa";
-    case keys::Algorithm::rsa:
-      return "rsa";
-  }
-  return "ed25519";
-}
-
-Result<keys::Algorithm> parse_algorithm(std::string_view s) {
-  if (s == "ed25519") return keys::Algorithm::ed25519;
-  if (s == "ecdsa") return keys::Algorithm::ecdsa_p256;
-  if (s == "rsa") return keys::Algorithm::rsa;
-  return make_error(Fault::user, "config",
-                    "key algorithm '" + std::string(s) + "' is not ed25519, ecdsa or rsa");
-}
-
 std::string passphrase_env_name(std::string_view alias) {
   std::string n = "DOCKET_SIGNER_PASSPHRASE_";
   for (unsigned char c : alias)
@@ -62,7 +42,8 @@ bool safe_key_id(std::string_view id) {
 }
 
 std::string aad(const KeyInfo& k) {
-  return k.key_id + "|" + k.gun + "|" + k.role + "|" + std::string(algorithm_name(k.algorithm));
+  return k.key_id + "|" + k.gun + "|" + k.role + "|" +
+         std::string(keys::algorithm_name(k.algorithm));
 }
 
 class LocalSigner final : public Signer {
@@ -136,7 +117,7 @@ class LocalSigner final : public Signer {
     rec["key_id"] = info.key_id;
     rec["gun"] = info.gun;
     rec["role"] = info.role;
-    rec["algorithm"] = algorithm_name(a);
+    rec["algorithm"] = keys::algorithm_name(a);
     rec["public"] = pub.json();
     rec["created"] = format_rfc3339_nano(info.created);
     rec["alias"] = o_.default_alias;
@@ -243,7 +224,7 @@ class LocalSigner final : public Signer {
       r.info.key_id = j->at("key_id").get<std::string>();
       r.info.gun = j->at("gun").get<std::string>();
       r.info.role = j->at("role").get<std::string>();
-      auto alg = parse_algorithm(j->at("algorithm").get<std::string>());
+      auto alg = keys::parse_algorithm(j->at("algorithm").get<std::string>());
       if (!alg) return std::unexpected(alg.error());
       r.info.algorithm = *alg;
       auto pub = keys::PublicKey::from_json(j->at("public"), Fault::local);

@@ -30,8 +30,7 @@ struct KeyInfo {
   TimePoint created{};
 };
 
-std::string_view algorithm_name(keys::Algorithm a);  // "ed25519" / "ecdsa" / "rsa"
-Result<keys::Algorithm> parse_algorithm(std::string_view s);
+// Algorithm names are keys::algorithm_name / keys::parse_algorithm ("ed25519", "ecdsa", "rsa").
 
 class Signer {
  public:
