@@ -667,7 +667,19 @@ Result<std::string> serialize(const Metadata<T>& m) {
   Json sigs = Json::array();
   for (const auto& s : m.signatures) sigs.push_back(to_json(s));
   j["signatures"] = std::move(sigs);
-  return canonical_json(j, Fault::bug);
+  return write_json(j);
+}
+
+Result<std::string> write_json(const Json& j) {
+  // Valid JSON (control characters escaped), compact, keys sorted: canonical JSON itself
+  // is not always valid JSON (it writes a PEM key's newlines raw), so files are not written
+  // in it; signatures cover the canonical form of what a reader parses back.
+  if (auto c = canonical_json(j, Fault::bug); !c) return std::unexpected(c.error());
+  try {
+    return j.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const std::exception& e) {
+    return make_error(Fault::bug, "malformed_json", std::string("cannot write JSON: ") + e.what());
+  }
 }
 
 template Result<std::string> serialize(const Metadata<Root>&);

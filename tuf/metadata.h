@@ -213,7 +213,9 @@ Json to_json(const TargetFile& t);
 Json to_json(const Delegations& d);
 Json to_json(const Signature& s);
 
-// The whole file as canonical JSON: {"signatures":[...],"signed":{...}}.
+// The whole file, {"signatures":[...],"signed":{...}}: compact JSON with sorted keys and
+// escaped control characters (see write_json).
+Result<std::string> write_json(const Json& j);
 template <class T>
 Result<std::string> serialize(const Metadata<T>& m);
 // Canonical bytes of `signed` built from the struct (what a signer signs).

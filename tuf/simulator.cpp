@@ -42,15 +42,27 @@ keys::PrivateKey Simulator::new_key() const {
 }
 
 std::string Simulator::key_id(const keys::PrivateKey& k) const {
+  if (!keyid_by_der_.empty())
+    if (auto it = keyid_by_der_.find(k.to_pkcs8_der()); it != keyid_by_der_.end())
+      return it->second;
   return k.public_key(opts.dialect).key_id();
 }
 
 Json Simulator::key_json(const keys::PrivateKey& k) const {
+  if (!json_by_der_.empty())
+    if (auto it = json_by_der_.find(k.to_pkcs8_der()); it != json_by_der_.end()) return it->second;
   return k.public_key(opts.dialect).json();
 }
 
 void Simulator::add_key(RoleType role, const keys::PrivateKey& k) {
   auto name = std::string(role_type_name(role));
+  if (role == RoleType::root && opts.dialect == Dialect::notary &&
+      !opts.root_certificate_cn.empty()) {
+    auto cert = value_or_raise(
+        k.self_signed_certificate(opts.root_certificate_cn, std::chrono::hours(24 * 365 * 10)));
+    keyid_by_der_[k.to_pkcs8_der()] = cert.key_id();
+    json_by_der_[k.to_pkcs8_der()] = cert.json();
+  }
   root.keys[key_id(k)] = key_json(k);
   root.roles[name].keyids.push_back(key_id(k));
   signers[name].push_back(k);
@@ -80,7 +92,7 @@ std::string Simulator::sign(const Json& signed_json,
     sigs.push_back(std::move(s));
   }
   Json doc{{"signed", signed_json}, {"signatures", sigs}};
-  return value_or_raise(canonical_json(doc, Fault::bug));
+  return value_or_raise(write_json(doc));
 }
 
 void Simulator::publish_root(const std::vector<keys::PrivateKey>& extra) {

@@ -29,6 +29,9 @@ class Simulator {
     // Put length and hashes into timestamp/snapshot meta (Notary always does).
     bool meta_hashes = false;
     std::chrono::seconds validity{std::chrono::hours(24 * 7)};
+    // Notary dialect: make root keys self-signed x509 certificates with this CN (the GUN),
+    // as notary-server and the notary client require. Needs an ECDSA or RSA algorithm.
+    std::string root_certificate_cn;
   };
   explicit Simulator(Options o);
   Simulator() : Simulator(Options{}) {}
@@ -94,6 +97,9 @@ class Simulator {
   std::string sign(const Json& signed_json, const std::vector<keys::PrivateKey>& keys) const;
 
  private:
+  // Key IDs of keys listed under another public form (x509 root certificates).
+  std::map<std::string, std::string> keyid_by_der_;
+  std::map<std::string, Json> json_by_der_;
   void init_common(Common& c, RoleType t);
   std::string meta_name(const std::string& role) const;
 };

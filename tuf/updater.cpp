@@ -95,19 +95,36 @@ Status Updater::refresh() {
   auto root = load_trusted_root();
   if (!root) return std::unexpected(root.error());
   Dialect d = root->dialect();
-  Status s = d == Dialect::notary ? refresh_notary() : refresh_tuf();
+  Status s =
+      d == Dialect::notary ? refresh_notary(std::move(*root)) : refresh_tuf(std::move(*root));
   stats_.signature_checks = signature_checks_performed() - before;
   return s;
 }
 
 // ---- TUF spec workflow ----
 
-Status Updater::refresh_tuf() {
-  // §5.2: the trusted root (checked before any request).
-  auto ts = load_trusted_root();
-  if (!ts) return std::unexpected(ts.error());
-  trusted_.emplace(std::move(*ts));
+namespace {
+bool same_role_keys(const Root& a, const Root& b, RoleType t) {
+  const RoleKeys& x = a.role(t);
+  const RoleKeys& y = b.role(t);
+  if (x.threshold != y.threshold) return false;
+  std::set<std::string> xs(x.keyids.begin(), x.keyids.end()), ys(y.keyids.begin(), y.keyids.end());
+  if (xs != ys) return false;
+  for (const auto& id : xs) {
+    auto ka = a.keys.find(id);
+    auto kb = b.keys.find(id);
+    if ((ka == a.keys.end()) != (kb == b.keys.end())) return false;
+    if (ka != a.keys.end() && ka->second != kb->second) return false;
+  }
+  return true;
+}
+}  // namespace
+
+Status Updater::refresh_tuf(TrustedSet ts) {
+  // §5.2: the trusted root was checked (parse + self-signature) before any request.
+  trusted_.emplace(std::move(ts));
   TrustedSet& t = *trusted_;
+  const Root initial_root = *t.root();
   // §5.3.2-§5.3.9: N.root.json for N = trusted+1, ... until 403/404, each persisted at once.
   for (int i = 0; i < o_.limits.max_root_rotations; ++i) {
     std::int64_t next = t.root()->version + 1;
@@ -125,15 +142,24 @@ Status Updater::refresh_tuf() {
   }
   // §5.3.10: the final root must not be expired (it stays persisted).
   if (auto s = t.check_root_expiry(); !s) return s;
-  if (auto s = update_timestamp(t); !s) return s;
-  if (auto s = update_snapshot(t, snapshot_file_name(t)); !s) return s;
+  // §5.3.11 fast-forward attack recovery: after a timestamp or snapshot key rotation the
+  // stored timestamp is no rollback reference, and after a snapshot key rotation neither is
+  // the stored snapshot (a snapshot signed by the old keys would not verify anyway; one the
+  // timestamp key alone cannot fast-forward stays usable). Nothing is deleted.
+  bool same_snapshot_keys = same_role_keys(initial_root, *t.root(), RoleType::snapshot);
+  bool same_timestamp_keys = same_role_keys(initial_root, *t.root(), RoleType::timestamp);
+  if (!same_snapshot_keys || !same_timestamp_keys)
+    note("timestamp/snapshot keys rotated: the stored timestamp is no rollback reference");
+  if (auto s = update_timestamp(t, same_snapshot_keys && same_timestamp_keys); !s) return s;
+  if (auto s = update_snapshot(t, snapshot_file_name(t), same_snapshot_keys); !s) return s;
   return load_targets(t, RoleName::targets(), RoleName::root());
 }
 
-Status Updater::update_timestamp(TrustedSet& t) {
+Status Updater::update_timestamp(TrustedSet& t, bool use_local) {
   // A local timestamp (even expired) is the rollback reference if it still verifies with the
   // current root; one signed by rotated-away keys is ignored (§5.3.11 fast-forward recovery).
-  if (auto local = load_local(RoleName::timestamp(), o_.limits.max_timestamp_bytes);
+  if (auto local = use_local ? load_local(RoleName::timestamp(), o_.limits.max_timestamp_bytes)
+                             : Result<std::optional<std::string>>(std::nullopt);
       local && *local) {
     auto r = t.update_timestamp(**local);
     note(r ? "local timestamp loaded" : "local timestamp: " + r.error().message);
@@ -177,11 +203,12 @@ std::string Updater::targets_file_name(const TrustedSet& t, const RoleName& role
   return role.encoded() + ".json";
 }
 
-Status Updater::update_snapshot(TrustedSet& t, const std::string& remote_name) {
+Status Updater::update_snapshot(TrustedSet& t, const std::string& remote_name, bool use_local) {
   const MetaFile& meta = t.timestamp()->md.signed_.snapshot_meta();
   // A local snapshot that verifies, matches the timestamp and is not expired needs no request.
-  if (auto local =
-          load_local(RoleName::snapshot(), cap_for(&meta, o_.limits.max_snapshot_bytes, o_.limits));
+  if (auto local = use_local ? load_local(RoleName::snapshot(),
+                                          cap_for(&meta, o_.limits.max_snapshot_bytes, o_.limits))
+                             : Result<std::optional<std::string>>(std::nullopt);
       local && *local) {
     auto r = t.update_snapshot(**local, /*trusted_local=*/true);
     if (r) {
@@ -304,9 +331,8 @@ Status Updater::notary_update_root(TrustedSet& t, const TrustedSet* previous) {
   return persist(RoleName::root(), *newest);
 }
 
-Status Updater::refresh_notary() {
-  auto first = load_trusted_root();
-  if (!first) return std::unexpected(first.error());
+Status Updater::refresh_notary(TrustedSet first_set) {
+  std::optional<TrustedSet> first(std::move(first_set));
   auto s = notary_attempt(*first);
   if (s) {
     trusted_.emplace(std::move(*first));

@@ -84,10 +84,12 @@ class Updater {
   Status persist(const RoleName& role, std::string_view bytes);
   Result<TrustedSet> load_trusted_root();
 
-  Status refresh_tuf();
-  Status refresh_notary();
-  Status update_timestamp(TrustedSet& ts);
-  Status update_snapshot(TrustedSet& ts, const std::string& remote_name);
+  Status refresh_tuf(TrustedSet ts);
+  Status refresh_notary(TrustedSet first);
+  // use_local: whether stored timestamp/snapshot may serve as references (false after a
+  // timestamp or snapshot key rotation: spec §5.3.11 fast-forward attack recovery).
+  Status update_timestamp(TrustedSet& ts, bool use_local = true);
+  Status update_snapshot(TrustedSet& ts, const std::string& remote_name, bool use_local = true);
   Status load_targets(TrustedSet& ts, const RoleName& role, const RoleName& delegator);
   Status notary_attempt(TrustedSet& ts);
   Status notary_update_root(TrustedSet& ts, const TrustedSet* previous);

@@ -100,7 +100,9 @@ TEST_F(TrustedSetTest, RootRotationTable) {
     ASSERT_TRUE(ts) << c.name << ": " << ts.error().describe();
     auto r = ts->update_root(s.signed_roots[1]);
     EXPECT_EQ(bool(r), c.ok) << c.name << ": " << (r ? "" : r.error().describe());
-    if (!r) EXPECT_EQ(r.error().code, "bad_signature") << c.name;
+    if (!r) {
+      EXPECT_EQ(r.error().code, "bad_signature") << c.name;
+    }
   }
 }
 

@@ -64,6 +64,31 @@ TEST_F(UpdaterTest, FirstRefreshRequestsExactlyTheReferenceSequence) {
   EXPECT_EQ(store.files.size(), 4u);
 }
 
+TEST(UpdaterKeyTypes, EcdsaAndRsaPemKeysInTufDialect) {
+  // PEM public keys contain newlines: files must be valid JSON, signatures over canonical form.
+  for (auto alg : {keys::Algorithm::ecdsa_p256, keys::Algorithm::rsa}) {
+    Simulator::Options so;
+    so.algorithm = alg;
+    Simulator sim(so);
+    sim.add_target("targets", "a", "a");
+    sim.bump_targets();
+    ASSERT_NE(sim.signed_roots.front().find("\\n"), std::string::npos);
+    MemoryFetcher f;
+    MemoryStore store;
+    sim.install(f, kMeta, kTargets);
+    store.files["root.json"] = sim.signed_roots.front();
+    UpdaterOptions o;
+    o.metadata_url = kMeta;
+    o.target_base_url = kTargets;
+    Updater u(o, store, f);
+    auto s = u.refresh();
+    ASSERT_TRUE(s) << s.error().describe();
+    auto info = u.find_target(*TargetPath::make("a"));
+    ASSERT_TRUE(info && *info);
+    EXPECT_TRUE(u.download_target(**info));
+  }
+}
+
 TEST_F(UpdaterTest, SecondRefreshOfUnchangedRepoReusesLocalSnapshotAndTargets) {
   ASSERT_TRUE(refresh());
   ASSERT_TRUE(refresh()) << dump_log();
@@ -173,6 +198,33 @@ TEST_F(UpdaterTest, FastForwardRecoveryAfterTimestampKeyRotation) {
   sim.publish();
   ASSERT_TRUE(refresh()) << dump_log();
   EXPECT_EQ(stored_version("timestamp.json"), 1);
+}
+
+TEST_F(UpdaterTest, FastForwardRecoveryAfterSnapshotKeyRotation) {
+  sim.timestamp.version = 10;
+  sim.snapshot.version = 10;
+  sim.publish();
+  ASSERT_TRUE(refresh());
+  // New snapshot key; snapshot and timestamp restart at version 1.
+  sim.rotate_keys(RoleType::snapshot);
+  sim.bump_root();
+  sim.timestamp.version = 1;
+  sim.snapshot.version = 1;
+  sim.publish();
+  ASSERT_TRUE(refresh()) << dump_log();
+  EXPECT_EQ(stored_version("timestamp.json"), 1);
+  EXPECT_EQ(stored_version("snapshot.json"), 1);
+  // Without a rotation the same reset is a rollback.
+  sim.timestamp.version = 20;
+  sim.snapshot.version = 20;
+  sim.publish();
+  ASSERT_TRUE(refresh());
+  sim.timestamp.version = 2;
+  sim.snapshot.version = 2;
+  sim.publish();
+  auto s = refresh();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "rollback");
 }
 
 TEST_F(UpdaterTest, SnapshotRollbackAgainstLocalSnapshot) {
@@ -386,7 +438,9 @@ TEST_F(UpdaterTest, RoleReachedViaAnotherDelegatorIsReverifiedWithItsKeys) {
   ASSERT_TRUE(one && *one) << dump_log();
   auto two = u->find_target(*TargetPath::make("two"));
   ASSERT_FALSE(two && *two) << "shared must not be trusted via b";
-  if (!two) EXPECT_EQ(two.error().code, "bad_signature");
+  if (!two) {
+    EXPECT_EQ(two.error().code, "bad_signature");
+  }
 }
 
 TEST_F(UpdaterTest, HashBinDelegation) {
