@@ -183,13 +183,18 @@ Result<std::string> RegistryClient::fetch_token(const std::map<std::string, std:
 
 Result<net::HttpResponse> RegistryClient::send(net::HttpRequest req, const std::string& scope) {
   for (int attempt = 0; attempt < 2; ++attempt) {
+    // Whether this very request carried the Basic credentials: another thread may have
+    // switched to Basic meanwhile, and our 401 then says nothing about the credentials.
+    bool sent_basic = false;
     {
       std::lock_guard l(mu_);
-      if (auto t = tokens_.find(scope); t != tokens_.end())
+      if (auto t = tokens_.find(scope); t != tokens_.end()) {
         req.headers.set("Authorization", "Bearer " + t->second);
-      else if (basic_ && creds_)
+      } else if (basic_ && creds_) {
         req.headers.set("Authorization",
                         "Basic " + base64_encode(creds_->username + ":" + creds_->password));
+        sent_basic = true;
+      }
     }
     auto r = http_->send(req);
     if (!r) return r;
@@ -216,7 +221,7 @@ Result<net::HttpResponse> RegistryClient::send(net::HttpRequest req, const std::
         return make_error(Fault::user, "unauthorized",
                           domain_ + " requires a login; run: docket login " + domain_);
       std::lock_guard l(mu_);
-      if (basic_)
+      if (sent_basic)
         return make_error(
             Fault::user, "unauthorized",
             domain_ + " refused the stored credentials; run: docket login " + domain_);
