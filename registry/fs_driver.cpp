@@ -29,7 +29,8 @@ Status check_path(std::string_view path) {
     std::string_view seg = rest.substr(0, s);
     if (seg.empty() || seg == "." || seg == "..") return bad("empty, '.' or '..' segment");
     for (char c : seg)
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':'))
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+            c == ':'))
         return bad("character not allowed");
     if (s == std::string_view::npos) break;
     rest = rest.substr(s + 1);
@@ -40,7 +41,8 @@ Status check_path(std::string_view path) {
 namespace {
 
 Error io_error(const std::string& what, const fs::path& p, int err) {
-  if (err == ENOENT || err == ENOTDIR) return Error{Fault::local, "not_found", what + " " + p.string() + ": not found"};
+  if (err == ENOENT || err == ENOTDIR)
+    return Error{Fault::local, "not_found", what + " " + p.string() + ": not found"};
   return Error{Fault::local, "io", what + " " + p.string() + ": " + std::strerror(err)};
 }
 
@@ -101,7 +103,8 @@ class FsDriver : public StorageDriver {
       out.append(buf, n);
       if (out.size() > max_bytes) {
         ::close(fd);
-        return make_error(Fault::local, "too_large", f->string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+        return make_error(Fault::local, "too_large",
+                          f->string() + " is larger than " + std::to_string(max_bytes) + " bytes");
       }
     }
     ::close(fd);
@@ -113,7 +116,9 @@ class FsDriver : public StorageDriver {
     if (!f) return std::unexpected(f.error());
     std::error_code ec;
     fs::create_directories(f->parent_path(), ec);
-    if (ec) return make_error(Fault::local, "io", "creating " + f->parent_path().string() + ": " + ec.message());
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + f->parent_path().string() + ": " + ec.message());
     return atomic_write_file(*f, bytes);
   }
 
@@ -163,8 +168,11 @@ class FsDriver : public StorageDriver {
     if (!b) return std::unexpected(b.error());
     std::error_code ec;
     fs::create_directories(b->parent_path(), ec);
-    if (ec) return make_error(Fault::local, "io", "creating " + b->parent_path().string() + ": " + ec.message());
-    if (::rename(a->c_str(), b->c_str()) != 0) return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + b->parent_path().string() + ": " + ec.message());
+    if (::rename(a->c_str(), b->c_str()) != 0)
+      return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
     if (auto st = fsync_dir(b->parent_path()); !st) return st;
     return {};
   }
@@ -174,7 +182,9 @@ class FsDriver : public StorageDriver {
     if (!f) return std::unexpected(f.error());
     std::error_code ec;
     fs::create_directories(f->parent_path(), ec);
-    if (ec) return make_error(Fault::local, "io", "creating " + f->parent_path().string() + ": " + ec.message());
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + f->parent_path().string() + ": " + ec.message());
     int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return std::unexpected(io_error("opening", *f, errno));
     struct stat st {};
@@ -185,7 +195,8 @@ class FsDriver : public StorageDriver {
   Status truncate(std::string_view path, std::uint64_t size) override {
     auto f = full(path);
     if (!f) return std::unexpected(f.error());
-    if (::truncate(f->c_str(), size) != 0) return std::unexpected(io_error("truncating", *f, errno));
+    if (::truncate(f->c_str(), size) != 0)
+      return std::unexpected(io_error("truncating", *f, errno));
     return {};
   }
 
@@ -206,15 +217,16 @@ class FsDriver : public StorageDriver {
     return b;
   }
 
-  Status walk(std::string_view dir, const std::function<void(const std::string&, const FileInfo&)>& fn) override {
+  Status walk(std::string_view dir,
+              const std::function<void(const std::string&, const FileInfo&)>& fn) override {
     auto f = full(dir);
     if (!f) return std::unexpected(f.error());
     std::error_code ec;
     if (!fs::exists(*f, ec)) return {};
     std::string prefix = dir == "/" ? "" : std::string(dir);
     std::vector<std::pair<std::string, FileInfo>> found;
-    for (auto it = fs::recursive_directory_iterator(*f, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(*f, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       std::string name = it->path().filename().string();
       if (name.starts_with(".")) {
         if (it->is_directory(ec)) it.disable_recursion_pending();
@@ -240,7 +252,9 @@ class FsDriver : public StorageDriver {
 Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root) {
   std::error_code ec;
   fs::create_directories(root, ec);
-  if (ec) return make_error(Fault::user, "config", "storage root directory " + root + ": " + ec.message());
+  if (ec)
+    return make_error(Fault::user, "config",
+                      "storage root directory " + root + ": " + ec.message());
   auto abs = fs::absolute(root, ec);
   return std::unique_ptr<StorageDriver>(new FsDriver(abs));
 }

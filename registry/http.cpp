@@ -14,8 +14,11 @@ namespace http = net::http;
 void send_error(const Request& req, Response& res, const Error& e, const Json& detail) {
   unsigned status = oci_status(e.code);
   if (status == 500) {
-    log::error("registry storage failure", {{"request_id", req.request_id}, {"route", req.route}, {"error", e.describe()}});
-    res.set_json(500, oci_error_body(Error{e.fault, "UNKNOWN", "internal storage error (request " + req.request_id + ")"}));
+    log::error("registry storage failure",
+               {{"request_id", req.request_id}, {"route", req.route}, {"error", e.describe()}});
+    res.set_json(500,
+                 oci_error_body(Error{e.fault, "UNKNOWN",
+                                      "internal storage error (request " + req.request_id + ")"}));
   } else {
     res.set_json(status, oci_error_body(e, detail));
   }
@@ -32,8 +35,11 @@ struct Ctx {
 const std::string* repo_name(Request& req, Response& res) {
   auto it = req.params.find("name");
   if (it == req.params.end() || !valid_repo_name(it->second)) {
-    send_error(req, res, oci_error("NAME_INVALID", "invalid repository name '" + (it == req.params.end() ? std::string() : it->second) + "'"),
-               Json{{"name", it == req.params.end() ? std::string() : it->second}});
+    send_error(
+        req, res,
+        oci_error("NAME_INVALID", "invalid repository name '" +
+                                      (it == req.params.end() ? std::string() : it->second) + "'"),
+        Json{{"name", it == req.params.end() ? std::string() : it->second}});
     return nullptr;
   }
   return &it->second;
@@ -42,7 +48,8 @@ const std::string* repo_name(Request& req, Response& res) {
 std::optional<Digest> digest_param(Request& req, Response& res, const std::string& value) {
   auto d = Digest::parse(value);
   if (!d) {
-    send_error(req, res, oci_error("DIGEST_INVALID", "invalid digest '" + value + "': " + d.error().message));
+    send_error(req, res,
+               oci_error("DIGEST_INVALID", "invalid digest '" + value + "': " + d.error().message));
     return std::nullopt;
   }
   return *d;
@@ -77,7 +84,8 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_content_range(std::
   if (s1.empty() || s2.empty()) return std::nullopt;
   auto r1 = std::from_chars(s1.data(), s1.data() + s1.size(), a);
   auto r2 = std::from_chars(s2.data(), s2.data() + s2.size(), b);
-  if (r1.ec != std::errc() || r1.ptr != s1.data() + s1.size() || r2.ec != std::errc() || r2.ptr != s2.data() + s2.size() || b < a)
+  if (r1.ec != std::errc() || r1.ptr != s1.data() + s1.size() || r2.ec != std::errc() ||
+      r2.ptr != s2.data() + s2.size() || b < a)
     return std::nullopt;
   return std::make_pair(a, b);
 }
@@ -121,7 +129,10 @@ class UploadSink : public net::BodySink {
     }
     if (expect_ && got != *expect_) {
       s_->invalidate(start_);
-      send_error(req, res, oci_error("SIZE_INVALID", "chunk has " + std::to_string(got) + " bytes, Content-Range said " + std::to_string(*expect_)));
+      send_error(
+          req, res,
+          oci_error("SIZE_INVALID", "chunk has " + std::to_string(got) +
+                                        " bytes, Content-Range said " + std::to_string(*expect_)));
       res.status = 416;
       return;
     }
@@ -149,7 +160,8 @@ class DiscardSink : public net::BodySink {
 
 class BufferSink : public net::BodySink {
  public:
-  BufferSink(std::uint64_t limit, std::function<void(Request&, Response&, std::string)> f) : limit_(limit), f_(std::move(f)) {}
+  BufferSink(std::uint64_t limit, std::function<void(Request&, Response&, std::string)> f)
+      : limit_(limit), f_(std::move(f)) {}
   bool write(std::string_view p) override {
     if (buf_.size() + p.size() > limit_) return false;
     buf_.append(p);
@@ -158,7 +170,9 @@ class BufferSink : public net::BodySink {
   void finish(End end, Request& req, Response& res) override {
     if (end == End::complete) return f_(req, res, std::move(buf_));
     if (end == End::too_large || end == End::stopped_by_sink) {
-      send_error(req, res, oci_error("MANIFEST_TOO_LARGE", "manifest is larger than " + std::to_string(limit_) + " bytes"));
+      send_error(req, res,
+                 oci_error("MANIFEST_TOO_LARGE",
+                           "manifest is larger than " + std::to_string(limit_) + " bytes"));
       res.close = true;
     }
   }
@@ -170,7 +184,8 @@ class BufferSink : public net::BodySink {
 };
 
 // Starts the session for PATCH/PUT: validates name, upload, exclusivity, Content-Range.
-std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res, std::optional<std::uint64_t>& chunk_len) {
+std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res,
+                                            std::optional<std::uint64_t>& chunk_len) {
   const std::string* name = repo_name(req, res);
   if (!name) return nullptr;
   auto s = c.store.find_upload(*name, req.params["uuid"]);
@@ -179,7 +194,9 @@ std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res,
     return nullptr;
   }
   if (!(*s)->begin()) {
-    send_error(req, res, oci_error("BLOB_UPLOAD_INVALID", "another request is writing to upload " + (*s)->uuid()));
+    send_error(
+        req, res,
+        oci_error("BLOB_UPLOAD_INVALID", "another request is writing to upload " + (*s)->uuid()));
     return nullptr;
   }
   std::string cr = req.header("Content-Range");
@@ -187,13 +204,18 @@ std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res,
     auto r = parse_content_range(cr);
     if (!r) {
       (*s)->end();
-      send_error(req, res, oci_error("BLOB_UPLOAD_INVALID", "malformed Content-Range '" + cr + "' (want <start>-<end>)"));
+      send_error(req, res,
+                 oci_error("BLOB_UPLOAD_INVALID",
+                           "malformed Content-Range '" + cr + "' (want <start>-<end>)"));
       return nullptr;
     }
     if (r->first != (*s)->size()) {
       upload_headers(res, **s);
       (*s)->end();
-      send_error(req, res, oci_error("RANGE_INVALID", "chunk starts at " + std::to_string(r->first) + " but the upload has " + std::to_string((*s)->size()) + " bytes"));
+      send_error(req, res,
+                 oci_error("RANGE_INVALID", "chunk starts at " + std::to_string(r->first) +
+                                                " but the upload has " +
+                                                std::to_string((*s)->size()) + " bytes"));
       upload_headers(res, **s);
       return nullptr;
     }
@@ -201,7 +223,9 @@ std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res,
     std::string cl = req.header("Content-Length");
     if (!cl.empty() && parse_u64(cl) != chunk_len) {
       (*s)->end();
-      send_error(req, res, oci_error("RANGE_INVALID", "Content-Range covers " + std::to_string(*chunk_len) + " bytes but Content-Length is " + cl));
+      send_error(req, res,
+                 oci_error("RANGE_INVALID", "Content-Range covers " + std::to_string(*chunk_len) +
+                                                " bytes but Content-Length is " + cl));
       upload_headers(res, **s);
       return nullptr;
     }
@@ -209,10 +233,17 @@ std::shared_ptr<UploadSession> claim_upload(Ctx& c, Request& req, Response& res,
   return *s;
 }
 
-void commit_upload(Request& req, Response& res, UploadSession& s, const std::optional<std::string>& digest_q) {
-  if (!digest_q) return send_error(req, res, oci_error("DIGEST_INVALID", "the digest query parameter is required to finish an upload"));
+void commit_upload(Request& req, Response& res, UploadSession& s,
+                   const std::optional<std::string>& digest_q) {
+  if (!digest_q)
+    return send_error(
+        req, res,
+        oci_error("DIGEST_INVALID", "the digest query parameter is required to finish an upload"));
   auto d = Digest::parse(*digest_q);
-  if (!d) return send_error(req, res, oci_error("DIGEST_INVALID", "invalid digest '" + *digest_q + "': " + d.error().message));
+  if (!d)
+    return send_error(
+        req, res,
+        oci_error("DIGEST_INVALID", "invalid digest '" + *digest_q + "': " + d.error().message));
   auto st = s.commit(*d);
   if (!st) return send_error(req, res, st.error());
   blob_created(res, s.repo(), *d);
@@ -225,7 +256,10 @@ void paginate(Request& req, Response& res, const Vec& all, std::size_t default_n
   bool n_given = false;
   if (auto q = req.query_param("n")) {
     auto v = parse_u64(*q);
-    if (!v) return send_error(req, res, oci_error("PAGINATION_NUMBER_INVALID", "n must be a non-negative integer, not '" + *q + "'"));
+    if (!v)
+      return send_error(req, res,
+                        oci_error("PAGINATION_NUMBER_INVALID",
+                                  "n must be a non-negative integer, not '" + *q + "'"));
     n = static_cast<std::size_t>(std::min<std::uint64_t>(*v, max_n));
     n_given = true;
   }
@@ -236,7 +270,8 @@ void paginate(Request& req, Response& res, const Vec& all, std::size_t default_n
   out[key] = arr;
   if (it != all.end() && n > 0 && (n_given || n < all.size()) && !arr.empty()) {
     std::string lastv = arr.back().get<std::string>();
-    res.headers.set(http::field::link, "<" + base + "?n=" + std::to_string(n) + "&last=" + percent_encode(lastv) + ">; rel=\"next\"");
+    res.headers.set(http::field::link, "<" + base + "?n=" + std::to_string(n) +
+                                           "&last=" + percent_encode(lastv) + ">; rel=\"next\"");
   }
   res.set_json(200, out);
 }
@@ -274,55 +309,73 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
     }
   });
 
-  router.add(V::get, "/v2/", "registry.base", [](Request&, Response& res) { res.set(200, "application/json", "{}"); }, tags({"base"}));
+  router.add(
+      V::get, "/v2/", "registry.base",
+      [](Request&, Response& res) { res.set(200, "application/json", "{}"); }, tags({"base"}));
 
-  router.add(V::get, "/v2/_catalog", "registry.catalog", [c](Request& req, Response& res) {
-    auto repos = c->store.repositories();
-    if (!repos) return send_error(req, res, repos.error());
-    Json out = Json::object();
-    paginate(req, res, *repos, c->opts.catalog_max_entries, c->opts.catalog_max_entries, "/v2/_catalog", out, "repositories");
-  }, tags({"catalog"}));
+  router.add(
+      V::get, "/v2/_catalog", "registry.catalog",
+      [c](Request& req, Response& res) {
+        auto repos = c->store.repositories();
+        if (!repos) return send_error(req, res, repos.error());
+        Json out = Json::object();
+        paginate(req, res, *repos, c->opts.catalog_max_entries, c->opts.catalog_max_entries,
+                 "/v2/_catalog", out, "repositories");
+      },
+      tags({"catalog"}));
 
-  router.add(V::get, "/v2/{name...}/tags/list", "registry.tags.list", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto t = c->store.tags(*name);
-    if (!t) return send_error(req, res, t.error(), Json{{"name", *name}});
-    Json out = {{"name", *name}};
-    paginate(req, res, *t, t->size(), std::numeric_limits<std::size_t>::max(), "/v2/" + *name + "/tags/list", out, "tags");
-  }, tags({"pull"}));
+  router.add(
+      V::get, "/v2/{name...}/tags/list", "registry.tags.list",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto t = c->store.tags(*name);
+        if (!t) return send_error(req, res, t.error(), Json{{"name", *name}});
+        Json out = {{"name", *name}};
+        paginate(req, res, *t, t->size(), std::numeric_limits<std::size_t>::max(),
+                 "/v2/" + *name + "/tags/list", out, "tags");
+      },
+      tags({"pull"}));
 
   // ---- manifests ----
-  router.add(V::get, "/v2/{name...}/manifests/{reference}", "registry.manifest.get", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto m = c->store.get_manifest(*name, req.params["reference"]);
-    if (!m) return send_error(req, res, m.error());
-    res.status = 200;
-    res.headers.set(http::field::content_type, m->media_type);
-    res.headers.set("Docker-Content-Digest", m->digest.str());
-    res.headers.set(http::field::etag, "\"" + m->digest.str() + "\"");
-    res.body = *m->bytes;
-  }, tags({"pull", "manifest-pull"}));
+  router.add(
+      V::get, "/v2/{name...}/manifests/{reference}", "registry.manifest.get",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto m = c->store.get_manifest(*name, req.params["reference"]);
+        if (!m) return send_error(req, res, m.error());
+        res.status = 200;
+        res.headers.set(http::field::content_type, m->media_type);
+        res.headers.set("Docker-Content-Digest", m->digest.str());
+        res.headers.set(http::field::etag, "\"" + m->digest.str() + "\"");
+        res.body = *m->bytes;
+      },
+      tags({"pull", "manifest-pull"}));
 
-  router.add_stream(V::put, "/v2/{name...}/manifests/{reference}", "registry.manifest.put",
+  router.add_stream(
+      V::put, "/v2/{name...}/manifests/{reference}", "registry.manifest.put",
       [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
         const std::string* name = repo_name(req, res);
         if (!name) return nullptr;
         std::string repo = *name;
-        return std::make_unique<BufferSink>(c->opts.max_manifest_bytes, [c, repo](Request& req, Response& res, std::string body) {
-          auto r = c->store.put_manifest(repo, req.params["reference"], req.header("Content-Type"), std::move(body), req.query_params("tag"));
-          if (!r) {
-            Json detail;
-            return send_error(req, res, r.error(), detail);
-          }
-          res.status = 201;
-          res.headers.set(http::field::location, "/v2/" + repo + "/manifests/" + r->digest.str());
-          res.headers.set("Docker-Content-Digest", r->digest.str());
-          if (r->subject) res.headers.set("OCI-Subject", r->subject->str());
-          if (!req.query_params("tag").empty())
-            for (const auto& t : r->tags) res.headers.insert("OCI-Tag", t);
-        });
+        return std::make_unique<BufferSink>(
+            c->opts.max_manifest_bytes, [c, repo](Request& req, Response& res, std::string body) {
+              auto r =
+                  c->store.put_manifest(repo, req.params["reference"], req.header("Content-Type"),
+                                        std::move(body), req.query_params("tag"));
+              if (!r) {
+                Json detail;
+                return send_error(req, res, r.error(), detail);
+              }
+              res.status = 201;
+              res.headers.set(http::field::location,
+                              "/v2/" + repo + "/manifests/" + r->digest.str());
+              res.headers.set("Docker-Content-Digest", r->digest.str());
+              if (r->subject) res.headers.set("OCI-Subject", r->subject->str());
+              if (!req.query_params("tag").empty())
+                for (const auto& t : r->tags) res.headers.insert("OCI-Tag", t);
+            });
       },
       [&] {
         auto o = tags({"push"});
@@ -330,79 +383,97 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         return o;
       }());
 
-  router.add(V::delete_, "/v2/{name...}/manifests/{reference}", "registry.manifest.delete", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    if (!c->opts.delete_enabled) return send_error(req, res, oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
-    auto st = c->store.delete_manifest(*name, req.params["reference"]);
-    if (!st) return send_error(req, res, st.error());
-    res.status = 202;
-  }, tags({"delete"}));
+  router.add(
+      V::delete_, "/v2/{name...}/manifests/{reference}", "registry.manifest.delete",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        if (!c->opts.delete_enabled)
+          return send_error(req, res,
+                            oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
+        auto st = c->store.delete_manifest(*name, req.params["reference"]);
+        if (!st) return send_error(req, res, st.error());
+        res.status = 202;
+      },
+      tags({"delete"}));
 
   // ---- blobs ----
-  router.add(V::get, "/v2/{name...}/blobs/{digest}", "registry.blob.get", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto d = digest_param(req, res, req.params["digest"]);
-    if (!d) return;
-    auto f = c->store.open_blob(*name, *d);
-    if (!f) return send_error(req, res, f.error());
-    std::uint64_t size = f->length;
-    res.headers.set(http::field::content_type, "application/octet-stream");
-    res.headers.set("Docker-Content-Digest", d->str());
-    res.headers.set(http::field::etag, "\"" + d->str() + "\"");
-    res.headers.set(http::field::accept_ranges, "bytes");
-    res.headers.set(http::field::cache_control, "max-age=31536000");
-    std::string range = req.header("Range");
-    if (!range.empty() && range.starts_with("bytes=") && range.find(',') == std::string::npos) {
-      std::string_view spec = std::string_view(range).substr(6);
-      auto dash = spec.find('-');
-      std::optional<std::uint64_t> a, b;
-      bool ok = dash != std::string_view::npos;
-      if (ok) {
-        if (dash > 0) ok = (a = parse_u64(spec.substr(0, dash))).has_value();
-        if (ok && dash + 1 < spec.size()) ok = (b = parse_u64(spec.substr(dash + 1))).has_value();
-        ok = ok && (a || b);
-      }
-      if (ok) {
-        std::uint64_t first, last;
-        if (!a) {  // suffix range: the last *b bytes
-          first = *b >= size ? 0 : size - *b;
-          last = size ? size - 1 : 0;
-          if (*b == 0) ok = false;
-        } else {
-          first = *a;
-          last = b ? std::min(*b, size ? size - 1 : 0) : (size ? size - 1 : 0);
-          if (b && *b < *a) ok = false;
+  router.add(
+      V::get, "/v2/{name...}/blobs/{digest}", "registry.blob.get",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto d = digest_param(req, res, req.params["digest"]);
+        if (!d) return;
+        auto f = c->store.open_blob(*name, *d);
+        if (!f) return send_error(req, res, f.error());
+        std::uint64_t size = f->length;
+        res.headers.set(http::field::content_type, "application/octet-stream");
+        res.headers.set("Docker-Content-Digest", d->str());
+        res.headers.set(http::field::etag, "\"" + d->str() + "\"");
+        res.headers.set(http::field::accept_ranges, "bytes");
+        res.headers.set(http::field::cache_control, "max-age=31536000");
+        std::string range = req.header("Range");
+        if (!range.empty() && range.starts_with("bytes=") && range.find(',') == std::string::npos) {
+          std::string_view spec = std::string_view(range).substr(6);
+          auto dash = spec.find('-');
+          std::optional<std::uint64_t> a, b;
+          bool ok = dash != std::string_view::npos;
+          if (ok) {
+            if (dash > 0) ok = (a = parse_u64(spec.substr(0, dash))).has_value();
+            if (ok && dash + 1 < spec.size())
+              ok = (b = parse_u64(spec.substr(dash + 1))).has_value();
+            ok = ok && (a || b);
+          }
+          if (ok) {
+            std::uint64_t first, last;
+            if (!a) {  // suffix range: the last *b bytes
+              first = *b >= size ? 0 : size - *b;
+              last = size ? size - 1 : 0;
+              if (*b == 0) ok = false;
+            } else {
+              first = *a;
+              last = b ? std::min(*b, size ? size - 1 : 0) : (size ? size - 1 : 0);
+              if (b && *b < *a) ok = false;
+            }
+            if (!ok || first >= size) {
+              send_error(req, res,
+                         oci_error("RANGE_INVALID", "range " + range + " is not satisfiable for " +
+                                                        std::to_string(size) + " bytes"));
+              res.headers.set(http::field::content_range, "bytes */" + std::to_string(size));
+              return;
+            }
+            res.status = 206;
+            res.headers.set(http::field::content_range, "bytes " + std::to_string(first) + "-" +
+                                                            std::to_string(last) + "/" +
+                                                            std::to_string(size));
+            f->offset = first;
+            f->length = last - first + 1;
+            res.file = *f;
+            return;
+          }
         }
-        if (!ok || first >= size) {
-          send_error(req, res, oci_error("RANGE_INVALID", "range " + range + " is not satisfiable for " + std::to_string(size) + " bytes"));
-          res.headers.set(http::field::content_range, "bytes */" + std::to_string(size));
-          return;
-        }
-        res.status = 206;
-        res.headers.set(http::field::content_range, "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
-        f->offset = first;
-        f->length = last - first + 1;
+        res.status = 200;
         res.file = *f;
-        return;
-      }
-    }
-    res.status = 200;
-    res.file = *f;
-  }, tags({"pull"}));
+      },
+      tags({"pull"}));
 
-  router.add(V::delete_, "/v2/{name...}/blobs/{digest}", "registry.blob.delete", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    if (!c->opts.delete_enabled) return send_error(req, res, oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
-    auto d = digest_param(req, res, req.params["digest"]);
-    if (!d) return;
-    auto st = c->store.delete_blob(*name, *d);
-    if (!st) return send_error(req, res, st.error());
-    res.status = 202;
-    res.headers.set("Docker-Content-Digest", d->str());
-  }, tags({"delete"}));
+  router.add(
+      V::delete_, "/v2/{name...}/blobs/{digest}", "registry.blob.delete",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        if (!c->opts.delete_enabled)
+          return send_error(req, res,
+                            oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
+        auto d = digest_param(req, res, req.params["digest"]);
+        if (!d) return;
+        auto st = c->store.delete_blob(*name, *d);
+        if (!st) return send_error(req, res, st.error());
+        res.status = 202;
+        res.headers.set("Docker-Content-Digest", d->str());
+      },
+      tags({"delete"}));
 
   // ---- uploads ----
   auto upload_opts = [&] {
@@ -410,7 +481,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
     o.max_body = 0;  // blobs have no size limit beyond the disk
     return o;
   };
-  router.add_stream(V::post, "/v2/{name...}/blobs/uploads/", "registry.upload.start",
+  router.add_stream(
+      V::post, "/v2/{name...}/blobs/uploads/", "registry.upload.start",
       [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
         const std::string* name = repo_name(req, res);
         if (!name) return nullptr;
@@ -419,7 +491,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           auto d = digest_param(req, res, *mount);
           if (!d) return nullptr;
           auto from = req.query_param("from");
-          if (from && valid_repo_name(*from) && (!c->opts.may_pull || c->opts.may_pull(req, *from))) {
+          if (from && valid_repo_name(*from) &&
+              (!c->opts.may_pull || c->opts.may_pull(req, *from))) {
             auto ok = c->store.mount_blob(repo, *from, *d);
             if (!ok) {
               send_error(req, res, ok.error());
@@ -440,14 +513,15 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
             return nullptr;
           }
           Digest want = *d;
-          return std::make_unique<UploadSink>(*s, std::nullopt, [want](Request& req, Response& res, UploadSession& s) {
-            auto st = s.commit(want);
-            if (!st) {
-              send_error(req, res, st.error());
-              return;
-            }
-            blob_created(res, s.repo(), want);
-          });
+          return std::make_unique<UploadSink>(
+              *s, std::nullopt, [want](Request& req, Response& res, UploadSession& s) {
+                auto st = s.commit(want);
+                if (!st) {
+                  send_error(req, res, st.error());
+                  return;
+                }
+                blob_created(res, s.repo(), want);
+              });
         }
         auto s = c->store.start_upload(repo);
         if (!s) {
@@ -462,7 +536,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       },
       upload_opts());
 
-  router.add_stream(V::patch, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.patch",
+  router.add_stream(
+      V::patch, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.patch",
       [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
@@ -474,7 +549,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       },
       upload_opts());
 
-  router.add_stream(V::put, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.put",
+  router.add_stream(
+      V::put, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.put",
       [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
@@ -482,44 +558,58 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         auto digest_q = req.query_param("digest");
         if (!digest_q || !Digest::parse(*digest_q)) {
           s->end();
-          send_error(req, res, oci_error("DIGEST_INVALID", digest_q ? "invalid digest '" + *digest_q + "'" : "the digest query parameter is required to finish an upload"));
+          send_error(
+              req, res,
+              oci_error("DIGEST_INVALID",
+                        digest_q ? "invalid digest '" + *digest_q + "'"
+                                 : "the digest query parameter is required to finish an upload"));
           return nullptr;
         }
-        return std::make_unique<UploadSink>(s, len, [digest_q](Request& req, Response& res, UploadSession& s) {
-          commit_upload(req, res, s, digest_q);
-        });
+        return std::make_unique<UploadSink>(
+            s, len, [digest_q](Request& req, Response& res, UploadSession& s) {
+              commit_upload(req, res, s, digest_q);
+            });
       },
       upload_opts());
 
-  router.add(V::get, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.status", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto s = c->store.find_upload(*name, req.params["uuid"]);
-    if (!s) return send_error(req, res, s.error());
-    res.status = 204;
-    upload_headers(res, **s);
-  }, tags({"push"}));
+  router.add(
+      V::get, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.status",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto s = c->store.find_upload(*name, req.params["uuid"]);
+        if (!s) return send_error(req, res, s.error());
+        res.status = 204;
+        upload_headers(res, **s);
+      },
+      tags({"push"}));
 
-  router.add(V::delete_, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.cancel", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto st = c->store.cancel_upload(*name, req.params["uuid"]);
-    if (!st) return send_error(req, res, st.error());
-    res.status = 204;
-  }, tags({"push"}));
+  router.add(
+      V::delete_, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.cancel",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto st = c->store.cancel_upload(*name, req.params["uuid"]);
+        if (!st) return send_error(req, res, st.error());
+        res.status = 204;
+      },
+      tags({"push"}));
 
   // ---- referrers ----
-  router.add(V::get, "/v2/{name...}/referrers/{digest}", "registry.referrers", [c](Request& req, Response& res) {
-    const std::string* name = repo_name(req, res);
-    if (!name) return;
-    auto d = digest_param(req, res, req.params["digest"]);
-    if (!d) return;
-    auto at = req.query_param("artifactType");
-    auto idx = c->store.referrers(*name, *d, at);
-    if (!idx) return send_error(req, res, idx.error());
-    res.set(200, std::string(media::oci_index), idx->dump());
-    if (at) res.headers.set("OCI-Filters-Applied", "artifactType");
-  }, tags({"pull"}));
+  router.add(
+      V::get, "/v2/{name...}/referrers/{digest}", "registry.referrers",
+      [c](Request& req, Response& res) {
+        const std::string* name = repo_name(req, res);
+        if (!name) return;
+        auto d = digest_param(req, res, req.params["digest"]);
+        if (!d) return;
+        auto at = req.query_param("artifactType");
+        auto idx = c->store.referrers(*name, *d, at);
+        if (!idx) return send_error(req, res, idx.error());
+        res.set(200, std::string(media::oci_index), idx->dump());
+        if (at) res.headers.set("OCI-Filters-Applied", "artifactType");
+      },
+      tags({"pull"}));
 }
 
 }  // namespace docket::registry

@@ -16,8 +16,8 @@
 namespace docket::registry {
 
 struct HttpOptions {
-  bool read_only = false;       // push and delete answer 405 UNSUPPORTED
-  bool delete_enabled = true;   // DELETE of blobs and manifests (405 UNSUPPORTED when off)
+  bool read_only = false;      // push and delete answer 405 UNSUPPORTED
+  bool delete_enabled = true;  // DELETE of blobs and manifests (405 UNSUPPORTED when off)
   std::size_t catalog_max_entries = 1000;  // `n` is clamped to this; also the default
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
   // Asked before a cross-repository mount: may this request pull from `repo`? The auth
@@ -29,6 +29,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts);
 
 // Sends an OCI error body with the status for e.code (500 "UNKNOWN" for storage failures,
 // logged with the request ID; the client sees no internal detail).
-void send_error(const net::Request& req, net::Response& res, const Error& e, const Json& detail = nullptr);
+void send_error(const net::Request& req, net::Response& res, const Error& e,
+                const Json& detail = nullptr);
 
 }  // namespace docket::registry

@@ -65,7 +65,8 @@ class StorageDriver {
   // cannot (object storage) return code "unsupported" and will serve via redirects.
   virtual Result<net::FileBody> open(std::string_view path) = 0;
   // Calls fn(path) for every file under dir, depth first (GC, catalog).
-  virtual Status walk(std::string_view dir, const std::function<void(const std::string&, const FileInfo&)>& fn) = 0;
+  virtual Status walk(std::string_view dir,
+                      const std::function<void(const std::string&, const FileInfo&)>& fn) = 0;
 };
 
 Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root);

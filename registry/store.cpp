@@ -1,9 +1,9 @@
 #include "registry/store.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <unistd.h>
 
 #include "common/encoding.h"
 #include "common/file.h"
@@ -13,7 +13,9 @@ namespace docket::registry {
 
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // One path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
 bool valid_component(std::string_view c) {
@@ -27,32 +29,40 @@ bool valid_component(std::string_view c) {
     std::size_t j = i;
     while (j < c.size() && !is_lower_alnum(c[j])) ++j;
     std::string_view sep = c.substr(i, j - i);
-    bool ok = sep == "." || sep == "_" || sep == "__" || sep.find_first_not_of('-') == std::string_view::npos;
+    bool ok = sep == "." || sep == "_" || sep == "__" ||
+              sep.find_first_not_of('-') == std::string_view::npos;
     if (!ok) return false;
     i = j;
   }
   return true;
 }
 
-bool not_found(const Error& e) { return e.code == "not_found"; }
+bool not_found(const Error& e) {
+  return e.code == "not_found";
+}
 
 std::string digest_dir(const Digest& d) {
   return std::string(hash_algorithm_name(d.algorithm())) + "/" + d.hex();
 }
 
 Result<Digest> parse_digest_field(const Json& desc, std::string_view what) {
-  if (!desc.is_object()) return std::unexpected(oci_error("MANIFEST_INVALID", std::string(what) + " is not a descriptor object"));
+  if (!desc.is_object())
+    return std::unexpected(
+        oci_error("MANIFEST_INVALID", std::string(what) + " is not a descriptor object"));
   auto it = desc.find("digest");
   if (it == desc.end() || !it->is_string())
     return std::unexpected(oci_error("MANIFEST_INVALID", std::string(what) + " has no digest"));
   auto d = Digest::parse(it->get<std::string>());
-  if (!d) return std::unexpected(oci_error("MANIFEST_INVALID", std::string(what) + ": " + d.error().message));
+  if (!d)
+    return std::unexpected(
+        oci_error("MANIFEST_INVALID", std::string(what) + ": " + d.error().message));
   auto sz = desc.find("size");
   if (sz == desc.end() || !sz->is_number_integer() || sz->get<std::int64_t>() < 0)
     return std::unexpected(oci_error("MANIFEST_INVALID", std::string(what) + " has no valid size"));
   auto mt = desc.find("mediaType");
   if (mt != desc.end() && !mt->is_string())
-    return std::unexpected(oci_error("MANIFEST_INVALID", std::string(what) + " has a non-string mediaType"));
+    return std::unexpected(
+        oci_error("MANIFEST_INVALID", std::string(what) + " has a non-string mediaType"));
   return *d;
 }
 
@@ -93,13 +103,26 @@ Error oci_error(std::string code, std::string message, Json detail) {
 
 unsigned oci_status(std::string_view code) {
   static const std::map<std::string_view, unsigned> table = {
-      {"BLOB_UNKNOWN", 404},          {"BLOB_UPLOAD_INVALID", 400}, {"BLOB_UPLOAD_UNKNOWN", 404},
-      {"DIGEST_INVALID", 400},        {"MANIFEST_BLOB_UNKNOWN", 400}, {"MANIFEST_INVALID", 400},
-      {"MANIFEST_UNKNOWN", 404},      {"NAME_INVALID", 400},        {"NAME_UNKNOWN", 404},
-      {"SIZE_INVALID", 400},          {"UNAUTHORIZED", 401},        {"DENIED", 403},
-      {"UNSUPPORTED", 405},           {"TOOMANYREQUESTS", 429},     {"TAG_INVALID", 400},
-      {"MANIFEST_UNVERIFIED", 400},   {"PAGINATION_NUMBER_INVALID", 400}, {"RANGE_INVALID", 416},
-      {"UNAVAILABLE", 503},           {"MANIFEST_TOO_LARGE", 413},
+      {"BLOB_UNKNOWN", 404},
+      {"BLOB_UPLOAD_INVALID", 400},
+      {"BLOB_UPLOAD_UNKNOWN", 404},
+      {"DIGEST_INVALID", 400},
+      {"MANIFEST_BLOB_UNKNOWN", 400},
+      {"MANIFEST_INVALID", 400},
+      {"MANIFEST_UNKNOWN", 404},
+      {"NAME_INVALID", 400},
+      {"NAME_UNKNOWN", 404},
+      {"SIZE_INVALID", 400},
+      {"UNAUTHORIZED", 401},
+      {"DENIED", 403},
+      {"UNSUPPORTED", 405},
+      {"TOOMANYREQUESTS", 429},
+      {"TAG_INVALID", 400},
+      {"MANIFEST_UNVERIFIED", 400},
+      {"PAGINATION_NUMBER_INVALID", 400},
+      {"RANGE_INVALID", 416},
+      {"UNAVAILABLE", 503},
+      {"MANIFEST_TOO_LARGE", 413},
   };
   auto it = table.find(code);
   return it == table.end() ? 500 : it->second;
@@ -116,7 +139,8 @@ Json oci_error_body(const Error& e, const Json& detail) {
 // ---- paths ----
 
 std::string Store::blob_path(const Digest& d) {
-  return "/blobs/" + std::string(hash_algorithm_name(d.algorithm())) + "/" + d.hex().substr(0, 2) + "/" + d.hex() + "/data";
+  return "/blobs/" + std::string(hash_algorithm_name(d.algorithm())) + "/" + d.hex().substr(0, 2) +
+         "/" + d.hex() + "/data";
 }
 std::string Store::layer_link(const std::string& repo, const Digest& d) {
   return repo_path(repo) + "/_layers/" + digest_dir(d) + "/link";
@@ -131,19 +155,24 @@ std::string Store::upload_dir(const std::string& repo, const std::string& uuid) 
   return repo_path(repo) + "/_uploads/" + uuid;
 }
 
-Store::Store(std::unique_ptr<StorageDriver> driver, StoreOptions opts) : driver_(std::move(driver)), opts_(opts) {}
+Store::Store(std::unique_ptr<StorageDriver> driver, StoreOptions opts)
+    : driver_(std::move(driver)), opts_(opts) {}
 
 // ---- blobs ----
 
 Result<std::uint64_t> Store::blob_size(const std::string& repo, const Digest& d) {
   auto link = driver_->stat(layer_link(repo, d));
   if (!link) {
-    if (not_found(link.error())) return std::unexpected(oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
+    if (not_found(link.error()))
+      return std::unexpected(
+          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
     return std::unexpected(link.error());
   }
   auto info = driver_->stat(blob_path(d));
   if (!info) {
-    if (not_found(info.error())) return std::unexpected(oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to the registry"));
+    if (not_found(info.error()))
+      return std::unexpected(
+          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to the registry"));
     return std::unexpected(info.error());
   }
   return info->size;
@@ -152,18 +181,24 @@ Result<std::uint64_t> Store::blob_size(const std::string& repo, const Digest& d)
 Result<net::FileBody> Store::open_blob(const std::string& repo, const Digest& d) {
   auto link = driver_->stat(layer_link(repo, d));
   if (!link) {
-    if (not_found(link.error())) return std::unexpected(oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
+    if (not_found(link.error()))
+      return std::unexpected(
+          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
     return std::unexpected(link.error());
   }
   auto f = driver_->open(blob_path(d));
-  if (!f && not_found(f.error())) return std::unexpected(oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to the registry"));
+  if (!f && not_found(f.error()))
+    return std::unexpected(
+        oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to the registry"));
   return f;
 }
 
 Status Store::delete_blob(const std::string& repo, const Digest& d) {
   auto link = driver_->stat(layer_link(repo, d));
   if (!link) {
-    if (not_found(link.error())) return std::unexpected(oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
+    if (not_found(link.error()))
+      return std::unexpected(
+          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
     return std::unexpected(link.error());
   }
   return driver_->remove(repo_path(repo) + "/_layers/" + digest_dir(d));
@@ -208,7 +243,8 @@ void UploadSession::end() {
 }
 
 Status UploadSession::append(std::string_view bytes) {
-  if (broken_ || !writer_) return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
+  if (broken_ || !writer_)
+    return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
   if (auto st = writer_->write(bytes); !st) {
     broken_ = true;
     return st;
@@ -219,7 +255,8 @@ Status UploadSession::append(std::string_view bytes) {
 }
 
 Status UploadSession::commit(const Digest& expected) {
-  if (broken_ || !writer_) return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
+  if (broken_ || !writer_)
+    return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
   std::string dir = Store::upload_dir(repo_, uuid_);
   Digest actual = Digest::of("");
   // The session's hash is consumed either way: drop it so a retry rehashes from storage.
@@ -241,7 +278,9 @@ Status UploadSession::commit(const Digest& expected) {
     actual = Digest::from_raw(expected.algorithm(), h.finish());
   }
   if (actual != expected)
-    return std::unexpected(oci_error("DIGEST_INVALID", "provided digest " + expected.str() + " does not match uploaded content " + actual.str()));
+    return std::unexpected(oci_error(
+        "DIGEST_INVALID",
+        "provided digest " + expected.str() + " does not match uploaded content " + actual.str()));
   if (auto st = writer_->sync(); !st) return st;
   writer_.reset();
   if (auto st = store_.commit_blob_file(dir + "/data", expected); !st) return st;
@@ -264,7 +303,8 @@ void Store::forget_upload(const std::string& repo, const std::string& uuid) {
 Result<std::shared_ptr<UploadSession>> Store::start_upload(const std::string& repo) {
   std::string uuid = uuid4();
   std::string dir = upload_dir(repo, uuid);
-  if (auto st = driver_->put(dir + "/startedat", format_rfc3339(std::chrono::system_clock::now())); !st)
+  if (auto st = driver_->put(dir + "/startedat", format_rfc3339(std::chrono::system_clock::now()));
+      !st)
     return std::unexpected(st.error());
   auto w = driver_->append(dir + "/data");
   if (!w) return std::unexpected(w.error());
@@ -275,8 +315,12 @@ Result<std::shared_ptr<UploadSession>> Store::start_upload(const std::string& re
   return s;
 }
 
-Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& repo, const std::string& uuid) {
-  auto unknown = [&] { return std::unexpected(oci_error("BLOB_UPLOAD_UNKNOWN", "upload " + uuid + " is unknown to repository " + repo)); };
+Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& repo,
+                                                          const std::string& uuid) {
+  auto unknown = [&] {
+    return std::unexpected(
+        oci_error("BLOB_UPLOAD_UNKNOWN", "upload " + uuid + " is unknown to repository " + repo));
+  };
   bool uuid_ok = !uuid.empty() && uuid.size() <= 64 &&
                  uuid.find_first_not_of("0123456789abcdef-") == std::string::npos;
   if (!uuid_ok) return unknown();
@@ -286,8 +330,10 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
     auto it = uploads_.find(key);
     if (it != uploads_.end()) {
       if (!it->second->broken_) return it->second;
-      if (!it->second->busy_) uploads_.erase(it);
-      else return it->second;
+      if (!it->second->busy_)
+        uploads_.erase(it);
+      else
+        return it->second;
     }
   }
   // Not in memory (restart, or a failed request): rebuild from storage.
@@ -303,7 +349,8 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
     std::string buf(1 << 20, '\0');
     std::uint64_t off = 0;
     while (off < f->length) {
-      ssize_t n = ::pread(f->file->fd(), buf.data(), std::min<std::uint64_t>(buf.size(), f->length - off), off);
+      ssize_t n = ::pread(f->file->fd(), buf.data(),
+                          std::min<std::uint64_t>(buf.size(), f->length - off), off);
       if (n <= 0) return make_error(Fault::local, "io", "reading upload " + uuid);
       s->sha256_.update(buf.data(), n);
       off += n;
@@ -340,7 +387,8 @@ Result<std::size_t> Store::purge_uploads(std::chrono::system_clock::time_point o
     if (!path.ends_with("/startedat")) return;
     auto m = path.find(marker);
     if (m == std::string::npos) return;
-    std::string repo = path.substr(std::string("/repositories/").size(), m - std::string("/repositories/").size());
+    std::string repo =
+        path.substr(std::string("/repositories/").size(), m - std::string("/repositories/").size());
     std::string uuid = path.substr(m + marker.size());
     uuid = uuid.substr(0, uuid.find('/'));
     auto info = driver_->stat(path);
@@ -384,23 +432,33 @@ Result<Manifest> Store::get_manifest(const std::string& repo, std::string_view r
   Digest d = Digest::of("");
   if (reference.find(':') != std::string_view::npos) {
     auto p = Digest::parse(reference);
-    if (!p) return std::unexpected(oci_error("DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
+    if (!p)
+      return std::unexpected(oci_error(
+          "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
     d = *p;
   } else {
-    if (!valid_tag(reference)) return std::unexpected(oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
+    if (!valid_tag(reference))
+      return std::unexpected(
+          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
     auto link = driver_->get(tag_link(repo, std::string(reference)), 1024);
     if (!link) {
       if (not_found(link.error()))
-        return std::unexpected(oci_error("MANIFEST_UNKNOWN", "manifest tagged " + std::string(reference) + " is unknown to repository " + repo));
+        return std::unexpected(oci_error(
+            "MANIFEST_UNKNOWN",
+            "manifest tagged " + std::string(reference) + " is unknown to repository " + repo));
       return std::unexpected(link.error());
     }
     auto p = Digest::parse(*link);
-    if (!p) return make_error(Fault::local, "io", "corrupt tag link for " + repo + ":" + std::string(reference));
+    if (!p)
+      return make_error(Fault::local, "io",
+                        "corrupt tag link for " + repo + ":" + std::string(reference));
     d = *p;
   }
   auto rev = driver_->get(revision_link(repo, d), 64 * 1024);
   if (!rev) {
-    if (not_found(rev.error())) return std::unexpected(oci_error("MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
+    if (not_found(rev.error()))
+      return std::unexpected(oci_error(
+          "MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
     return std::unexpected(rev.error());
   }
   auto meta = parse_json(*rev, "revision link", Fault::local);
@@ -408,7 +466,9 @@ Result<Manifest> Store::get_manifest(const std::string& repo, std::string_view r
     return make_error(Fault::local, "io", "corrupt revision link for " + repo + "@" + d.str());
   auto bytes = manifest_bytes(d);
   if (!bytes) {
-    if (not_found(bytes.error())) return std::unexpected(oci_error("MANIFEST_UNKNOWN", "manifest " + d.str() + " content is missing"));
+    if (not_found(bytes.error()))
+      return std::unexpected(
+          oci_error("MANIFEST_UNKNOWN", "manifest " + d.str() + " content is missing"));
     return std::unexpected(bytes.error());
   }
   Manifest m;
@@ -418,13 +478,17 @@ Result<Manifest> Store::get_manifest(const std::string& repo, std::string_view r
   return m;
 }
 
-Status Store::check_descriptor_exists(const std::string& repo, const Json& desc, bool manifest, std::string_view what) {
+Status Store::check_descriptor_exists(const std::string& repo, const Json& desc, bool manifest,
+                                      std::string_view what) {
   auto d = parse_digest_field(desc, what);
   if (!d) return std::unexpected(d.error());
-  Result<FileInfo> st = manifest ? driver_->stat(revision_link(repo, *d)) : driver_->stat(layer_link(repo, *d));
+  Result<FileInfo> st =
+      manifest ? driver_->stat(revision_link(repo, *d)) : driver_->stat(layer_link(repo, *d));
   if (!st) {
     if (not_found(st.error()))
-      return std::unexpected(oci_error("MANIFEST_BLOB_UNKNOWN", std::string(what) + " " + d->str() + " is unknown to repository " + repo));
+      return std::unexpected(
+          oci_error("MANIFEST_BLOB_UNKNOWN",
+                    std::string(what) + " " + d->str() + " is unknown to repository " + repo));
     return std::unexpected(st.error());
   }
   return {};
@@ -438,10 +502,14 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   std::vector<std::string> tags;
   if (reference.find(':') != std::string_view::npos) {
     auto p = Digest::parse(reference);
-    if (!p) return std::unexpected(oci_error("DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
+    if (!p)
+      return std::unexpected(oci_error(
+          "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
     by_digest = *p;
   } else {
-    if (!valid_tag(reference)) return std::unexpected(oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
+    if (!valid_tag(reference))
+      return std::unexpected(
+          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
     tags.emplace_back(reference);
   }
   for (const auto& t : extra_tags) {
@@ -449,36 +517,49 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
     if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
   }
   if (bytes.size() > opts_.max_manifest_bytes)
-    return std::unexpected(oci_error("MANIFEST_TOO_LARGE", "manifest is larger than " + std::to_string(opts_.max_manifest_bytes) + " bytes"));
+    return std::unexpected(oci_error(
+        "MANIFEST_TOO_LARGE",
+        "manifest is larger than " + std::to_string(opts_.max_manifest_bytes) + " bytes"));
   Digest d = by_digest ? Digest::of(bytes, by_digest->algorithm()) : Digest::of(bytes);
   if (by_digest && *by_digest != d)
-    return std::unexpected(oci_error("DIGEST_INVALID", "manifest digest " + d.str() + " does not match " + by_digest->str()));
+    return std::unexpected(oci_error(
+        "DIGEST_INVALID", "manifest digest " + d.str() + " does not match " + by_digest->str()));
 
-  auto parsed = parse_json(bytes, "manifest", Fault::user, JsonLimits{opts_.max_manifest_bytes, 64});
+  auto parsed =
+      parse_json(bytes, "manifest", Fault::user, JsonLimits{opts_.max_manifest_bytes, 64});
   if (!parsed) return std::unexpected(oci_error("MANIFEST_INVALID", parsed.error().message));
   const Json& j = *parsed;
-  if (!j.is_object()) return std::unexpected(oci_error("MANIFEST_INVALID", "manifest is not a JSON object"));
+  if (!j.is_object())
+    return std::unexpected(oci_error("MANIFEST_INVALID", "manifest is not a JSON object"));
   auto sv = j.find("schemaVersion");
   if (sv == j.end() || !sv->is_number_integer() || sv->get<std::int64_t>() != 2)
     return std::unexpected(oci_error("MANIFEST_INVALID", "schemaVersion must be 2"));
   std::string ct = strip_params(content_type);
   std::string mt;
   if (auto it = j.find("mediaType"); it != j.end()) {
-    if (!it->is_string()) return std::unexpected(oci_error("MANIFEST_INVALID", "mediaType is not a string"));
+    if (!it->is_string())
+      return std::unexpected(oci_error("MANIFEST_INVALID", "mediaType is not a string"));
     mt = it->get<std::string>();
-    if (!ct.empty() && ct != mt && (ct == media::oci_manifest || ct == media::oci_index || ct == media::docker_manifest || ct == media::docker_list))
-      return std::unexpected(oci_error("MANIFEST_INVALID", "Content-Type " + ct + " does not match the manifest's mediaType " + mt));
+    if (!ct.empty() && ct != mt &&
+        (ct == media::oci_manifest || ct == media::oci_index || ct == media::docker_manifest ||
+         ct == media::docker_list))
+      return std::unexpected(
+          oci_error("MANIFEST_INVALID",
+                    "Content-Type " + ct + " does not match the manifest's mediaType " + mt));
   } else {
     mt = ct;
   }
   bool image = mt == media::oci_manifest || mt == media::docker_manifest;
   bool index = mt == media::oci_index || mt == media::docker_list;
   if (!image && !index)
-    return std::unexpected(oci_error("MANIFEST_INVALID", "unsupported manifest media type '" + mt + "'"));
+    return std::unexpected(
+        oci_error("MANIFEST_INVALID", "unsupported manifest media type '" + mt + "'"));
   if (image) {
     auto cfg = j.find("config");
-    if (cfg == j.end()) return std::unexpected(oci_error("MANIFEST_INVALID", "image manifest has no config"));
-    if (auto st = check_descriptor_exists(repo, *cfg, false, "config blob"); !st) return std::unexpected(st.error());
+    if (cfg == j.end())
+      return std::unexpected(oci_error("MANIFEST_INVALID", "image manifest has no config"));
+    if (auto st = check_descriptor_exists(repo, *cfg, false, "config blob"); !st)
+      return std::unexpected(st.error());
     auto layers = j.find("layers");
     if (layers == j.end() || !layers->is_array())
       return std::unexpected(oci_error("MANIFEST_INVALID", "image manifest has no layers array"));
@@ -487,16 +568,23 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
       if (!d2) return std::unexpected(d2.error());
       // Foreign / non-distributable layers live elsewhere (their "urls").
       std::string lmt = l.value("mediaType", "");
-      if (lmt.find("foreign") != std::string::npos || lmt.find("nondistributable") != std::string::npos) continue;
-      if (auto st = check_descriptor_exists(repo, l, false, "layer"); !st) return std::unexpected(st.error());
+      if (lmt.find("foreign") != std::string::npos ||
+          lmt.find("nondistributable") != std::string::npos)
+        continue;
+      if (auto st = check_descriptor_exists(repo, l, false, "layer"); !st)
+        return std::unexpected(st.error());
     }
   } else {
     auto ms = j.find("manifests");
-    if (ms == j.end() || !ms->is_array()) return std::unexpected(oci_error("MANIFEST_INVALID", "index has no manifests array"));
+    if (ms == j.end() || !ms->is_array())
+      return std::unexpected(oci_error("MANIFEST_INVALID", "index has no manifests array"));
     if (ms->size() > opts_.max_index_children)
-      return std::unexpected(oci_error("MANIFEST_INVALID", "index has more than " + std::to_string(opts_.max_index_children) + " entries"));
+      return std::unexpected(oci_error(
+          "MANIFEST_INVALID",
+          "index has more than " + std::to_string(opts_.max_index_children) + " entries"));
     for (const auto& m : *ms)
-      if (auto st = check_descriptor_exists(repo, m, true, "child manifest"); !st) return std::unexpected(st.error());
+      if (auto st = check_descriptor_exists(repo, m, true, "child manifest"); !st)
+        return std::unexpected(st.error());
   }
   Json rev = {{"mediaType", mt}, {"size", bytes.size()}};
   Json referrer;
@@ -508,16 +596,20 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
     referrer = {{"mediaType", mt}, {"digest", d.str()}, {"size", bytes.size()}};
     if (auto at = j.find("artifactType"); at != j.end() && at->is_string())
       referrer["artifactType"] = *at;
-    else if (auto cfg = j.find("config"); cfg != j.end() && cfg->is_object() && cfg->contains("mediaType") && (*cfg)["mediaType"].is_string())
+    else if (auto cfg = j.find("config"); cfg != j.end() && cfg->is_object() &&
+                                          cfg->contains("mediaType") &&
+                                          (*cfg)["mediaType"].is_string())
       referrer["artifactType"] = (*cfg)["mediaType"];
-    if (auto an = j.find("annotations"); an != j.end() && an->is_object()) referrer["annotations"] = *an;
+    if (auto an = j.find("annotations"); an != j.end() && an->is_object())
+      referrer["annotations"] = *an;
   }
 
   // Content first, then the links that name it.
   if (!driver_->stat(blob_path(d))) {
     if (auto st = driver_->put(blob_path(d), bytes); !st) return std::unexpected(st.error());
   }
-  if (auto st = driver_->put(revision_link(repo, d), rev.dump()); !st) return std::unexpected(st.error());
+  if (auto st = driver_->put(revision_link(repo, d), rev.dump()); !st)
+    return std::unexpected(st.error());
   if (out.subject) {
     std::string p = repo_path(repo) + "/_referrers/" + digest_dir(*out.subject) + "/" +
                     std::string(hash_algorithm_name(d.algorithm())) + "-" + d.hex();
@@ -532,21 +624,29 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
 
 Status Store::delete_manifest(const std::string& repo, std::string_view reference) {
   if (reference.find(':') == std::string_view::npos) {
-    if (!valid_tag(reference)) return std::unexpected(oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
+    if (!valid_tag(reference))
+      return std::unexpected(
+          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
     std::string tag(reference);
     auto st = driver_->stat(tag_link(repo, tag));
     if (!st) {
-      if (not_found(st.error())) return std::unexpected(oci_error("MANIFEST_UNKNOWN", "tag " + tag + " is unknown to repository " + repo));
+      if (not_found(st.error()))
+        return std::unexpected(
+            oci_error("MANIFEST_UNKNOWN", "tag " + tag + " is unknown to repository " + repo));
       return std::unexpected(st.error());
     }
     return driver_->remove(repo_path(repo) + "/_manifests/tags/" + tag);
   }
   auto p = Digest::parse(reference);
-  if (!p) return std::unexpected(oci_error("DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
+  if (!p)
+    return std::unexpected(oci_error(
+        "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
   const Digest& d = *p;
   auto rev = driver_->get(revision_link(repo, d), 64 * 1024);
   if (!rev) {
-    if (not_found(rev.error())) return std::unexpected(oci_error("MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
+    if (not_found(rev.error()))
+      return std::unexpected(oci_error(
+          "MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
     return std::unexpected(rev.error());
   }
   // Tags first: a crash midway leaves an untagged revision, never a tag to nothing.
@@ -573,7 +673,9 @@ Result<std::vector<std::string>> Store::tags(const std::string& repo) {
   if (!l) {
     if (not_found(l.error())) {
       auto r = driver_->stat(repo_path(repo) + "/_manifests");
-      if (!r) return std::unexpected(oci_error("NAME_UNKNOWN", "repository " + repo + " is not known to the registry"));
+      if (!r)
+        return std::unexpected(
+            oci_error("NAME_UNKNOWN", "repository " + repo + " is not known to the registry"));
       return std::vector<std::string>{};
     }
     return std::unexpected(l.error());
@@ -583,7 +685,8 @@ Result<std::vector<std::string>> Store::tags(const std::string& repo) {
 
 Result<std::vector<std::string>> Store::repositories() {
   std::vector<std::string> out;
-  std::function<Status(const std::string&, const std::string&)> rec = [&](const std::string& dir, const std::string& name) -> Status {
+  std::function<Status(const std::string&, const std::string&)> rec =
+      [&](const std::string& dir, const std::string& name) -> Status {
     auto kids = driver_->list(dir);
     if (!kids) return not_found(kids.error()) ? Status{} : Status(std::unexpected(kids.error()));
     bool is_repo = false;
@@ -600,7 +703,8 @@ Result<std::vector<std::string>> Store::repositories() {
   return out;
 }
 
-Result<Json> Store::referrers(const std::string& repo, const Digest& subject, const std::optional<std::string>& artifact_type) {
+Result<Json> Store::referrers(const std::string& repo, const Digest& subject,
+                              const std::optional<std::string>& artifact_type) {
   Json idx = {{"schemaVersion", 2}, {"mediaType", media::oci_index}, {"manifests", Json::array()}};
   auto l = driver_->list(repo_path(repo) + "/_referrers/" + digest_dir(subject));
   if (!l) {
@@ -608,7 +712,8 @@ Result<Json> Store::referrers(const std::string& repo, const Digest& subject, co
     return std::unexpected(l.error());
   }
   for (const auto& name : *l) {
-    auto desc = driver_->get(repo_path(repo) + "/_referrers/" + digest_dir(subject) + "/" + name, 1 << 20);
+    auto desc =
+        driver_->get(repo_path(repo) + "/_referrers/" + digest_dir(subject) + "/" + name, 1 << 20);
     if (!desc) continue;
     auto j = parse_json(*desc, "referrer descriptor", Fault::local);
     if (!j || !j->is_object()) continue;

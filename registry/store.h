@@ -52,8 +52,10 @@ Json oci_error_body(const Error& e, const Json& detail = nullptr);
 namespace media {
 inline constexpr std::string_view oci_manifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view oci_index = "application/vnd.oci.image.index.v1+json";
-inline constexpr std::string_view docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr std::string_view docker_list = "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr std::string_view docker_manifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view docker_list =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 }  // namespace media
 
 struct StoreOptions {
@@ -94,7 +96,8 @@ class UploadSession {
 
  private:
   friend class Store;
-  UploadSession(Store& s, std::string repo, std::string uuid) : store_(s), repo_(std::move(repo)), uuid_(std::move(uuid)) {}
+  UploadSession(Store& s, std::string repo, std::string uuid)
+      : store_(s), repo_(std::move(repo)), uuid_(std::move(uuid)) {}
   Store& store_;
   std::string repo_, uuid_;
   std::mutex mu_;
@@ -120,7 +123,8 @@ class Store {
 
   // Uploads
   Result<std::shared_ptr<UploadSession>> start_upload(const std::string& repo);
-  Result<std::shared_ptr<UploadSession>> find_upload(const std::string& repo, const std::string& uuid);
+  Result<std::shared_ptr<UploadSession>> find_upload(const std::string& repo,
+                                                     const std::string& uuid);
   Status cancel_upload(const std::string& repo, const std::string& uuid);
   // Removes uploads started before `older_than`; returns how many.
   Result<std::size_t> purge_uploads(std::chrono::system_clock::time_point older_than);
@@ -153,7 +157,8 @@ class Store {
   Status commit_blob_file(const std::string& upload_data_path, const Digest& d);
   Status link_blob(const std::string& repo, const Digest& d);
   Result<std::shared_ptr<const std::string>> manifest_bytes(const Digest& d);
-  Status check_descriptor_exists(const std::string& repo, const Json& desc, bool manifest, std::string_view what);
+  Status check_descriptor_exists(const std::string& repo, const Json& desc, bool manifest,
+                                 std::string_view what);
 
   std::unique_ptr<StorageDriver> driver_;
   StoreOptions opts_;

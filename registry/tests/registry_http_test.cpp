@@ -14,7 +14,9 @@ using namespace docket::registry::testing;
 
 namespace {
 
-std::string upload_path(const Resp& r) { return r.header("location"); }
+std::string upload_path(const Resp& r) {
+  return r.header("location");
+}
 
 class RegistryHttp : public ::testing::Test {
  protected:
@@ -61,7 +63,8 @@ TEST_F(RegistryHttp, MonolithicPushThenGetHeadAndRange) {
 }
 
 TEST_F(RegistryHttp, BadDigestsAreRefused) {
-  auto r = reg.send({"POST", "/v2/a/blobs/uploads/?digest=" + Digest::of("other").str(), "content"});
+  auto r =
+      reg.send({"POST", "/v2/a/blobs/uploads/?digest=" + Digest::of("other").str(), "content"});
   EXPECT_EQ(r.status, 400u);
   EXPECT_EQ(r.error_code(), "DIGEST_INVALID");
   r = reg.send({"POST", "/v2/a/blobs/uploads/?digest=sha256:xyz", "content"});
@@ -91,11 +94,18 @@ TEST_F(RegistryHttp, ChunkedUploadWithContentRangeStatusAndResume) {
   EXPECT_EQ(s.header("range"), "0-0");
   EXPECT_FALSE(s.header("docker-upload-uuid").empty());
   std::string loc = upload_path(s);
-  auto p1 = reg.send({"PATCH", loc, blob.substr(0, 100000), {{"Content-Range", "0-99999"}, {"Content-Type", "application/octet-stream"}}});
+  auto p1 =
+      reg.send({"PATCH",
+                loc,
+                blob.substr(0, 100000),
+                {{"Content-Range", "0-99999"}, {"Content-Type", "application/octet-stream"}}});
   ASSERT_EQ(p1.status, 202u) << p1.body;
   EXPECT_EQ(p1.header("range"), "0-99999");
   // Out of order chunk: 416 and the upload is unchanged.
-  auto bad = reg.send({"PATCH", p1.header("location"), blob.substr(200000, 10), {{"Content-Range", "200000-200009"}}});
+  auto bad = reg.send({"PATCH",
+                       p1.header("location"),
+                       blob.substr(200000, 10),
+                       {{"Content-Range", "200000-200009"}}});
   EXPECT_EQ(bad.status, 416u);
   EXPECT_EQ(bad.header("range"), "0-99999");
   // Content-Range and body length disagree.
@@ -132,7 +142,8 @@ TEST_F(RegistryHttp, PutWithWrongDigestKeepsUploadAndUnknownUploads) {
   // Still resumable with the right digest.
   put = reg.send({"PUT", loc + "?digest=" + Digest::of("abc").str()});
   EXPECT_EQ(put.status, 201u) << put.body;
-  EXPECT_EQ(reg.get("/v2/r/blobs/uploads/00000000-0000-4000-8000-000000000000").error_code(), "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/r/blobs/uploads/00000000-0000-4000-8000-000000000000").error_code(),
+            "BLOB_UPLOAD_UNKNOWN");
   EXPECT_EQ(reg.get("/v2/r/blobs/uploads/..%2f..%2fetc").error_code(), "BLOB_UPLOAD_UNKNOWN");
 }
 
@@ -171,7 +182,8 @@ TEST_F(RegistryHttp, CrossRepositoryMount) {
   EXPECT_EQ(m.header("docker-content-digest"), d);
   EXPECT_EQ(reg.get("/v2/dst/blobs/" + d).body, "shared layer");
   // Not mountable: a normal upload session instead.
-  auto n = reg.send({"POST", "/v2/dst2/blobs/uploads/?mount=" + Digest::of("nope").str() + "&from=src"});
+  auto n =
+      reg.send({"POST", "/v2/dst2/blobs/uploads/?mount=" + Digest::of("nope").str() + "&from=src"});
   EXPECT_EQ(n.status, 202u);
   EXPECT_FALSE(n.header("location").empty());
 }
@@ -189,7 +201,9 @@ TEST_F(RegistryHttp, ManifestPushPullVerbatimAndTags) {
   auto head = reg.send({"HEAD", "/v2/app/manifests/v1"});
   EXPECT_EQ(head.header("content-length"), std::to_string(byTag.body.size()));
   // Multi-tag PUT by digest.
-  auto put = reg.send({"PUT", "/v2/app/manifests/" + d + "?tag=a&tag=b", byTag.body,
+  auto put = reg.send({"PUT",
+                       "/v2/app/manifests/" + d + "?tag=a&tag=b",
+                       byTag.body,
                        {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
   EXPECT_EQ(put.status, 201u);
   EXPECT_EQ(put.headers.count("oci-tag"), 2u);
@@ -204,29 +218,41 @@ TEST_F(RegistryHttp, ManifestPushPullVerbatimAndTags) {
 TEST_F(RegistryHttp, ManifestErrors) {
   std::string ct = "application/vnd.oci.image.manifest.v1+json";
   auto put = [&](const std::string& ref, const std::string& body, std::string type = "") {
-    return reg.send({"PUT", "/v2/m/manifests/" + ref, body, {{"Content-Type", type.empty() ? ct : type}}});
+    return reg.send(
+        {"PUT", "/v2/m/manifests/" + ref, body, {{"Content-Type", type.empty() ? ct : type}}});
   };
   std::string missing = Digest::of("not pushed").str();
   std::string cfg = reg.push_blob("m", "{}");
-  Json m = {{"schemaVersion", 2}, {"mediaType", ct},
-            {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cfg}, {"size", 2}}},
-            {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", missing}, {"size", 10}}})}};
+  Json m = {
+      {"schemaVersion", 2},
+      {"mediaType", ct},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cfg}, {"size", 2}}},
+      {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                               {"digest", missing},
+                               {"size", 10}}})}};
   auto r = put("t", m.dump());
   EXPECT_EQ(r.status, 400u);
   EXPECT_EQ(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
   EXPECT_EQ(put("t", "{not json").error_code(), "MANIFEST_INVALID");
   EXPECT_EQ(put("t", R"({"schemaVersion":1})").error_code(), "MANIFEST_INVALID");
-  EXPECT_EQ(put("t", R"({"schemaVersion":2,"mediaType":"application/x-unknown"})", "application/x-unknown").error_code(), "MANIFEST_INVALID");
+  EXPECT_EQ(put("t", R"({"schemaVersion":2,"mediaType":"application/x-unknown"})",
+                "application/x-unknown")
+                .error_code(),
+            "MANIFEST_INVALID");
   EXPECT_EQ(put("bad:tag!", m.dump()).error_code(), "DIGEST_INVALID");
   EXPECT_EQ(put("-bad", m.dump()).error_code(), "TAG_INVALID");
   m["layers"] = Json::array();
   EXPECT_EQ(put(Digest::of("other").str(), m.dump()).error_code(), "DIGEST_INVALID");
   // Content-Type disagreeing with mediaType.
-  EXPECT_EQ(put("t", m.dump(), "application/vnd.oci.image.index.v1+json").error_code(), "MANIFEST_INVALID");
+  EXPECT_EQ(put("t", m.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_INVALID");
   // Index whose child manifest is missing.
-  Json idx = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
+  Json idx = {{"schemaVersion", 2},
+              {"mediaType", "application/vnd.oci.image.index.v1+json"},
               {"manifests", Json::array({{{"mediaType", ct}, {"digest", missing}, {"size", 5}}})}};
-  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(), "MANIFEST_BLOB_UNKNOWN");
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_BLOB_UNKNOWN");
   EXPECT_EQ(put("t", m.dump()).status, 201u);
 }
 
@@ -234,7 +260,10 @@ TEST(RegistryHttpLimits, OversizeManifestGets413) {
   HttpOptions o;
   o.max_manifest_bytes = 1000;
   RegistryServer reg(o);
-  auto r = reg.send({"PUT", "/v2/m/manifests/t", std::string(5000, ' '), {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  auto r = reg.send({"PUT",
+                     "/v2/m/manifests/t",
+                     std::string(5000, ' '),
+                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
   EXPECT_EQ(r.status, 413u);
   EXPECT_EQ(r.error_code(), "MANIFEST_INVALID");
 }
@@ -243,19 +272,40 @@ TEST_F(RegistryHttp, IndexAndDockerSchema2) {
   std::string a = reg.push_image("multi", "amd64", {"A"});
   std::string b = reg.push_image("multi", "arm64", {"B"});
   auto ma = reg.get("/v2/multi/manifests/amd64");
-  Json idx = {{"schemaVersion", 2}, {"mediaType", "application/vnd.docker.distribution.manifest.list.v2+json"},
-              {"manifests", Json::array({{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", a}, {"size", ma.body.size()}},
-                                         {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", b}, {"size", 1}}})}};
-  auto r = reg.send({"PUT", "/v2/multi/manifests/latest", idx.dump(), {{"Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json"}}});
+  Json idx = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.docker.distribution.manifest.list.v2+json"},
+      {"manifests", Json::array({{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", a},
+                                  {"size", ma.body.size()}},
+                                 {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", b},
+                                  {"size", 1}}})}};
+  auto r =
+      reg.send({"PUT",
+                "/v2/multi/manifests/latest",
+                idx.dump(),
+                {{"Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json"}}});
   EXPECT_EQ(r.status, 201u) << r.body;
-  EXPECT_EQ(reg.get("/v2/multi/manifests/latest").header("content-type"), "application/vnd.docker.distribution.manifest.list.v2+json");
+  EXPECT_EQ(reg.get("/v2/multi/manifests/latest").header("content-type"),
+            "application/vnd.docker.distribution.manifest.list.v2+json");
   // Docker schema2 image manifest.
   std::string cfg = reg.push_blob("d2", "{\"os\":\"linux\"}");
   std::string layer = reg.push_blob("d2", "tar-gz-bytes");
-  Json m = {{"schemaVersion", 2}, {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
-            {"config", {{"mediaType", "application/vnd.docker.container.image.v1+json"}, {"digest", cfg}, {"size", 15}}},
-            {"layers", Json::array({{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"}, {"digest", layer}, {"size", 12}}})}};
-  r = reg.send({"PUT", "/v2/d2/manifests/v1", m.dump(), {{"Content-Type", "application/vnd.docker.distribution.manifest.v2+json"}}});
+  Json m = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+      {"config",
+       {{"mediaType", "application/vnd.docker.container.image.v1+json"},
+        {"digest", cfg},
+        {"size", 15}}},
+      {"layers", Json::array({{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+                               {"digest", layer},
+                               {"size", 12}}})}};
+  r = reg.send({"PUT",
+                "/v2/d2/manifests/v1",
+                m.dump(),
+                {{"Content-Type", "application/vnd.docker.distribution.manifest.v2+json"}}});
   EXPECT_EQ(r.status, 201u) << r.body;
 }
 
@@ -287,10 +337,14 @@ TEST_F(RegistryHttp, TagsAndCatalogPagination) {
 TEST_F(RegistryHttp, ReferrersWithArtifactTypeFilter) {
   std::string subject = reg.push_image("ref", "v1", {"L"});
   auto ms = reg.get("/v2/ref/manifests/v1");
-  std::string subj = R"({"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + subject +
-                     R"(","size":)" + std::to_string(ms.body.size()) + "}";
-  std::string sig = reg.push_image("ref", Digest::of("x").str().substr(0, 0) + "sig", {}, subj + R"(,"artifactType":"application/vnd.example.sig","annotations":{"k":"v"}})");
-  std::string sbom = reg.push_image("ref", "sbom", {}, subj + R"(,"artifactType":"application/vnd.example.sbom"})");
+  std::string subj =
+      R"({"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      subject + R"(","size":)" + std::to_string(ms.body.size()) + "}";
+  std::string sig = reg.push_image(
+      "ref", Digest::of("x").str().substr(0, 0) + "sig", {},
+      subj + R"(,"artifactType":"application/vnd.example.sig","annotations":{"k":"v"}})");
+  std::string sbom = reg.push_image("ref", "sbom", {},
+                                    subj + R"(,"artifactType":"application/vnd.example.sbom"})");
   auto r = reg.get("/v2/ref/referrers/" + subject);
   ASSERT_EQ(r.status, 200u);
   EXPECT_EQ(r.header("content-type"), "application/vnd.oci.image.index.v1+json");
@@ -315,18 +369,30 @@ TEST_F(RegistryHttp, ReferrersWithArtifactTypeFilter) {
 TEST_F(RegistryHttp, ReferrerPushReturnsOciSubjectEvenIfSubjectMissing) {
   std::string cfg = reg.push_blob("s", "{}");
   std::string dangling = Digest::of("never pushed").str();
-  Json m = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"artifactType", "x/y"},
-            {"config", {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", cfg}, {"size", 2}}},
+  Json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"artifactType", "x/y"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", cfg}, {"size", 2}}},
             {"layers", Json::array()},
-            {"subject", {{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", dangling}, {"size", 3}}}};
-  auto r = reg.send({"PUT", "/v2/s/manifests/" + Digest::of(m.dump()).str(), m.dump(), {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+            {"subject",
+             {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+              {"digest", dangling},
+              {"size", 3}}}};
+  auto r = reg.send({"PUT",
+                     "/v2/s/manifests/" + Digest::of(m.dump()).str(),
+                     m.dump(),
+                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
   EXPECT_EQ(r.status, 201u) << r.body;
   EXPECT_EQ(r.header("oci-subject"), dangling);
 }
 
 TEST_F(RegistryHttp, DeleteManifestsTagsAndBlobs) {
   std::string d = reg.push_image("del", "v1", {"layer"});
-  reg.send({"PUT", "/v2/del/manifests/" + d + "?tag=v2", reg.get("/v2/del/manifests/v1").body, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  reg.send({"PUT",
+            "/v2/del/manifests/" + d + "?tag=v2",
+            reg.get("/v2/del/manifests/v1").body,
+            {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
   // Tag delete removes only the tag.
   EXPECT_EQ(reg.send({"DELETE", "/v2/del/manifests/v2"}).status, 202u);
   EXPECT_EQ(reg.get("/v2/del/manifests/v2").status, 404u);

@@ -104,7 +104,8 @@ TEST_P(DriverConformance, RemoveTreeAndWalk) {
   ASSERT_TRUE(d->put("/w/b", "zzz"));
   std::map<std::string, std::uint64_t> seen;
   ASSERT_TRUE(d->walk("/w", [&](const std::string& p, const FileInfo& i) { seen[p] = i.size; }));
-  EXPECT_EQ(seen, (std::map<std::string, std::uint64_t>{{"/w/a/1", 1}, {"/w/a/2", 2}, {"/w/b", 3}}));
+  EXPECT_EQ(seen,
+            (std::map<std::string, std::uint64_t>{{"/w/a/1", 1}, {"/w/a/2", 2}, {"/w/b", 3}}));
   ASSERT_TRUE(d->remove("/w/a"));
   EXPECT_EQ(d->stat("/w/a/1").error().code, "not_found");
   EXPECT_TRUE(d->stat("/w/b"));
@@ -112,7 +113,8 @@ TEST_P(DriverConformance, RemoveTreeAndWalk) {
 }
 
 TEST_P(DriverConformance, RefusesEscapingPaths) {
-  for (const char* p : {"relative", "/a/../b", "/a//b", "/./a", "/a/b/", "/a b", "/a\\b", "/%2e%2e"}) {
+  for (const char* p :
+       {"relative", "/a/../b", "/a//b", "/./a", "/a/b/", "/a b", "/a\\b", "/%2e%2e"}) {
     auto r = d->put(p, "x");
     ASSERT_FALSE(r) << p;
     EXPECT_EQ(r.error().code, "bad_path") << p;
@@ -121,10 +123,11 @@ TEST_P(DriverConformance, RefusesEscapingPaths) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, DriverConformance,
-                         ::testing::Values(Backend{"filesystem", [](const std::filesystem::path& s) {
-                           auto d = make_filesystem_driver(s.string());
-                           return d ? std::move(*d) : nullptr;
-                         }}),
+                         ::testing::Values(Backend{"filesystem",
+                                                   [](const std::filesystem::path& s) {
+                                                     auto d = make_filesystem_driver(s.string());
+                                                     return d ? std::move(*d) : nullptr;
+                                                   }}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

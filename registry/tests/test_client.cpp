@@ -31,7 +31,8 @@ Resp send(unsigned short port, const Req& r) {
   asio::io_context ioc;
   tcp::socket s(ioc);
   s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  std::string out = r.method + " " + r.target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  std::string out =
+      r.method + " " + r.target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
   if (r.chunked) {
     out += "Transfer-Encoding: chunked\r\n\r\n";
@@ -45,7 +46,8 @@ Resp send(unsigned short port, const Req& r) {
   } else {
     bool has_len = false;
     for (auto& [k, v] : r.headers) has_len |= beast::iequals(k, "Content-Length");
-    if (!has_len && (!r.body.empty() || r.method == "PUT" || r.method == "POST" || r.method == "PATCH"))
+    if (!has_len &&
+        (!r.body.empty() || r.method == "PUT" || r.method == "POST" || r.method == "PATCH"))
       out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
     out += "\r\n" + r.body;
   }
@@ -93,22 +95,33 @@ RegistryServer::~RegistryServer() {
 std::string RegistryServer::push_blob(const std::string& repo, const std::string& content) const {
   std::string d = Digest::of(content).str();
   auto r = send({"POST", "/v2/" + repo + "/blobs/uploads/?digest=" + d, content});
-  if (r.status != 201) throw std::runtime_error("push_blob: " + std::to_string(r.status) + " " + r.body);
+  if (r.status != 201)
+    throw std::runtime_error("push_blob: " + std::to_string(r.status) + " " + r.body);
   return d;
 }
 
 std::string RegistryServer::push_image(const std::string& repo, const std::string& ref,
-                                       const std::vector<std::string>& layers, const std::string& extra) const {
-  std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"n\":\"" + random_hex_id() + "\"}";
+                                       const std::vector<std::string>& layers,
+                                       const std::string& extra) const {
+  std::string config =
+      "{\"architecture\":\"amd64\",\"os\":\"linux\",\"n\":\"" + random_hex_id() + "\"}";
   Json m = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.manifest.v1+json"}};
-  m["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", push_blob(repo, config)}, {"size", config.size()}};
+  m["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                 {"digest", push_blob(repo, config)},
+                 {"size", config.size()}};
   m["layers"] = Json::array();
   for (auto& l : layers)
-    m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", push_blob(repo, l)}, {"size", l.size()}});
+    m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                           {"digest", push_blob(repo, l)},
+                           {"size", l.size()}});
   if (!extra.empty()) m.update(Json::parse(extra));
   std::string body = m.dump(2);
-  auto r = send({"PUT", "/v2/" + repo + "/manifests/" + ref, body, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
-  if (r.status != 201) throw std::runtime_error("push_image: " + std::to_string(r.status) + " " + r.body);
+  auto r = send({"PUT",
+                 "/v2/" + repo + "/manifests/" + ref,
+                 body,
+                 {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  if (r.status != 201)
+    throw std::runtime_error("push_image: " + std::to_string(r.status) + " " + r.body);
   return r.header("docker-content-digest");
 }
 

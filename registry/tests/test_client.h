@@ -42,7 +42,8 @@ class RegistryServer {
   // Pushes a blob monolithically; returns its digest string.
   std::string push_blob(const std::string& repo, const std::string& content) const;
   // Pushes an image manifest over `layers` (pushed first) with a config blob.
-  std::string push_image(const std::string& repo, const std::string& ref, const std::vector<std::string>& layers,
+  std::string push_image(const std::string& repo, const std::string& ref,
+                         const std::vector<std::string>& layers,
                          const std::string& extra_json = "") const;
 
   std::filesystem::path root;
