@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   repo.timestamp_pub = trustserver::testing::public_json(tk.body);
   repo.next_root();
   repo.next_targets();
-  auto init = post({{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
+  auto init =
+      post({{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
   if (init.status != 200) {
     std::fprintf(stderr, "init publish: HTTP %ld %s\n", init.status, init.body.c_str());
     return 1;
@@ -73,15 +74,17 @@ int main(int argc, char** argv) {
   std::vector<double> ms;
   for (int r = 0; r < repeats; ++r) {
     for (int i = 0; i < n; ++i)
-      repo.add_target("tag-" + std::to_string(r) + "-" + std::to_string(i), std::to_string(i * 7919 + r));
+      repo.add_target("tag-" + std::to_string(r) + "-" + std::to_string(i),
+                      std::to_string(i * 7919 + r));
     repo.next_targets();
-    auto files = std::vector<std::pair<std::string, std::string>>{{"targets", repo.targets},
-                                                                  {"snapshot", repo.next_snapshot()}};
+    auto files = std::vector<std::pair<std::string, std::string>>{
+        {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}};
     auto t0 = std::chrono::steady_clock::now();
     auto resp = post(files);
     auto t1 = std::chrono::steady_clock::now();
     if (resp.status != 200) {
-      std::fprintf(stderr, "publish %d: HTTP %ld %s\n", r, resp.status, resp.body.substr(0, 300).c_str());
+      std::fprintf(stderr, "publish %d: HTTP %ld %s\n", r, resp.status,
+                   resp.body.substr(0, 300).c_str());
       return 1;
     }
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
