@@ -4,6 +4,7 @@
 //
 // Each accepted connection runs the handler on its own thread. The handler reads requests
 // with Connection::read_request() and writes raw bytes or respond(). Destroying the server
+// (Constructing one sets SIGPIPE to SIG_IGN for the test process.) Destroying the server
 // closes the listening socket, shuts down every open connection (unblocking handlers that
 // read or wait_for_stop()), and joins all threads.
 //

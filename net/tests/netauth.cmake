@@ -10,3 +10,11 @@ docket_library(docket_net_testing
 docket_test(net_http_client_test LABEL unit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_client_test.cpp
   DEPS docket_net docket_net_testing)
+
+docket_test(net_http_tls_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_tls_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_http_peer_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_peer_test.cpp
+  DEPS docket_net docket_net_testing)
