@@ -109,7 +109,7 @@ class PrivateKey {
   static Result<PrivateKey> from_pkcs8_der(std::string_view der, Fault fault = Fault::local);
   std::string to_pkcs8_der() const;
   // PKCS#8 as Notary's key files hold it: ed25519 under OID 1.3.6.1.4.1.11591.15.1 with the
-  // 64 bytes seed||public as the private key (Notary cannot read RFC 8410 ed25519 keys);
+  // 96 bytes public, seed, public as the private key (Notary cannot read RFC 8410 keys);
   // ECDSA and RSA exactly as to_pkcs8_der().
   std::string to_notary_pkcs8_der() const;
 

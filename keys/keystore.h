@@ -60,8 +60,8 @@ class KeyStore {
 
   // Where keys live, for listings and messages.
   virtual std::string location() const = 0;
-  // Stores `key` for `role` (and `gun` where role_has_gun(role); ignored otherwise) under
-  // its canonical ID, which is returned. A key already stored: Error{user, "key_exists"}.
+  // Stores `key` for `role` (and `gun`, optional, where role_has_gun(role); ignored otherwise)
+  // under its canonical ID, which is returned. A key already stored: Error{user, "key_exists"}.
   virtual Result<std::string> add(const PrivateKey& key, std::string_view role,
                                   std::string_view gun) = 0;
   // The key with this ID; Error{user, "not_found"} if there is none.

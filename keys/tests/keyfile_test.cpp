@@ -165,7 +165,7 @@ TEST(NotaryKeyFiles, OurFilesHaveNotarysFormat) {
 TEST(NotaryKeyFiles, Ed25519UsesNotarysEncoding) {
   PrivateKey k = value_or_raise(PrivateKey::generate(Algorithm::ed25519));
   std::string notary = k.to_notary_pkcs8_der();
-  EXPECT_EQ(notary.size(), 84u);
+  EXPECT_EQ(notary.size(), 116u);
   EXPECT_NE(notary, k.to_pkcs8_der());
   auto back = PrivateKey::from_pkcs8_der(notary);
   ASSERT_TRUE(back.has_value());
@@ -174,7 +174,7 @@ TEST(NotaryKeyFiles, Ed25519UsesNotarysEncoding) {
   std::string bad = notary;
   bad.back() = static_cast<char>(bad.back() ^ 1);
   EXPECT_FALSE(PrivateKey::from_pkcs8_der(bad).has_value());
-  EXPECT_FALSE(PrivateKey::from_pkcs8_der(notary.substr(0, 83)).has_value());
+  EXPECT_FALSE(PrivateKey::from_pkcs8_der(notary.substr(0, 115)).has_value());
   // Through encryption too.
   auto der = encrypt_pkcs8(k, "pw", kMinPbkdf2Iterations);
   ASSERT_TRUE(der.has_value());
