@@ -38,8 +38,8 @@ class CrashTest : public ::testing::Test {
   }
   void start() {
     server_ = std::make_unique<Child>(
-        std::vector<std::string>{docket_server_bin(), "trust", "--listen",
-                                 "127.0.0.1:" + std::to_string(port_), "--storage",
+        std::vector<std::string>{docket_server_bin(), "trust", "--data", (dir_ / "data").string(),
+                                 "--addr", "127.0.0.1:" + std::to_string(port_), "--storage",
                                  "sqlite://" + (dir_ / "trust.db").string(), "--signer-dir",
                                  (dir_ / "keys").string(), "--log-level", "error"},
         std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "crash-pass"}},

@@ -30,10 +30,10 @@ class NotaryInterop : public ::testing::Test {
     port_ = free_port();
     server_ = std::make_unique<Child>(
         std::vector<std::string>{
-            docket_server_bin(), "trust", "--listen", "127.0.0.1:" + std::to_string(port_),
-            "--tls-cert", pki_->server_cert.string(), "--tls-key", pki_->server_key.string(),
-            "--storage", "sqlite://" + (dir_ / "trust.db").string(), "--signer-dir",
-            (dir_ / "server-keys").string(), "--log-level", "warn"},
+            docket_server_bin(), "trust", "--addr", "127.0.0.1:" + std::to_string(port_), "--data",
+            (dir_ / "data").string(), "--tls-cert", pki_->server_cert.string(), "--tls-key",
+            pki_->server_key.string(), "--storage", "sqlite://" + (dir_ / "trust.db").string(),
+            "--signer-dir", (dir_ / "server-keys").string(), "--log-level", "warn"},
         std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"}},
         dir_ / "server.log");
     ASSERT_TRUE(wait_for_port(port_, *server_)) << log();
