@@ -14,7 +14,14 @@ DUR=${BENCH_DURATION:-5}
 CONNS=${BENCH_CONNECTIONS:-32}
 WORK=$(mktemp -d /tmp/docket-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "bench failed (exit $rc); server logs:" >&2
+    for f in docket.log distribution.log; do echo "== $f" >&2; tail -5 "$WORK/$f" >&2 2>/dev/null || true; done
+  fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
