@@ -20,7 +20,8 @@ const std::string kGun = "localhost:4443/library/interop";
 
 class NotaryInterop : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {}
+  // The server command: "trust" (the role alone) or "serve" (registry + trust on one port).
+  virtual std::string command() const { return "trust"; }
   void SetUp() override {
     if (!fs::exists("/usr/bin/notary"))
       GTEST_SKIP() << "notary CLI not installed (Debian package notary)";
@@ -28,13 +29,19 @@ class NotaryInterop : public ::testing::Test {
     fs::create_directories(dir_);
     pki_ = std::make_unique<TestPki>(dir_);
     port_ = free_port();
+    // Common flags only; the rest through the documented environment overrides, which
+    // `serve` and `trust` share.
     server_ = std::make_unique<Child>(
-        std::vector<std::string>{
-            docket_server_bin(), "trust", "--addr", "127.0.0.1:" + std::to_string(port_), "--data",
-            (dir_ / "data").string(), "--tls-cert", pki_->server_cert.string(), "--tls-key",
-            pki_->server_key.string(), "--storage", "sqlite://" + (dir_ / "trust.db").string(),
-            "--signer-dir", (dir_ / "server-keys").string(), "--log-level", "warn"},
-        std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"}},
+        std::vector<std::string>{docket_server_bin(), command(), "--addr",
+                                 "127.0.0.1:" + std::to_string(port_), "--data",
+                                 (dir_ / "data").string()},
+        std::map<std::string, std::string>{
+            {"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"},
+            {"DOCKET_HTTP_TLS_CERTIFICATE", pki_->server_cert.string()},
+            {"DOCKET_HTTP_TLS_KEY", pki_->server_key.string()},
+            {"DOCKET_TRUST_STORAGE_URL", "sqlite://" + (dir_ / "trust.db").string()},
+            {"DOCKET_TRUST_SIGNER_DIRECTORY", (dir_ / "server-keys").string()},
+            {"DOCKET_LOG_LEVEL", "warn"}},
         dir_ / "server.log");
     ASSERT_TRUE(wait_for_port(port_, *server_)) << log();
     write_config("client", "");
@@ -242,6 +249,32 @@ TEST_F(NotaryInterop, WholeRepositoryLifecycle) {
   r = notary("list " + g, "fresh");
   STEP(r, false);
   EXPECT_NE(r.output.find("does not have trust data"), std::string::npos) << r.output;
+}
+
+// The same API mounted beside the registry on one port (`docket-server serve`).
+class NotaryInteropServe : public NotaryInterop {
+ protected:
+  std::string command() const override { return "serve"; }
+};
+
+TEST_F(NotaryInteropServe, PublishAndListThroughTheRegistryPort) {
+  const std::string g = sh_quote(kGun);
+  auto r = notary("init " + g + " -p");
+  STEP(r, true);
+  auto v1 = file("v1.txt", "served beside the registry");
+  r = notary("add " + g + " v1 " + sh_quote(v1.string()) + " -p");
+  STEP(r, true);
+  r = notary("list " + g);
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v1", "served beside the registry")) << r.output;
+  // The registry still owns its API on the same port.
+  auto cat = run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+                 sh_quote(url() + "/v2/_catalog"));
+  EXPECT_EQ(cat.exit_code, 0) << cat.output;
+  EXPECT_NE(cat.output.find("repositories"), std::string::npos) << cat.output;
+  auto health = run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+                    sh_quote(url() + "/_notary_server/health"));
+  EXPECT_EQ(health.output, "{}");
 }
 
 }  // namespace
