@@ -1,6 +1,5 @@
 #include "common/json.h"
 
-#include <set>
 #include <vector>
 
 namespace docket {
@@ -16,16 +15,28 @@ void append_canonical_string(std::string& out, const std::string& s) {
 }
 
 Status append_canonical(std::string& out, const Json& j, Fault fault, std::size_t depth) {
-  if (depth > 512) return make_error(fault, "non_canonical_json", "JSON nested too deeply to canonicalise");
+  if (depth > 512)
+    return make_error(fault, "non_canonical_json", "JSON nested too deeply to canonicalise");
   switch (j.type()) {
-    case Json::value_t::null: out += "null"; return {};
-    case Json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return {};
-    case Json::value_t::number_integer: out += std::to_string(j.get<std::int64_t>()); return {};
-    case Json::value_t::number_unsigned: out += std::to_string(j.get<std::uint64_t>()); return {};
+    case Json::value_t::null:
+      out += "null";
+      return {};
+    case Json::value_t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return {};
+    case Json::value_t::number_integer:
+      out += std::to_string(j.get<std::int64_t>());
+      return {};
+    case Json::value_t::number_unsigned:
+      out += std::to_string(j.get<std::uint64_t>());
+      return {};
     case Json::value_t::number_float:
-      return make_error(fault, "non_canonical_json",
-                        "JSON number " + j.dump() + " is not an integer; canonical JSON has integers only");
-    case Json::value_t::string: append_canonical_string(out, j.get_ref<const std::string&>()); return {};
+      return make_error(
+          fault, "non_canonical_json",
+          "JSON number " + j.dump() + " is not an integer; canonical JSON has integers only");
+    case Json::value_t::string:
+      append_canonical_string(out, j.get_ref<const std::string&>());
+      return {};
     case Json::value_t::array: {
       out += '[';
       bool first = true;
@@ -61,53 +72,114 @@ Status append_canonical(std::string& out, const Json& j, Fault fault, std::size_
 
 }  // namespace
 
+namespace {
+
+// Builds the DOM through nlohmann's SAX interface. Unlike the callback parser (which
+// re-examines the parent container after every child and so is quadratic in the number
+// of members), this is linear; it also rejects duplicate keys and excess depth as it goes.
+class StrictDomBuilder final : public nlohmann::json_sax<Json> {
+ public:
+  explicit StrictDomBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+
+  bool null() override { return put(Json(nullptr)); }
+  bool boolean(bool v) override { return put(Json(v)); }
+  bool number_integer(number_integer_t v) override { return put(Json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return put(Json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return put(Json(v)); }
+  bool string(string_t& v) override { return put(Json(std::move(v))); }
+  bool binary(binary_t&) override { return false; }
+
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool key(string_t& k) override {
+    Json& obj = *stack_.back();
+    if (obj.contains(k)) {
+      duplicate_ = k;
+      return false;
+    }
+    pending_key_ = &obj[k];
+    return true;
+  }
+  bool end_object() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return open(Json::array()); }
+  bool end_array() override {
+    stack_.pop_back();
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
+    message_ = ex.what();
+    return false;
+  }
+
+  Json root;
+  std::string duplicate_;
+  std::string message_;
+  bool too_deep_ = false;
+
+ private:
+  // Places a value where the parser is: the root, the pending object member, or the end of
+  // the current array. Returns a pointer to the stored value.
+  Json* place(Json&& v) {
+    if (stack_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    Json& top = *stack_.back();
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+      return &top.back();
+    }
+    *pending_key_ = std::move(v);
+    return pending_key_;
+  }
+  bool put(Json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  bool open(Json&& container) {
+    if (stack_.size() >= max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    stack_.push_back(place(std::move(container)));
+    return true;
+  }
+
+  std::size_t max_depth_;
+  std::vector<Json*> stack_;
+  Json* pending_key_ = nullptr;
+};
+
+}  // namespace
+
 Result<Json> parse_json(std::string_view text, std::string_view what, Fault fault,
                         const JsonLimits& limits) {
   if (text.size() > limits.max_bytes)
     return make_error(fault, "too_large",
                       std::string(what) + " is " + std::to_string(text.size()) +
                           " bytes, over the limit of " + std::to_string(limits.max_bytes));
-  // The parser callback sees every key; a stack of key sets per open object detects
-  // duplicates, which nlohmann would otherwise silently resolve to the last one.
-  std::vector<std::set<std::string>> keys;
-  std::string duplicate;
-  bool too_deep = false;
-  auto cb = [&](int depth, Json::parse_event_t ev, Json& parsed) -> bool {
-    switch (ev) {
-      case Json::parse_event_t::object_start:
-        keys.emplace_back();
-        [[fallthrough]];
-      case Json::parse_event_t::array_start:
-        if (static_cast<std::size_t>(depth) >= limits.max_depth) too_deep = true;
-        break;
-      case Json::parse_event_t::object_end:
-        if (!keys.empty()) keys.pop_back();
-        break;
-      case Json::parse_event_t::key:
-        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
-          duplicate = parsed.get<std::string>();
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  Json j;
-  try {
-    j = Json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const Json::exception& e) {
-    std::string msg = e.what();
+  StrictDomBuilder builder(limits.max_depth);
+  bool ok = Json::sax_parse(text.begin(), text.end(), &builder, Json::input_format_t::json,
+                            /*strict=*/true, /*ignore_comments=*/false);
+  if (builder.too_deep_)
+    return make_error(
+        fault, "too_deep",
+        std::string(what) + " nests deeper than " + std::to_string(limits.max_depth) + " levels");
+  if (!builder.duplicate_.empty())
+    return make_error(
+        fault, "malformed_json",
+        std::string(what) + " has the object key \"" + builder.duplicate_ + "\" twice");
+  if (!ok) {
+    std::string msg = builder.message_.empty() ? "parse error" : builder.message_;
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> drop the tag.
     if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
     return make_error(fault, "malformed_json", std::string(what) + " is not valid JSON: " + msg);
   }
-  if (too_deep)
-    return make_error(fault, "too_deep", std::string(what) + " nests deeper than " +
-                                             std::to_string(limits.max_depth) + " levels");
-  if (!duplicate.empty())
-    return make_error(fault, "malformed_json",
-                      std::string(what) + " has the object key \"" + duplicate + "\" twice");
-  return j;
+  return std::move(builder.root);
 }
 
 Result<std::string> canonical_json(const Json& j, Fault fault) {
@@ -126,12 +198,14 @@ Result<std::string> canonicalize(std::string_view text, std::string_view what, F
 }
 
 namespace {
-Result<const Json*> field(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+Result<const Json*> field(const Json& obj, std::string_view key, std::string_view what,
+                          Fault fault) {
   if (!obj.is_object())
     return make_error(fault, "malformed_metadata", std::string(what) + " is not a JSON object");
   auto it = obj.find(std::string(key));
   if (it == obj.end())
-    return make_error(fault, "malformed_metadata", std::string(what) + " has no \"" + std::string(key) + "\" field");
+    return make_error(fault, "malformed_metadata",
+                      std::string(what) + " has no \"" + std::string(key) + "\" field");
   return &*it;
 }
 Error mistyped(std::string_view key, std::string_view what, Fault fault, std::string_view want) {
@@ -140,29 +214,34 @@ Error mistyped(std::string_view key, std::string_view what, Fault fault, std::st
 }
 }  // namespace
 
-Result<std::string> json_string(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+Result<std::string> json_string(const Json& obj, std::string_view key, std::string_view what,
+                                Fault fault) {
   auto f = field(obj, key, what, fault);
   if (!f) return std::unexpected(f.error());
   if (!(*f)->is_string()) return std::unexpected(mistyped(key, what, fault, "a string"));
   return (*f)->get<std::string>();
 }
 
-Result<std::int64_t> json_int(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+Result<std::int64_t> json_int(const Json& obj, std::string_view key, std::string_view what,
+                              Fault fault) {
   auto f = field(obj, key, what, fault);
   if (!f) return std::unexpected(f.error());
-  if ((*f)->is_number_integer() && !((*f)->is_number_unsigned() && (*f)->get<std::uint64_t>() > INT64_MAX))
+  if ((*f)->is_number_integer() &&
+      !((*f)->is_number_unsigned() && (*f)->get<std::uint64_t>() > INT64_MAX))
     return (*f)->get<std::int64_t>();
   return std::unexpected(mistyped(key, what, fault, "an integer"));
 }
 
-Result<const Json*> json_object(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+Result<const Json*> json_object(const Json& obj, std::string_view key, std::string_view what,
+                                Fault fault) {
   auto f = field(obj, key, what, fault);
   if (!f) return f;
   if (!(*f)->is_object()) return std::unexpected(mistyped(key, what, fault, "an object"));
   return f;
 }
 
-Result<const Json*> json_array(const Json& obj, std::string_view key, std::string_view what, Fault fault) {
+Result<const Json*> json_array(const Json& obj, std::string_view key, std::string_view what,
+                               Fault fault) {
   auto f = field(obj, key, what, fault);
   if (!f) return f;
   if (!(*f)->is_array()) return std::unexpected(mistyped(key, what, fault, "an array"));
