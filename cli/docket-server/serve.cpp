@@ -86,7 +86,12 @@ void run_server(const registry::Config& config, const std::vector<std::string>& 
 static RoleRegistration registry_role(
     {"registry", 10, [](RoleContext& ctx) -> Status {
        const auto& c = ctx.config;
-       auto drv = registry::make_filesystem_driver(c.root_dir);
+       if (c.unsafe_skip_fsync)
+         log::warn(
+             "storage.filesystem.unsafe_skip_fsync is on: an OS crash or power cut can lose "
+             "acknowledged uploads");
+       auto drv = registry::make_filesystem_driver(
+           c.root_dir, registry::FilesystemOptions{c.unsafe_skip_fsync});
        if (!drv) return std::unexpected(drv.error());
        registry::StoreOptions so;
        so.max_manifest_bytes = c.max_manifest_bytes;
