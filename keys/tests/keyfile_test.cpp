@@ -216,7 +216,7 @@ std::string encrypted_info_with_iterations(int iter) {
   X509_ALGOR* slot = nullptr;
   ASN1_OCTET_STRING* data = nullptr;
   X509_SIG_getm(sig, &slot, &data);
-  X509_ALGOR_set0(slot, OBJ_dup(alg->algorithm), V_ASN1_SEQUENCE, nullptr);
+  X509_ALGOR_set0(slot, OBJ_dup(alg->algorithm), V_ASN1_UNDEF, nullptr);
   slot->parameter = alg->parameter;
   alg->parameter = nullptr;
   ASN1_OCTET_STRING_set(data, reinterpret_cast<const unsigned char*>("0123456789abcdef"), 16);
