@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -570,6 +571,9 @@ HttpServer::~HttpServer() {
 
 Status HttpServer::start() {
   auto& s = *impl_;
+  // sendfile(2) to a peer that has gone raises SIGPIPE (no MSG_NOSIGNAL for it): a client
+  // closing mid-download must cost an EPIPE, not the process.
+  ::signal(SIGPIPE, SIG_IGN);
   unsigned n = s.opts.threads ? s.opts.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Impl::Worker>();

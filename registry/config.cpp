@@ -166,6 +166,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file) {
   U("http.limits.header_bytes", c.http.max_header_bytes);
   U("http.limits.connections", c.http.max_connections);
   S("storage.filesystem.rootdirectory", c.root_dir);
+  B("storage.filesystem.unsafe_skip_fsync", c.unsafe_skip_fsync);
   B("storage.delete.enabled", c.delete_enabled);
   B("storage.maintenance.readonly.enabled", c.read_only);
   B("storage.maintenance.uploadpurging.enabled", c.upload_purging);

@@ -30,11 +30,12 @@ struct Config {
   std::string addr = "127.0.0.1:5000";  // http.addr ("host:port", IPv6 as "[::1]:5000")
   net::ServerOptions http;              // http.threads, http.tls.*, http.timeouts.*, ...
   // storage.*
-  std::string root_dir = "./data";                     // storage.filesystem.rootdirectory
-  bool delete_enabled = true;                          // storage.delete.enabled
-  bool read_only = false;                              // storage.maintenance.readonly.enabled
-  bool upload_purging = true;                          // storage.maintenance.uploadpurging.enabled
-  std::chrono::seconds upload_max_age{7 * 24 * 3600};  // ...uploadpurging.age
+  std::string root_dir = "./data";  // storage.filesystem.rootdirectory
+  bool unsafe_skip_fsync = false;   // storage.filesystem.unsafe_skip_fsync (see FilesystemOptions)
+  bool delete_enabled = true;       // storage.delete.enabled
+  bool read_only = false;           // storage.maintenance.readonly.enabled
+  bool upload_purging = true;       // storage.maintenance.uploadpurging.enabled
+  std::chrono::seconds upload_max_age{7 * 24 * 3600};     // ...uploadpurging.age
   std::chrono::seconds upload_purge_interval{24 * 3600};  // ...uploadpurging.interval
   // registry.*
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;     // registry.limits.manifest_bytes

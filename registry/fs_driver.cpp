@@ -49,7 +49,8 @@ Error io_error(const std::string& what, const fs::path& p, int err) {
 
 class FsWriter : public FileWriter {
  public:
-  FsWriter(int fd, std::uint64_t size, fs::path p) : fd_(fd), size_(size), path_(std::move(p)) {}
+  FsWriter(int fd, std::uint64_t size, fs::path p, bool durable)
+      : fd_(fd), size_(size), path_(std::move(p)), durable_(durable) {}
   ~FsWriter() override { ::close(fd_); }
   Status write(std::string_view b) override {
     while (!b.empty()) {
@@ -63,7 +64,7 @@ class FsWriter : public FileWriter {
     }
     // Start writeback of each completed window now, so the fdatasync at commit has little
     // left to wait for (uploads stream at network speed, the disk works alongside).
-    if (size_ - flushed_ >= kWritebackWindow) {
+    if (durable_ && size_ - flushed_ >= kWritebackWindow) {
       ::sync_file_range(fd_, static_cast<off64_t>(flushed_), static_cast<off64_t>(size_ - flushed_),
                         SYNC_FILE_RANGE_WRITE);
       flushed_ = size_;
@@ -72,7 +73,7 @@ class FsWriter : public FileWriter {
   }
   std::uint64_t size() const override { return size_; }
   Status sync() override {
-    if (::fdatasync(fd_) != 0) return std::unexpected(io_error("fsync", path_, errno));
+    if (durable_ && ::fdatasync(fd_) != 0) return std::unexpected(io_error("fsync", path_, errno));
     return {};
   }
 
@@ -82,11 +83,12 @@ class FsWriter : public FileWriter {
   std::uint64_t size_;
   std::uint64_t flushed_ = size_;
   fs::path path_;
+  bool durable_;
 };
 
 class FsDriver : public StorageDriver {
  public:
-  explicit FsDriver(fs::path root) : root_(std::move(root)) {}
+  FsDriver(fs::path root, FilesystemOptions o) : root_(std::move(root)), opts_(o) {}
   std::string name() const override { return "filesystem"; }
 
   Result<fs::path> full(std::string_view p) {
@@ -129,7 +131,29 @@ class FsDriver : public StorageDriver {
     if (ec)
       return make_error(Fault::local, "io",
                         "creating " + f->parent_path().string() + ": " + ec.message());
-    return atomic_write_file(*f, bytes);
+    if (!opts_.unsafe_skip_fsync) return atomic_write_file(*f, bytes);
+    fs::path tmp = f->parent_path() / ("." + f->filename().string() + ".tmp-" + random_hex_id());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return std::unexpected(io_error("creating", tmp, errno));
+    std::string_view b = bytes;
+    while (!b.empty()) {
+      ssize_t n = ::write(fd, b.data(), b.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return std::unexpected(io_error("writing", tmp, e));
+      }
+      b.remove_prefix(n);
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), f->c_str()) != 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return std::unexpected(io_error("renaming to", *f, e));
+    }
+    return {};
   }
 
   Result<FileInfo> stat(std::string_view path) override {
@@ -183,7 +207,8 @@ class FsDriver : public StorageDriver {
                         "creating " + b->parent_path().string() + ": " + ec.message());
     if (::rename(a->c_str(), b->c_str()) != 0)
       return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
-    if (auto st = fsync_dir(b->parent_path()); !st) return st;
+    if (!opts_.unsafe_skip_fsync)
+      if (auto st = fsync_dir(b->parent_path()); !st) return st;
     return {};
   }
 
@@ -199,7 +224,7 @@ class FsDriver : public StorageDriver {
     if (fd < 0) return std::unexpected(io_error("opening", *f, errno));
     struct stat st {};
     ::fstat(fd, &st);
-    return std::unique_ptr<FileWriter>(new FsWriter(fd, st.st_size, *f));
+    return std::unique_ptr<FileWriter>(new FsWriter(fd, st.st_size, *f, !opts_.unsafe_skip_fsync));
   }
 
   Status truncate(std::string_view path, std::uint64_t size) override {
@@ -255,18 +280,20 @@ class FsDriver : public StorageDriver {
 
  private:
   fs::path root_;
+  FilesystemOptions opts_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root) {
+Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root,
+                                                              FilesystemOptions opts) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec)
     return make_error(Fault::user, "config",
                       "storage root directory " + root + ": " + ec.message());
   auto abs = fs::absolute(root, ec);
-  return std::unique_ptr<StorageDriver>(new FsDriver(abs));
+  return std::unique_ptr<StorageDriver>(new FsDriver(abs, opts));
 }
 
 }  // namespace docket::registry

@@ -69,7 +69,15 @@ class StorageDriver {
                       const std::function<void(const std::string&, const FileInfo&)>& fn) = 0;
 };
 
-Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root);
+struct FilesystemOptions {
+  // Skips every fsync (data and directories). A process crash (kill -9) still loses
+  // nothing, since the kernel keeps the page cache, but an OS crash or power cut may lose
+  // acknowledged uploads or leave a blob file with missing bytes under its digest name.
+  // For throwaway or benchmark registries only.
+  bool unsafe_skip_fsync = false;
+};
+Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root,
+                                                              FilesystemOptions opts = {});
 
 // Validates a driver path (see the contract above).
 Status check_path(std::string_view path);

@@ -604,6 +604,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
       referrer["annotations"] = *an;
   }
 
+  drop_catalog_cache();
   // Content first, then the links that name it.
   if (!driver_->stat(blob_path(d))) {
     if (auto st = driver_->put(blob_path(d), bytes); !st) return std::unexpected(st.error());
@@ -617,6 +618,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   }
   for (const auto& t : tags)
     if (auto st = driver_->put(tag_link(repo, t), d.str()); !st) return std::unexpected(st.error());
+  drop_catalog_cache();  // again: a catalog walk may have run between the first drop and the links
   out.digest = d;
   out.tags = std::move(tags);
   return out;
@@ -665,7 +667,15 @@ Status Store::delete_manifest(const std::string& repo, std::string_view referenc
       driver_->remove(repo_path(repo) + "/_referrers/" + digest_dir(*sd) + "/" +
                       std::string(hash_algorithm_name(d.algorithm())) + "-" + d.hex());
   }
-  return driver_->remove(repo_path(repo) + "/_manifests/revisions/" + digest_dir(d));
+  auto st = driver_->remove(repo_path(repo) + "/_manifests/revisions/" + digest_dir(d));
+  drop_catalog_cache();
+  return st;
+}
+
+void Store::drop_catalog_cache() {
+  std::lock_guard lk(repos_mu_);
+  repos_cache_.reset();
+  repos_cached_at_ = std::chrono::steady_clock::now();
 }
 
 Result<std::vector<std::string>> Store::tags(const std::string& repo) {
@@ -684,6 +694,12 @@ Result<std::vector<std::string>> Store::tags(const std::string& repo) {
 }
 
 Result<std::vector<std::string>> Store::repositories() {
+  {
+    std::lock_guard lk(repos_mu_);
+    if (repos_cache_ && std::chrono::steady_clock::now() - repos_cached_at_ < kCatalogCacheTtl)
+      return *repos_cache_;
+  }
+  auto started = std::chrono::steady_clock::now();
   std::vector<std::string> out;
   std::function<Status(const std::string&, const std::string&)> rec =
       [&](const std::string& dir, const std::string& name) -> Status {
@@ -700,6 +716,11 @@ Result<std::vector<std::string>> Store::repositories() {
   };
   if (auto st = rec("/repositories", ""); !st) return std::unexpected(st.error());
   std::sort(out.begin(), out.end());
+  std::lock_guard lk(repos_mu_);
+  if (repos_cached_at_ <= started) {  // else a change happened while we walked
+    repos_cache_ = out;
+    repos_cached_at_ = started;
+  }
   return out;
 }
 

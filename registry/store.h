@@ -19,6 +19,7 @@
 // it to the HTTP status. Storage failures keep their driver code ("io").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -138,7 +139,10 @@ class Store {
   Status delete_manifest(const std::string& repo, std::string_view reference);
 
   Result<std::vector<std::string>> tags(const std::string& repo);  // sorted; NAME_UNKNOWN
-  Result<std::vector<std::string>> repositories();                 // sorted
+  // Sorted. Cached for kCatalogCacheTtl; manifest pushes/deletes through this Store drop
+  // the cache at once, so only other replicas' changes can be that late.
+  Result<std::vector<std::string>> repositories();
+  static constexpr std::chrono::seconds kCatalogCacheTtl{2};
   // The referrers index of `subject` in repo ("manifests" filtered by artifactType).
   Result<Json> referrers(const std::string& repo, const Digest& subject,
                          const std::optional<std::string>& artifact_type);
@@ -154,6 +158,7 @@ class Store {
  private:
   friend class UploadSession;
   void forget_upload(const std::string& repo, const std::string& uuid);
+  void drop_catalog_cache();
   Status commit_blob_file(const std::string& upload_data_path, const Digest& d);
   Status link_blob(const std::string& repo, const Digest& d);
   Result<std::shared_ptr<const std::string>> manifest_bytes(const Digest& d);
@@ -164,6 +169,9 @@ class Store {
   StoreOptions opts_;
   std::mutex uploads_mu_;
   std::map<std::string, std::shared_ptr<UploadSession>> uploads_;  // "<repo>\n<uuid>"
+  std::mutex repos_mu_;
+  std::optional<std::vector<std::string>> repos_cache_;  // dropped on every local change
+  std::chrono::steady_clock::time_point repos_cached_at_{};
   std::shared_mutex cache_mu_;
   std::map<std::string, std::shared_ptr<const std::string>> cache_;  // digest -> bytes
   std::uint64_t cache_bytes_ = 0;

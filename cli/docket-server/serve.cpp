@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "net/http_server.h"
 #include "net/server_middleware.h"
+#include "registry/auth.h"
 #include "registry/gc.h"
 #include "registry/http.h"
 #include "registry/store.h"
@@ -86,7 +87,12 @@ void run_server(const registry::Config& config, const std::vector<std::string>& 
 static RoleRegistration registry_role(
     {"registry", 10, [](RoleContext& ctx) -> Status {
        const auto& c = ctx.config;
-       auto drv = registry::make_filesystem_driver(c.root_dir);
+       if (c.unsafe_skip_fsync)
+         log::warn(
+             "storage.filesystem.unsafe_skip_fsync is on: an OS crash or power cut can lose "
+             "acknowledged uploads");
+       auto drv = registry::make_filesystem_driver(
+           c.root_dir, registry::FilesystemOptions{c.unsafe_skip_fsync});
        if (!drv) return std::unexpected(drv.error());
        registry::StoreOptions so;
        so.max_manifest_bytes = c.max_manifest_bytes;
@@ -97,6 +103,16 @@ static RoleRegistration registry_role(
        ho.delete_enabled = c.delete_enabled;
        ho.catalog_max_entries = c.catalog_max_entries;
        ho.max_manifest_bytes = c.max_manifest_bytes;
+       auto auth = registry::make_auth(c);
+       if (!auth) return std::unexpected(auth.error());
+       registry::install_auth(ctx.router, *auth, ho);
+       if (c.ratelimit_enabled) {
+         auto rl = net::RateLimiter::create(
+             net::RateLimitOptions{c.ratelimit_manifest_pulls, c.ratelimit_window});
+         if (!rl) return std::unexpected(with_context(rl.error(), "ratelimit"));
+         registry::install_rate_limit(ctx.router,
+                                      std::shared_ptr<net::RateLimiter>(std::move(*rl)));
+       }
        registry::install_routes(ctx.router, *store, ho);
        ctx.keep(store);
        if (c.upload_purging && !c.read_only) {

@@ -241,6 +241,20 @@ TEST_F(ServerTest, FileResponseAndHead) {
   EXPECT_EQ(send(s, {http::verb::get, "/hello", 11}).body(), "hi ?");
 }
 
+TEST_F(ServerTest, ClientVanishingMidFileResponseDoesNotKillTheServer) {
+  start();
+  for (int i = 0; i < 5; ++i) {
+    auto s = connect();
+    asio::write(s, asio::buffer(std::string("GET /file HTTP/1.1\r\nHost: x\r\n\r\n")));
+    char b[100];
+    s.read_some(asio::buffer(b));
+    s.set_option(asio::socket_base::linger(true, 0));  // RST: the server's sendfile hits EPIPE
+    s.close();
+  }
+  auto s = connect();
+  EXPECT_EQ(send(s, {http::verb::get, "/hello", 11}).result_int(), 200);
+}
+
 TEST_F(ServerTest, MalformedRequestGets400AndOversizedHeader431) {
   start();
   auto out = raw("GARBAGE\r\n\r\n");

@@ -131,3 +131,15 @@ INSTANTIATE_TEST_SUITE_P(Drivers, DriverConformance,
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
+
+namespace {
+// The unsafe no-fsync mode must still honour the visible contract (atomic replace, etc.).
+INSTANTIATE_TEST_SUITE_P(DriversNoFsync, DriverConformance,
+                         ::testing::Values(Backend{"filesystem_unsafe_skip_fsync",
+                                                   [](const std::filesystem::path& s) {
+                                                     auto d = make_filesystem_driver(
+                                                         s.string(), FilesystemOptions{true});
+                                                     return d ? std::move(*d) : nullptr;
+                                                   }}),
+                         [](const auto& info) { return info.param.name; });
+}  // namespace

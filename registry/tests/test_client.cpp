@@ -68,7 +68,9 @@ Resp send(unsigned short port, const Req& r) {
   return res;
 }
 
-RegistryServer::RegistryServer(HttpOptions opts, std::filesystem::path r) : root(std::move(r)) {
+RegistryServer::RegistryServer(HttpOptions opts, std::filesystem::path r,
+                               std::function<void(net::Router&, HttpOptions&)> setup)
+    : root(std::move(r)) {
   if (root.empty()) {
     root = std::filesystem::temp_directory_path() / ("docket-reg-" + random_hex_id());
     own_root = true;
@@ -78,6 +80,7 @@ RegistryServer::RegistryServer(HttpOptions opts, std::filesystem::path r) : root
   StoreOptions so;
   so.max_manifest_bytes = opts.max_manifest_bytes;
   store = std::make_unique<Store>(std::move(*d), so);
+  if (setup) setup(router, opts);
   install_routes(router, *store, opts);
   net::ServerOptions o;
   o.port = 0;

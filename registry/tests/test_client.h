@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,7 +35,9 @@ Resp send(unsigned short port, const Req& r);
 
 class RegistryServer {
  public:
-  explicit RegistryServer(HttpOptions opts = {}, std::filesystem::path root = {});
+  // `setup` runs before the registry routes are installed (auth, rate limits).
+  explicit RegistryServer(HttpOptions opts = {}, std::filesystem::path root = {},
+                          std::function<void(net::Router&, HttpOptions&)> setup = nullptr);
   ~RegistryServer();
   unsigned short port() const { return server->port(); }
   Resp send(const Req& r) const { return testing::send(port(), r); }
