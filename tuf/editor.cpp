@@ -860,18 +860,66 @@ Status Editor::apply(const std::vector<Change>& changes) {
 // ---- signing -----------------------------------------------------------------------
 
 namespace {
-// The file as written: plain JSON with sorted keys (nlohmann's dump escapes control
-// characters, which canonical JSON writes raw, so PEM keys stay valid JSON for every
-// reader). Signatures cover the canonical form of `signed`, which parsing these bytes
-// reproduces exactly.
+
+// Go's encoding/json HTML-safe escaping (<, >, &, U+2028, U+2029) plus control characters,
+// applied to text that is already JSON: only string contents can hold these bytes.
+std::string go_escape(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(json[i]);
+    if (c == '<' || c == '>' || c == '&' || c < 0x20) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else if (c == 0xE2 && i + 2 < json.size() &&
+               static_cast<unsigned char>(json[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(json[i + 2]) == 0xA8 ||
+                static_cast<unsigned char>(json[i + 2]) == 0xA9)) {
+      out += static_cast<unsigned char>(json[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// The file as written.
+//
+// Notary dialect: byte for byte what Notary's Go code writes, {"signed":<canonical>,
+// "signatures":[{"keyid","method","sig"}]} in struct order with HTML-safe escaping. The
+// Notary server re-marshals what it parsed (tuf/builder GenerateTimestamp/Snapshot) and
+// hashes those bytes, so any other layout makes its timestamp point at a snapshot it
+// cannot find by checksum.
+//
+// TUF dialect: plain JSON with sorted keys (nlohmann's dump escapes control characters,
+// which canonical JSON writes raw, so PEM keys stay valid JSON for every reader).
+//
+// Either way the signatures cover the canonical form of `signed`, which parsing these
+// bytes reproduces exactly.
 template <class T>
-Result<std::string> file_bytes(const Metadata<T>& m) {
-  Json j = m.unknown.is_object() ? m.unknown : Json::object();
-  j["signed"] = to_json(m.signed_);
-  Json sigs = Json::array();
-  for (const auto& s : m.signatures) sigs.push_back(to_json(s));
-  j["signatures"] = std::move(sigs);
+Result<std::string> file_bytes(const Metadata<T>& m, std::string_view canonical_signed) {
   try {
+    if (m.signed_.dialect == keys::Dialect::notary) {
+      std::string out = "{\"signed\":";
+      out += canonical_signed;
+      out += ",\"signatures\":[";
+      for (std::size_t i = 0; i < m.signatures.size(); ++i) {
+        const Signature& s = m.signatures[i];
+        if (i) out += ",";
+        out += "{\"keyid\":" + Json(s.keyid).dump() + ",\"method\":" + Json(s.method).dump() +
+               ",\"sig\":" + Json(s.sig).dump() + "}";
+      }
+      out += "]}";
+      return go_escape(out);
+    }
+    Json j = m.unknown.is_object() ? m.unknown : Json::object();
+    j["signed"] = to_json(m.signed_);
+    Json sigs = Json::array();
+    for (const auto& s : m.signatures) sigs.push_back(to_json(s));
+    j["signatures"] = std::move(sigs);
     return j.dump();
   } catch (const std::exception& e) {
     return std::unexpected(
@@ -940,7 +988,7 @@ Status Editor::sign_role(Role<T>& r, const std::vector<Signer>& signers, TimePoi
       }
     }
   }
-  auto bytes = file_bytes(r.md);
+  auto bytes = file_bytes(r.md, *canonical);
   if (!bytes) return std::unexpected(bytes.error());
   r.bytes = std::move(*bytes);
   r.dirty = false;

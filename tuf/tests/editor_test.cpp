@@ -507,8 +507,17 @@ TEST(EditorNotary, ServerManagedSnapshotAndTimestamp) {
   std::vector<std::string> order;
   for (const auto& r : *s) order.push_back(r.role);
   EXPECT_EQ(order, (std::vector<std::string>{"root", "targets"}));
+  // Byte layout as Notary's Go code writes it ({"signed":<canonical>,"signatures":[...]}):
+  // its server re-marshals and hashes what it parsed, so anything else breaks its snapshots.
+  const std::string& tb = find_role(*s, "targets")->bytes;
+  auto parsed = parse_targets(tb, strict(Dialect::notary));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(tb.substr(0, 10 + parsed->canonical_signed.size()),
+            "{\"signed\":" + parsed->canonical_signed);
+  EXPECT_NE(tb.find(",\"signatures\":[{\"keyid\":"), std::string::npos) << tb;
+  EXPECT_NE(tb.find("\"method\":\"ecdsa\",\"sig\":"), std::string::npos) << tb;
   // Notary format details: capitalised _type, base64 hashes, delegations always present.
-  auto j = parse_json(find_role(*s, "targets")->bytes, "targets", Fault::bug);
+  auto j = parse_json(tb, "targets", Fault::bug);
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["signed"]["_type"], "Targets");
   EXPECT_TRUE((*j)["signed"]["delegations"]["roles"].is_array());
