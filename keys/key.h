@@ -16,6 +16,8 @@
 // Verification never throws: a key or signature it cannot use simply does not verify.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +32,22 @@ namespace docket::keys {
 enum class Dialect { notary, tuf };
 
 enum class Algorithm { ed25519, ecdsa_p256, rsa };
+
+std::string_view algorithm_name(Algorithm a);  // "ed25519", "ecdsa", "rsa"
+// Accepts the names above (case-insensitive), plus "ecdsa-p256" / "p256".
+Result<Algorithm> parse_algorithm(std::string_view name, Fault fault = Fault::user);
+
+// RSA moduli accepted in public keys and for generation. Smaller keys are too weak; larger
+// ones make verification a denial-of-service vector.
+inline constexpr int kMinRsaBits = 2048;
+inline constexpr int kMaxRsaBits = 8192;
+inline constexpr int kDefaultRsaBits = 3072;
+// Signatures longer than this never verify (the largest legitimate one is an 8192-bit
+// RSA signature, 1024 bytes).
+inline constexpr std::size_t kMaxSignatureBytes = 1024;
+// Largest base64/hex/PEM "public" value accepted in a key object (a PEM certificate of an
+// 8192-bit RSA key is about 3 KiB; x509 extensions can add some).
+inline constexpr std::size_t kMaxPublicValueBytes = 32 * 1024;
 
 class PublicKey {
  public:
@@ -65,8 +83,14 @@ class PublicKey {
   // key's scheme(). A method that does not fit the key type returns false.
   bool verify(std::string_view method, std::string_view message, std::string_view signature) const;
 
-  // A fresh copy of this key as an x509-less Notary public key JSON (for SPKI-based IDs).
-  std::string public_der() const;  // DER SubjectPublicKeyInfo (ed25519: the 32 raw bytes)
+  // The bare public key: DER SubjectPublicKeyInfo (ed25519: the 32 raw bytes). For x509
+  // keys, the certificate's key.
+  std::string public_der() const;
+  // The kind of the underlying key, whatever the keytype (ecdsa_p256 stands for any ECDSA
+  // key here; bits() tells the curve: 256, 384 or 521).
+  Algorithm algorithm() const;
+  // The key's size in bits (256 for ed25519 and P-256, the modulus size for RSA).
+  int bits() const;
 
   struct Impl;
   explicit PublicKey(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -78,7 +102,8 @@ class PublicKey {
 
 class PrivateKey {
  public:
-  static Result<PrivateKey> generate(Algorithm a);
+  // rsa_bits applies to Algorithm::rsa only (kMinRsaBits..kMaxRsaBits, multiple of 8).
+  static Result<PrivateKey> generate(Algorithm a, int rsa_bits = kDefaultRsaBits);
   // Unencrypted PKCS#8 DER (for the key store) and back. Ed25519 keys use the RFC 8410
   // PKCS#8 encoding.
   static Result<PrivateKey> from_pkcs8_der(std::string_view der, Fault fault = Fault::local);

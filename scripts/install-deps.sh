@@ -12,6 +12,7 @@ BUILD_PKGS=(
   libssl-dev libsodium-dev nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsqlite3-dev libpq-dev
   libyaml-cpp-dev openssl curl ca-certificates faketime python3
+  zlib1g-dev
 )
 PEER_PKGS=(
   notary skopeo podman docker-registry postgresql apache2-utils wrk hyperfine

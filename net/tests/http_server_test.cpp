@@ -1,0 +1,328 @@
+// Starts the real server on a free loopback port and talks HTTP/1.1 to it over sockets.
+#include "net/http_server.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "common/digest.h"
+#include "common/file.h"
+
+using namespace docket;
+using namespace docket::net;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class Sink : public BodySink {
+ public:
+  bool write(std::string_view p) override {
+    h.update(p);
+    n += p.size();
+    pieces++;
+    return n <= 8 * 1024 * 1024;
+  }
+  void finish(End end, Request&, Response& res) override {
+    if (end == End::complete)
+      res.set(201, "text/plain",
+              std::to_string(n) + " " +
+                  docket::Digest::from_raw(HashAlgorithm::sha256, h.finish()).str());
+    else
+      res.set(400, "text/plain", "stopped");
+  }
+  Hasher h{HashAlgorithm::sha256};
+  std::uint64_t n = 0;
+  int pieces = 0;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() / ("docket-http-" + random_hex_id());
+    std::filesystem::create_directories(dir);
+    file_content.resize(3 * 1024 * 1024 + 17);
+    for (std::size_t i = 0; i < file_content.size(); ++i) file_content[i] = char(i * 7 + (i >> 12));
+    ASSERT_TRUE(atomic_write_file(dir / "big", file_content));
+    router.add(http::verb::get, "/hello", "hello", [](Request& q, Response& r) {
+      r.set(200, "text/plain", "hi " + q.query_param("who").value_or("?"));
+    });
+    router.add(
+        http::verb::put, "/echo", "echo",
+        [](Request& q, Response& r) { r.set(200, "text/plain", q.body); },
+        RouteOptions{.max_body = 16});
+    router.add_stream(
+        http::verb::put, "/stream", "stream",
+        [](Request&, Response&) { return std::make_unique<Sink>(); }, RouteOptions{.max_body = 0});
+    router.add(http::verb::get, "/file", "file", [this](Request&, Response& r) {
+      int fd = ::open((dir / "big").c_str(), O_RDONLY | O_CLOEXEC);
+      r.file = FileBody{std::make_shared<FileHandle>(fd), 5, file_content.size() - 5};
+    });
+    router.add(http::verb::get, "/boom", "boom",
+               [](Request&, Response&) { throw std::runtime_error("x"); });
+    router.use(Middleware{"deny",
+                          [](Request& q, Response& r) {
+                            if (q.header("X-Deny").empty()) return true;
+                            r.set(401, "text/plain", "denied");
+                            return false;
+                          },
+                          nullptr});
+    router.use(Middleware{
+        "count", nullptr,
+        [this](const Request&, const Response&, std::uint64_t, auto) { ++after_calls; }});
+  }
+  void start(ServerOptions o = {}) {
+    o.port = 0;
+    o.threads = 2;
+    server = std::make_unique<HttpServer>(o, router);
+    auto st = server->start();
+    ASSERT_TRUE(st) << st.error().describe();
+  }
+  void TearDown() override {
+    if (server) {
+      server->stop();
+      server->wait();
+    }
+    std::filesystem::remove_all(dir);
+  }
+  tcp::socket connect() {
+    tcp::socket s(ioc);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+    return s;
+  }
+  std::string raw(const std::string& req) {
+    auto s = connect();
+    asio::write(s, asio::buffer(req));
+    std::string out;
+    boost::system::error_code ec;
+    char b[65536];
+    for (;;) {
+      std::size_t n = s.read_some(asio::buffer(b), ec);
+      if (ec) break;
+      out.append(b, n);
+    }
+    return out;
+  }
+  http::response<http::string_body> send(tcp::socket& s, http::request<http::string_body> req,
+                                         bool head = false) {
+    req.version(11);
+    req.set(http::field::host, "127.0.0.1");
+    if (req.body().size() || req.method() == http::verb::put) req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> p;
+    p.body_limit(1 << 30);
+    p.skip(head);
+    http::read(s, buf, p);
+    return p.release();
+  }
+
+  std::filesystem::path dir;
+  std::string file_content;
+  Router router;
+  std::unique_ptr<HttpServer> server;
+  asio::io_context ioc;
+  std::atomic<int> after_calls{0};
+};
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start();
+  auto s = connect();
+  for (int i = 0; i < 3; ++i) {
+    auto res = send(s, {http::verb::get, "/hello?who=a%20b", 11});
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "hi a b");
+    EXPECT_FALSE(res[http::field::date].empty());
+    EXPECT_EQ(res["X-Request-Id"].size(), 16u);
+  }
+  EXPECT_EQ(server->stats().connections_total, 1u);
+  // after() hooks run once the response is written: wait (bounded) for the last one.
+  for (int i = 0; i < 500 && after_calls.load() < 3; ++i) usleep(2000);
+  EXPECT_EQ(after_calls.load(), 3);
+}
+
+TEST_F(ServerTest, NotFoundMethodNotAllowedAndHandlerException) {
+  start();
+  auto s = connect();
+  EXPECT_EQ(send(s, {http::verb::get, "/nope", 11}).result_int(), 404);
+  auto r = send(s, {http::verb::delete_, "/hello", 11});
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_EQ(r[http::field::allow], "GET");
+  auto b = send(s, {http::verb::get, "/boom", 11});
+  EXPECT_EQ(b.result_int(), 500);
+  EXPECT_NE(b.body().find(std::string(b["X-Request-Id"])), std::string::npos);
+}
+
+TEST_F(ServerTest, BufferedBodyLimitGives413) {
+  start();
+  auto s = connect();
+  http::request<http::string_body> ok{http::verb::put, "/echo", 11};
+  ok.body() = "0123456789abcdef";
+  auto r = send(s, ok);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "0123456789abcdef");
+  http::request<http::string_body> big{http::verb::put, "/echo", 11};
+  big.body() = std::string(17, 'x');
+  r = send(s, big);
+  EXPECT_EQ(r.result_int(), 413);
+  EXPECT_FALSE(r.keep_alive());
+}
+
+TEST_F(ServerTest, ChunkedBodyIsStreamedInPieces) {
+  start();
+  std::string body;
+  for (int i = 0; i < 300000; ++i) body += char('a' + i % 26);
+  std::string req =
+      "PUT /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  for (std::size_t off = 0; off < body.size(); off += 70000) {
+    std::string part = body.substr(off, 70000);
+    char hex[32];
+    snprintf(hex, sizeof hex, "%zx\r\n", part.size());
+    req += hex + part + "\r\n";
+  }
+  req += "0\r\n\r\n";
+  auto out = raw(req);
+  EXPECT_NE(out.find("HTTP/1.1 201"), std::string::npos) << out.substr(0, 200);
+  EXPECT_NE(out.find("300000 " + Digest::of(body).str()), std::string::npos);
+}
+
+TEST_F(ServerTest, ExpectContinueGets100BeforeBody) {
+  start();
+  auto s = connect();
+  std::string head =
+      "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  asio::write(s, asio::buffer(head));
+  char b[64];
+  std::size_t n = s.read_some(asio::buffer(b));
+  EXPECT_EQ(std::string(b, n), "HTTP/1.1 100 Continue\r\n\r\n");
+  asio::write(s, asio::buffer(std::string("hello")));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 201);
+  EXPECT_EQ(res.body(), "5 " + Digest::of("hello").str());
+}
+
+TEST_F(ServerTest, MiddlewareRefusesBeforeBodyIsRead) {
+  start();
+  auto s = connect();
+  std::string head =
+      "PUT /stream HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: 100000000\r\nExpect: "
+      "100-continue\r\n\r\n";
+  asio::write(s, asio::buffer(head));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_FALSE(res.keep_alive());  // unread body: the server must close
+}
+
+TEST_F(ServerTest, FileResponseAndHead) {
+  start();
+  auto s = connect();
+  auto r = send(s, {http::verb::get, "/file", 11});
+  ASSERT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body().size(), file_content.size() - 5);
+  EXPECT_TRUE(r.body() == file_content.substr(5));
+  auto h = send(s, {http::verb::head, "/file", 11}, true);
+  EXPECT_EQ(h.result_int(), 200);
+  EXPECT_EQ(h[http::field::content_length], std::to_string(file_content.size() - 5));
+  // The connection is still in sync after HEAD (no body was sent).
+  EXPECT_EQ(send(s, {http::verb::get, "/hello", 11}).body(), "hi ?");
+}
+
+TEST_F(ServerTest, MalformedRequestGets400AndOversizedHeader431) {
+  start();
+  auto out = raw("GARBAGE\r\n\r\n");
+  EXPECT_NE(out.find(" 400 "), std::string::npos) << out;
+  ServerOptions o;
+  out = raw("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70000, 'a') + "\r\n\r\n");
+  EXPECT_NE(out.find(" 431 "), std::string::npos) << out.substr(0, 100);
+}
+
+TEST_F(ServerTest, HeaderTimeoutClosesSlowClient) {
+  ServerOptions o;
+  o.header_timeout = std::chrono::milliseconds(300);
+  start(o);
+  auto s = connect();
+  asio::write(s, asio::buffer(std::string("GET /hello HTTP/1.1\r\n")));
+  char b[16];
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(b), ec);  // returns once the server gives up
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+}
+
+TEST_F(ServerTest, StopClosesIdleConnectionsAndReturns) {
+  start();
+  auto s = connect();
+  EXPECT_EQ(send(s, {http::verb::get, "/hello", 11}).result_int(), 200);
+  server->stop();
+  server->wait();
+  char b[16];
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(b), ec);
+  EXPECT_TRUE(ec);
+  server.reset();
+}
+
+TEST_F(ServerTest, TlsFromCertAndKeyFiles) {
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "
+      "/CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ServerOptions o;
+  o.tls_cert_file = dir / "cert.pem";
+  o.tls_key_file = dir / "key.pem";
+  start(o);
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file((dir / "cert.pem").string());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<tcp::socket> st(ioc, ctx);
+  st.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+  st.handshake(asio::ssl::stream_base::client);
+  for (const char* target : {"/hello", "/file"}) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(st, req);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> p;
+    p.body_limit(1 << 30);
+    http::read(st, buf, p);
+    EXPECT_EQ(p.get().result_int(), 200);
+    if (std::string(target) == "/file") EXPECT_TRUE(p.get().body() == file_content.substr(5));
+  }
+  // A plain-HTTP client gets nothing useful and the server survives.
+  auto out = raw("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(out.find("hi"), std::string::npos);
+}
+
+TEST_F(ServerTest, StartFailsCleanlyOnBadTlsFilesAndBadAddress) {
+  ServerOptions o;
+  o.port = 0;
+  o.tls_cert_file = dir / "missing.pem";
+  o.tls_key_file = dir / "missing.key";
+  HttpServer s1(o, router);
+  auto st = s1.start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "config");
+  ServerOptions o2;
+  o2.host = "not-an-ip";
+  HttpServer s2(o2, router);
+  st = s2.start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "config");
+}
+
+}  // namespace

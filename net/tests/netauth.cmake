@@ -1,0 +1,20 @@
+# netauth area: HTTP client, auth building blocks, rate limiting, test helpers.
+
+# Shared test utilities (loopback HTTP server, throwaway TLS PKI, process launcher, free
+# ports) for every area's tests: link docket_net_testing.
+file(GLOB net_testing_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/testing/*.cpp)
+docket_library(docket_net_testing
+  SOURCES ${net_testing_sources}
+  DEPS docket_net OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+
+docket_test(net_http_client_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_client_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_http_tls_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_tls_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_http_peer_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_peer_test.cpp
+  DEPS docket_net docket_net_testing)

@@ -1,0 +1,119 @@
+// The Notary v1 server API as a transport-independent service: a request in (method,
+// path, query, headers, body), a response out. trustserver/http.h mounts it on docket's
+// HTTP server (alone in `docket-server trust`, beside the registry in `serve`).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "keys/key.h"
+#include "signer/signer.h"
+#include "trustserver/multipart.h"
+#include "trustserver/notary_errors.h"
+#include "trustserver/routes.h"
+#include "trustserver/storage.h"
+#include "trustserver/validation.h"
+
+namespace docket::trustserver {
+
+struct TrustOptions {
+  // Algorithm of keys the server creates for timestamp/snapshot (Notary: key_algorithm).
+  keys::Algorithm key_algorithm = keys::Algorithm::ed25519;
+  ExpiryPolicy expiry;
+  // A GET of timestamp.json re-signs when the stored one expires within this margin.
+  std::chrono::seconds timestamp_refresh_margin{std::chrono::hours(24 * 7)};
+  // Cache-Control max-age for <role>.json and for the checksum/version forms.
+  std::chrono::seconds max_age_current{300};
+  std::chrono::seconds max_age_consistent{2592000};
+  // Largest publish body accepted (the HTTP layer enforces it before reading).
+  std::size_t max_publish_bytes = 256 * 1024 * 1024;
+  MultipartLimits multipart;
+  // Largest changefeed page (records beyond are clamped).
+  std::int64_t max_changefeed_records = 1000;
+  // Serve current metadata from memory, invalidated by this process's writes. Safe only
+  // when this process is the database's only writer (SQLite; the default for sqlite).
+  bool cache_current = true;
+  // GUN prefixes this server accepts (Notary's repositories.gun_prefixes); empty = all.
+  std::vector<std::string> gun_prefixes;
+};
+
+struct TrustRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // raw path (percent-encoded), no query
+  std::string query;   // raw query string, no '?'
+  std::string content_type;
+  std::string body;
+};
+
+struct TrustResponse {
+  unsigned status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string route;  // stable name for metrics/logs ("trust.metadata.get")
+};
+
+// Which token-auth access a request needs (Notary's scopes).
+struct AccessNeed {
+  enum Kind { none, repository, catalog } kind = none;
+  std::string gun;
+  std::vector<std::string> actions;  // {"pull"}, {"push","pull"}, {"*"}
+};
+AccessNeed access_for(const std::string& method, std::string_view raw_path);
+
+class TrustService {
+ public:
+  TrustService(Storage& storage, signer::Signer& signer, TrustOptions o = {});
+  ~TrustService();
+
+  TrustResponse handle(const TrustRequest& req);
+
+  // Prometheus text for /metrics (also served by handle()).
+  std::string metrics_text() const;
+  // Re-signs the timestamp of a GUN if stale; used by GET and by tests.
+  Status refresh_timestamp(const std::string& gun);
+
+  Storage& storage() { return storage_; }
+
+ private:
+  TrustResponse get_metadata(const Route& r);
+  TrustResponse get_by_checksum(const Route& r);
+  TrustResponse get_by_version(const Route& r);
+  TrustResponse get_or_create_key(const Route& r, bool rotate);
+  TrustResponse publish(const Route& r, const TrustRequest& req);
+  TrustResponse delete_gun(const Route& r);
+  TrustResponse changefeed(const std::optional<std::string>& gun, const std::string& query);
+  TrustResponse health();
+
+  TrustResponse metadata_response(const MetaRecord& rec, bool consistent);
+  TrustResponse error(const HttpError& e);
+  void invalidate(const std::string& gun);
+  std::mutex& gun_lock(const std::string& gun);
+
+  Storage& storage_;
+  signer::Signer& signer_;
+  TrustOptions o_;
+  std::unique_ptr<ServerKeys> keys_;
+
+  struct Cached {
+    MetaRecord rec;
+    TimePoint expires{};  // timestamps: parsed expiry
+  };
+  mutable std::shared_mutex cache_mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const Cached>> cache_;
+
+  std::mutex locks_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>> locks_;
+
+  struct Counters;
+  std::unique_ptr<Counters> counters_;
+};
+
+}  // namespace docket::trustserver

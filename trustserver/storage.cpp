@@ -1,0 +1,28 @@
+#include "trustserver/storage.h"
+
+namespace docket::trustserver {
+
+std::string_view change_category_name(ChangeCategory c) {
+  return c == ChangeCategory::deletion ? "deletion" : "update";
+}
+
+Error version_conflict(std::string_view gun, std::string_view role, std::int64_t attempted,
+                       std::int64_t stored) {
+  return Error{Fault::user, "version",
+               std::string(role) + " v" + std::to_string(attempted) + " of " + std::string(gun) +
+                   " is not newer than the stored v" + std::to_string(stored) +
+                   " (another publish may have won the race: fetch and retry)"};
+}
+
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url, const StorageOptions& o) {
+  std::string_view u = url;
+  if (u.starts_with("sqlite://")) return open_sqlite_storage(std::string(u.substr(9)), o);
+  if (u.starts_with("sqlite:")) return open_sqlite_storage(std::string(u.substr(7)), o);
+  if (u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    return open_postgres_storage(url, o);
+  return make_error(
+      Fault::user, "config",
+      "storage URL '" + url + "' is not sqlite:///path or postgres://user@host:port/db");
+}
+
+}  // namespace docket::trustserver

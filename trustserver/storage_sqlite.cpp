@@ -1,0 +1,372 @@
+// SQLite storage: WAL journal (readers never block the writer), synchronous=FULL (an
+// acknowledged publish survives power loss), one writer connection serialised by
+// BEGIN IMMEDIATE plus a pool of readers.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/digest.h"
+#include "trustserver/pool.h"
+#include "trustserver/storage.h"
+
+namespace docket::trustserver {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS tuf_files (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  gun TEXT NOT NULL,
+  role TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (gun, role, version)
+);
+CREATE INDEX IF NOT EXISTS tuf_files_checksum ON tuf_files (gun, role, sha256);
+CREATE TABLE IF NOT EXISTS changefeed (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at INTEGER NOT NULL,
+  gun TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  category TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changefeed_gun ON changefeed (gun, id);
+CREATE TABLE IF NOT EXISTS server_keys (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  gun TEXT NOT NULL,
+  role TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  public_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (gun, role, key_id)
+);
+)sql";
+
+std::int64_t to_ns(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint from_ns(std::int64_t ns) {
+  return TimePoint(std::chrono::nanoseconds(ns));
+}
+
+Error db_error(sqlite3* db, std::string_view what) {
+  return Error{Fault::local, "storage",
+               "sqlite: " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no handle")};
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) raise(db_error(db, sql));
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, std::string_view s) {
+    sqlite3_bind_blob(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  // true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    raise(db_error(db_, "step"));
+  }
+  void reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  std::int64_t col_int(int i) { return sqlite3_column_int64(st_, i); }
+  bool col_null(int i) { return sqlite3_column_type(st_, i) == SQLITE_NULL; }
+  std::string col_str(int i) {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(st_, i));
+    int n = sqlite3_column_bytes(st_, i);
+    return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+struct Conn {
+  sqlite3* db = nullptr;
+  ~Conn() { sqlite3_close_v2(db); }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "unknown";
+      sqlite3_free(err);
+      raise(Fault::local, "storage", "sqlite: " + m);
+    }
+  }
+};
+
+Result<std::unique_ptr<Conn>> open_conn(const std::string& path, const StorageOptions& o,
+                                        bool writer) {
+  auto c = std::make_unique<Conn>();
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &c->db, flags, nullptr) != SQLITE_OK)
+    return std::unexpected(db_error(c->db, "opening " + path));
+  sqlite3_busy_timeout(c->db, static_cast<int>(o.busy_timeout.count()));
+  try {
+    c->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (writer) c->exec(kSchema);
+  } catch (const Exception& e) {
+    return std::unexpected(with_context(e.error(), "opening " + path));
+  }
+  return c;
+}
+
+constexpr const char* kRecordCols = "gun, role, version, sha256, data, created_at";
+
+MetaRecord read_record(Stmt& s) {
+  MetaRecord r;
+  r.gun = s.col_str(0);
+  r.role = s.col_str(1);
+  r.version = s.col_int(2);
+  r.sha256 = s.col_str(3);
+  r.data = s.col_str(4);
+  r.created = from_ns(s.col_int(5));
+  return r;
+}
+
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Exception& e) {
+    return std::unexpected(e.error());
+  }
+}
+
+class SqliteStorage final : public Storage {
+ public:
+  SqliteStorage(std::unique_ptr<Conn> writer) : writer_(std::move(writer)) {}
+  void add_reader(std::unique_ptr<Conn> c) { readers_.add(std::move(c)); }
+
+  std::string_view backend() const override { return "sqlite"; }
+
+  Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lk(write_mu_);
+      Conn& c = *writer_;
+      c.exec("BEGIN IMMEDIATE");
+      try {
+        Stmt max(c.db, "SELECT MAX(version) FROM tuf_files WHERE gun = ?1 AND role = ?2");
+        Stmt ins(c.db,
+                 "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        Stmt feed(c.db,
+                  "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
+                  "VALUES (?1, ?2, ?3, ?4, 'update')");
+        const auto ts = to_ns(now());
+        for (const auto& u : updates) {
+          max.reset();
+          max.bind(1, gun).bind(2, u.role);
+          if (max.step() && !max.col_null(0) && max.col_int(0) >= u.version) {
+            auto stored = max.col_int(0);
+            max.reset();
+            c.exec("ROLLBACK");
+            return std::unexpected(version_conflict(gun, u.role, u.version, stored));
+          }
+          max.reset();
+          const auto sum = sha256_hex(u.data);
+          ins.reset();
+          ins.bind(1, gun).bind(2, u.role).bind(3, u.version).bind(4, sum);
+          ins.bind_blob(5, u.data).bind(6, ts);
+          if (ins.step()) {
+          }
+          if (u.role == "timestamp") {
+            feed.reset();
+            feed.bind(1, ts).bind(2, gun).bind(3, u.version).bind(4, sum);
+            feed.step();
+          }
+        }
+        ins.reset();
+        feed.reset();
+        c.exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+      return {};
+    });
+  }
+
+  Result<std::optional<MetaRecord>> get_current(std::string_view gun,
+                                                std::string_view role) override {
+    return one(std::string("SELECT ") + kRecordCols +
+                   " FROM tuf_files WHERE gun = ?1 AND role = ?2 ORDER BY version DESC LIMIT 1",
+               [&](Stmt& s) { s.bind(1, gun).bind(2, role); });
+  }
+
+  Result<std::optional<MetaRecord>> get_checksum(std::string_view gun, std::string_view role,
+                                                 std::string_view sha256) override {
+    return one(std::string("SELECT ") + kRecordCols +
+                   " FROM tuf_files WHERE gun = ?1 AND role = ?2 AND sha256 = ?3 "
+                   "ORDER BY version DESC LIMIT 1",
+               [&](Stmt& s) { s.bind(1, gun).bind(2, role).bind(3, sha256); });
+  }
+
+  Result<std::optional<MetaRecord>> get_version(std::string_view gun, std::string_view role,
+                                                std::int64_t version) override {
+    return one(std::string("SELECT ") + kRecordCols +
+                   " FROM tuf_files WHERE gun = ?1 AND role = ?2 AND version = ?3",
+               [&](Stmt& s) { s.bind(1, gun).bind(2, role).bind(3, version); });
+  }
+
+  Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) override {
+    return guarded([&]() -> Result<std::vector<MetaRecord>> {
+      auto c = readers_.acquire();
+      Stmt s(c->db,
+             "SELECT gun, role, version, sha256, data, created_at FROM tuf_files t "
+             "WHERE gun = ?1 AND version = (SELECT MAX(version) FROM tuf_files u "
+             "WHERE u.gun = t.gun AND u.role = t.role) ORDER BY role");
+      s.bind(1, gun);
+      std::vector<MetaRecord> out;
+      while (s.step()) out.push_back(read_record(s));
+      return out;
+    });
+  }
+
+  Status delete_gun(std::string_view gun) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lk(write_mu_);
+      Conn& c = *writer_;
+      c.exec("BEGIN IMMEDIATE");
+      try {
+        Stmt del(c.db, "DELETE FROM tuf_files WHERE gun = ?1");
+        del.bind(1, gun);
+        del.step();
+        Stmt feed(c.db,
+                  "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
+                  "VALUES (?1, ?2, 0, '', 'deletion')");
+        feed.bind(1, to_ns(now())).bind(2, gun);
+        feed.step();
+        c.exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+      return {};
+    });
+  }
+
+  Result<std::vector<Change>> changes(const ChangeQuery& q) override {
+    return guarded([&]() -> Result<std::vector<Change>> {
+      std::string sql =
+          "SELECT id, created_at, gun, version, sha256, category FROM changefeed WHERE 1=1";
+      if (q.gun) sql += " AND gun = ?1";
+      if (q.backward) {
+        if (q.before_id) sql += " AND id < ?2";
+        sql += " ORDER BY id DESC LIMIT ?3";
+      } else {
+        sql += " AND id > ?2 ORDER BY id ASC LIMIT ?3";
+      }
+      auto c = readers_.acquire();
+      Stmt s(c->db, sql.c_str());
+      if (q.gun) s.bind(1, *q.gun);
+      s.bind(2, q.backward ? q.before_id.value_or(0) : q.after_id);
+      s.bind(3, q.limit);
+      std::vector<Change> out;
+      while (s.step()) {
+        Change ch;
+        ch.id = s.col_int(0);
+        ch.created = from_ns(s.col_int(1));
+        ch.gun = s.col_str(2);
+        ch.version = s.col_int(3);
+        ch.sha256 = s.col_str(4);
+        ch.category =
+            s.col_str(5) == "deletion" ? ChangeCategory::deletion : ChangeCategory::update;
+        out.push_back(std::move(ch));
+      }
+      if (q.backward) std::reverse(out.begin(), out.end());
+      return out;
+    });
+  }
+
+  Result<std::vector<ServerKey>> server_keys(std::string_view gun, std::string_view role) override {
+    return guarded([&]() -> Result<std::vector<ServerKey>> {
+      auto c = readers_.acquire();
+      Stmt s(c->db,
+             "SELECT gun, role, key_id, public_json, created_at FROM server_keys "
+             "WHERE gun = ?1 AND role = ?2 ORDER BY seq ASC");
+      s.bind(1, gun).bind(2, role);
+      std::vector<ServerKey> out;
+      while (s.step()) {
+        out.push_back(ServerKey{s.col_str(0), s.col_str(1), s.col_str(2), s.col_str(3),
+                                from_ns(s.col_int(4))});
+      }
+      return out;
+    });
+  }
+
+  Status add_server_key(const ServerKey& k) override {
+    return guarded([&]() -> Status {
+      std::lock_guard lk(write_mu_);
+      Stmt s(writer_->db,
+             "INSERT OR IGNORE INTO server_keys (gun, role, key_id, public_json, created_at) "
+             "VALUES (?1, ?2, ?3, ?4, ?5)");
+      s.bind(1, k.gun).bind(2, k.role).bind(3, k.key_id).bind(4, k.public_json);
+      s.bind(5, to_ns(k.created == TimePoint{} ? now() : k.created));
+      s.step();
+      return {};
+    });
+  }
+
+  Status check_health() override {
+    return guarded([&]() -> Status {
+      auto c = readers_.acquire();
+      Stmt s(c->db, "SELECT 1");
+      s.step();
+      return {};
+    });
+  }
+
+ private:
+  template <class Bind>
+  Result<std::optional<MetaRecord>> one(const std::string& sql, Bind&& bind) {
+    return guarded([&]() -> Result<std::optional<MetaRecord>> {
+      auto c = readers_.acquire();
+      Stmt s(c->db, sql.c_str());
+      bind(s);
+      if (!s.step()) return std::optional<MetaRecord>();
+      return std::optional<MetaRecord>(read_record(s));
+    });
+  }
+
+  std::mutex write_mu_;
+  std::unique_ptr<Conn> writer_;
+  detail::Pool<Conn> readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path,
+                                                     const StorageOptions& o) {
+  auto w = open_conn(path, o, true);
+  if (!w) return std::unexpected(w.error());
+  auto s = std::make_unique<SqliteStorage>(std::move(*w));
+  for (int i = 0; i < std::max(1, o.pool_size); ++i) {
+    auto r = open_conn(path, o, false);
+    if (!r) return std::unexpected(r.error());
+    s->add_reader(std::move(*r));
+  }
+  return std::unique_ptr<Storage>(std::move(s));
+}
+
+}  // namespace docket::trustserver

@@ -1,0 +1,362 @@
+// One conformance suite for every trust server storage backend. Built twice: with
+// DOCKET_STORAGE_BACKEND_SQLITE (unit) and DOCKET_STORAGE_BACKEND_POSTGRES (integration,
+// a real PostgreSQL started on loopback by the test itself).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "common/digest.h"
+#include "common/file.h"
+#include "trustserver/storage.h"
+#include "trustserver/testing/postgres.h"
+
+namespace docket::trustserver {
+namespace {
+namespace fs = std::filesystem;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::unique_ptr<Storage> open_fresh() = 0;
+  // A second handle on the same database as the last open_fresh() (another "server").
+  virtual std::unique_ptr<Storage> open_again() = 0;
+};
+
+class SqliteBackend : public Backend {
+ public:
+  SqliteBackend() {
+    dir_ = fs::temp_directory_path() / ("docket-store-" + random_hex_id());
+    fs::create_directories(dir_);
+  }
+  ~SqliteBackend() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::unique_ptr<Storage> open_fresh() override {
+    path_ = (dir_ / ("db" + std::to_string(++n_) + ".sqlite")).string();
+    return open_again();
+  }
+  std::unique_ptr<Storage> open_again() override {
+    auto s = open_storage("sqlite://" + path_);
+    if (!s) throw Exception(s.error());
+    return std::move(*s);
+  }
+
+ private:
+  fs::path dir_;
+  std::string path_;
+  int n_ = 0;
+};
+
+class PostgresBackend : public Backend {
+ public:
+  std::unique_ptr<Storage> open_fresh() override {
+    static std::unique_ptr<testing::PostgresServer> server = [] {
+      auto s = testing::PostgresServer::start();
+      if (!s) throw Exception(s.error());
+      return std::move(*s);
+    }();
+    auto url = server->create_database();
+    if (!url) throw Exception(url.error());
+    url_ = *url;
+    return open_again();
+  }
+  std::unique_ptr<Storage> open_again() override {
+    auto s = open_storage(url_);
+    if (!s) throw Exception(s.error());
+    return std::move(*s);
+  }
+
+ private:
+  std::string url_;
+};
+
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "postgres") return std::make_unique<PostgresBackend>();
+  return std::make_unique<SqliteBackend>();
+}
+
+class StorageConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    backend_ = make_backend(GetParam());
+    store_ = backend_->open_fresh();
+  }
+  Status put(const std::string& gun, std::vector<MetaUpdate> u) {
+    return store_->update_many(gun, u);
+  }
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Storage> store_;
+};
+
+const std::string kGun = "docker.io/library/app";
+
+TEST_P(StorageConformance, ReportsItsBackend) {
+  EXPECT_EQ(store_->backend(), GetParam());
+}
+
+TEST_P(StorageConformance, EmptyStoreHasNothing) {
+  auto r = store_->get_current(kGun, "root");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_FALSE(r->has_value());
+  auto all = store_->get_all_current(kGun);
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  auto ch = store_->changes({});
+  ASSERT_TRUE(ch);
+  EXPECT_TRUE(ch->empty());
+  EXPECT_TRUE(store_->check_health());
+}
+
+TEST_P(StorageConformance, StoresAndLooksUpEveryWay) {
+  // Bytes must come back exactly, NUL and non-UTF-8 included.
+  const std::string root1 = std::string("{\"root\":1}\0\xff", 13);
+  ASSERT_TRUE(put(kGun, {{"root", 1, root1}, {"targets", 1, "t1"}, {"timestamp", 1, "ts1"}}));
+  ASSERT_TRUE(put(kGun, {{"targets", 2, "t2"}, {"timestamp", 2, "ts2"}}));
+
+  auto cur = store_->get_current(kGun, "targets");
+  ASSERT_TRUE(cur && cur->has_value());
+  EXPECT_EQ((*cur)->version, 2);
+  EXPECT_EQ((*cur)->data, "t2");
+  EXPECT_EQ((*cur)->sha256, sha256_hex("t2"));
+  EXPECT_EQ((*cur)->gun, kGun);
+  EXPECT_EQ((*cur)->role, "targets");
+  EXPECT_GT((*cur)->created.time_since_epoch().count(), 0);
+
+  auto r = store_->get_current(kGun, "root");
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ((*r)->data, root1);
+
+  auto v1 = store_->get_version(kGun, "targets", 1);
+  ASSERT_TRUE(v1 && v1->has_value());
+  EXPECT_EQ((*v1)->data, "t1");
+  auto v3 = store_->get_version(kGun, "targets", 3);
+  ASSERT_TRUE(v3);
+  EXPECT_FALSE(v3->has_value());
+
+  auto byc = store_->get_checksum(kGun, "targets", sha256_hex("t1"));
+  ASSERT_TRUE(byc && byc->has_value());
+  EXPECT_EQ((*byc)->version, 1);
+  // The checksum is looked up within its role (stricter than Notary's memory store).
+  auto wrong_role = store_->get_checksum(kGun, "snapshot", sha256_hex("t1"));
+  ASSERT_TRUE(wrong_role);
+  EXPECT_FALSE(wrong_role->has_value());
+  auto other_gun = store_->get_current("docker.io/library/other", "targets");
+  ASSERT_TRUE(other_gun);
+  EXPECT_FALSE(other_gun->has_value());
+}
+
+TEST_P(StorageConformance, GetAllCurrentReturnsNewestOfEachRoleIncludingDelegations) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"targets", 1, "t1"}, {"snapshot", 1, "s1"}}));
+  ASSERT_TRUE(put(kGun, {{"targets/releases", 1, "d1"}, {"snapshot", 2, "s2"}}));
+  ASSERT_TRUE(put(kGun, {{"targets/releases", 2, "d2"}, {"snapshot", 3, "s3"}}));
+  ASSERT_TRUE(put("other/gun", {{"root", 5, "x"}}));
+  auto all = store_->get_all_current(kGun);
+  ASSERT_TRUE(all) << all.error().describe();
+  std::map<std::string, std::string> got;
+  for (const auto& m : *all) got[m.role] = m.data;
+  EXPECT_EQ(
+      got, (std::map<std::string, std::string>{
+               {"root", "r1"}, {"snapshot", "s3"}, {"targets", "t1"}, {"targets/releases", "d2"}}));
+}
+
+TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"targets", 3, "t3"}}));
+  // targets v4 is fine, root v1 is not newer: nothing of this update may be stored.
+  auto st = put(kGun, {{"targets", 4, "t4"}, {"root", 1, "r1-again"}});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "version");
+  EXPECT_NE(st.error().message.find("root"), std::string::npos) << st.error().message;
+  auto t = store_->get_current(kGun, "targets");
+  ASSERT_TRUE(t && t->has_value());
+  EXPECT_EQ((*t)->version, 3);
+  // Lower than stored is refused as well.
+  auto lower = put(kGun, {{"targets", 2, "t2"}});
+  ASSERT_FALSE(lower);
+  EXPECT_EQ(lower.error().code, "version");
+  // The store is still writable after a refused update.
+  EXPECT_TRUE(put(kGun, {{"targets", 4, "t4"}}));
+}
+
+TEST_P(StorageConformance, TimestampsFeedTheChangefeed) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r"}, {"timestamp", 1, "ts1"}}));
+  ASSERT_TRUE(put("b/gun", {{"timestamp", 1, "b-ts1"}}));
+  ASSERT_TRUE(put(kGun, {{"targets", 2, "t"}, {"timestamp", 2, "ts2"}}));
+  ASSERT_TRUE(put(kGun, {{"targets", 3, "t3"}}));  // no timestamp: no record
+  ASSERT_TRUE(store_->delete_gun("b/gun"));
+
+  auto all = store_->changes({});
+  ASSERT_TRUE(all) << all.error().describe();
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].gun, kGun);
+  EXPECT_EQ((*all)[0].version, 1);
+  EXPECT_EQ((*all)[0].sha256, sha256_hex("ts1"));
+  EXPECT_EQ((*all)[0].category, ChangeCategory::update);
+  EXPECT_EQ((*all)[1].gun, "b/gun");
+  EXPECT_EQ((*all)[2].version, 2);
+  EXPECT_EQ((*all)[3].category, ChangeCategory::deletion);
+  EXPECT_EQ((*all)[3].gun, "b/gun");
+  EXPECT_EQ((*all)[3].sha256, "");
+  for (std::size_t i = 1; i < all->size(); ++i) EXPECT_GT((*all)[i].id, (*all)[i - 1].id);
+
+  // Forward paging from an ID.
+  ChangeQuery fwd;
+  fwd.after_id = (*all)[1].id;
+  fwd.limit = 1;
+  auto page = store_->changes(fwd);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, (*all)[2].id);
+
+  // Backward from the end: the newest `limit`, in ascending order.
+  ChangeQuery back;
+  back.backward = true;
+  back.limit = 2;
+  auto newest = store_->changes(back);
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].id, (*all)[2].id);
+  EXPECT_EQ((*newest)[1].id, (*all)[3].id);
+  back.before_id = (*all)[2].id;
+  auto older = store_->changes(back);
+  ASSERT_TRUE(older);
+  ASSERT_EQ(older->size(), 2u);
+  EXPECT_EQ((*older)[0].id, (*all)[0].id);
+  EXPECT_EQ((*older)[1].id, (*all)[1].id);
+
+  // Per-GUN filter.
+  ChangeQuery only;
+  only.gun = kGun;
+  auto mine = store_->changes(only);
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->size(), 2u);
+  for (const auto& c : *mine) EXPECT_EQ(c.gun, kGun);
+}
+
+TEST_P(StorageConformance, DeleteGunRemovesEveryVersionOfEveryRoleOnlyThere) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r"}, {"targets", 1, "t"}, {"timestamp", 1, "ts"}}));
+  ASSERT_TRUE(put(kGun, {{"targets/x", 1, "d"}, {"timestamp", 2, "ts2"}}));
+  ASSERT_TRUE(put("keep/me", {{"root", 1, "r"}}));
+  ASSERT_TRUE(store_->delete_gun(kGun));
+  auto all = store_->get_all_current(kGun);
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  auto old = store_->get_version(kGun, "timestamp", 1);
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->has_value());
+  auto kept = store_->get_current("keep/me", "root");
+  ASSERT_TRUE(kept && kept->has_value());
+  // After a delete the GUN starts again from version 1.
+  EXPECT_TRUE(put(kGun, {{"root", 1, "new-r"}}));
+}
+
+TEST_P(StorageConformance, ServerKeysKeepInsertionOrderAndIgnoreDuplicates) {
+  ASSERT_TRUE(store_->add_server_key({kGun, "timestamp", "k1", "{\"a\":1}", {}}));
+  ASSERT_TRUE(store_->add_server_key({kGun, "timestamp", "k2", "{\"a\":2}", {}}));
+  ASSERT_TRUE(store_->add_server_key({kGun, "timestamp", "k1", "{\"changed\":1}", {}}));
+  ASSERT_TRUE(store_->add_server_key({kGun, "snapshot", "k3", "{}", {}}));
+  auto ks = store_->server_keys(kGun, "timestamp");
+  ASSERT_TRUE(ks) << ks.error().describe();
+  ASSERT_EQ(ks->size(), 2u);
+  EXPECT_EQ((*ks)[0].key_id, "k1");
+  EXPECT_EQ((*ks)[0].public_json, "{\"a\":1}");
+  EXPECT_EQ((*ks)[1].key_id, "k2");
+  auto none = store_->server_keys("other", "timestamp");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // Keys survive a repository delete: the server keeps signing for a re-created GUN.
+  ASSERT_TRUE(store_->delete_gun(kGun));
+  auto after = store_->server_keys(kGun, "timestamp");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->size(), 2u);
+}
+
+// Racing publishers (two handles on one database, as two servers behind a load balancer):
+// each reads the current timestamp version and writes version+1 with a targets update.
+// Every attempt either lands or fails with "version"; no version is stored twice and
+// every landed update is in the store.
+TEST_P(StorageConformance, RacingPublishersNeverLoseAnUpdate) {
+  auto second = backend_->open_again();
+  ASSERT_TRUE(put(kGun, {{"timestamp", 1, "ts-1"}}));
+  constexpr int kThreads = 4, kAttempts = 25;
+  std::atomic<int> landed{0}, lost{0}, other{0};
+  std::mutex mu;
+  std::set<std::int64_t> versions;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      Storage& s = (t % 2) ? *second : *store_;
+      for (int i = 0; i < kAttempts; ++i) {
+        auto cur = s.get_current(kGun, "timestamp");
+        if (!cur || !cur->has_value()) {
+          ++other;
+          continue;
+        }
+        auto v = (*cur)->version + 1;
+        auto data = "ts-" + std::to_string(v) + "-by-" + std::to_string(t);
+        auto st = s.update_many(kGun, {{"targets", v, "t-" + data}, {"timestamp", v, data}});
+        if (st) {
+          ++landed;
+          std::lock_guard lk(mu);
+          EXPECT_TRUE(versions.insert(v).second) << "version " << v << " stored twice";
+        } else if (st.error().code == "version") {
+          ++lost;
+        } else {
+          ++other;
+          ADD_FAILURE() << st.error().describe();
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(landed + lost, kThreads * kAttempts);
+  auto cur = store_->get_current(kGun, "timestamp");
+  ASSERT_TRUE(cur && cur->has_value());
+  EXPECT_EQ((*cur)->version, 1 + landed.load());
+  ChangeQuery q;
+  q.limit = 1000;
+  auto feed = store_->changes(q);
+  ASSERT_TRUE(feed);
+  EXPECT_EQ(static_cast<int>(feed->size()), 1 + landed.load());
+  for (auto v : versions) {
+    auto t = store_->get_version(kGun, "targets", v);
+    ASSERT_TRUE(t && t->has_value()) << v;
+    auto ts2 = store_->get_version(kGun, "timestamp", v);
+    ASSERT_TRUE(ts2 && ts2->has_value());
+    EXPECT_EQ((*t)->data, "t-" + (*ts2)->data) << "roles of one update stored apart";
+  }
+}
+
+TEST_P(StorageConformance, ReopeningKeepsData) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r"}}));
+  store_.reset();
+  auto again = backend_->open_again();
+  auto r = again->get_current(kGun, "root");
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ((*r)->data, "r");
+}
+
+#if defined(DOCKET_STORAGE_BACKEND_POSTGRES)
+INSTANTIATE_TEST_SUITE_P(Postgres, StorageConformance, ::testing::Values("postgres"));
+#else
+INSTANTIATE_TEST_SUITE_P(Sqlite, StorageConformance, ::testing::Values("sqlite"));
+
+TEST(StorageUrl, RejectsUnknownSchemes) {
+  auto s = open_storage("mysql://x");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "config");
+  EXPECT_EQ(s.error().fault, Fault::user);
+}
+TEST(StorageUrl, SqliteFileInMissingDirectoryIsALocalError) {
+  auto s = open_storage("sqlite:///nonexistent-dir-docket/x.db");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().fault, Fault::local);
+}
+#endif
+
+}  // namespace
+}  // namespace docket::trustserver
