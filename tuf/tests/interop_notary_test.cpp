@@ -9,6 +9,7 @@
 #include "common/digest.h"
 #include "common/encoding.h"
 #include "common/file.h"
+#include "keys/pem.h"
 #include "tuf/editor.h"
 #include "tuf/fetcher.h"
 #include "tuf/repo_store.h"
@@ -299,19 +300,82 @@ TEST_F(NotaryInterop, UpdaterReadsWhatNotaryCliPublished) {
     EXPECT_FALSE(u.verify_target(**t, content + "x").has_value()) << name;
   }
 
-  // And our editor can take over the repository the CLI made (parse + edit + sign with a
-  // new targets key we hold is refused without the root key: the error names the role).
-  RepoFiles files;
-  files.root = store.files.at("root.json");
-  files.targets["targets"] = store.files.at("targets.json");
-  MemoryKeyRing empty;
-  auto e = Editor::load(files, gun, empty);
+  // The CLI's trust directory layout (nested targets/<delegation>.json) reads back.
+  auto store_dir = RepoStore::open(trust, gun);
+  ASSERT_TRUE(store_dir.has_value());
+  auto cli_files = store_dir->load();
+  ASSERT_TRUE(cli_files.has_value()) << cli_files.error().describe();
+  EXPECT_TRUE(cli_files->targets.contains("targets/releases"));
+
+  // Our editor takes over the repository the CLI made: the metadata the updater just
+  // verified, the CLI's private keys (decrypted with openssl), a new target in targets and
+  // in the delegation, signed and published; the CLI then sees it.
+  std::optional<RepoFiles> files{RepoFiles{}};
+  for (const auto& [name, bytes] : store.files) {
+    auto role = percent_decode(name.substr(0, name.size() - 5));
+    ASSERT_TRUE(role.has_value());
+    if (*role == "root")
+      files->root = bytes;
+    else if (*role == "snapshot")
+      files->snapshot = bytes;
+    else if (*role == "timestamp")
+      files->timestamp = bytes;
+    else
+      files->targets[*role] = bytes;
+  }
+  ASSERT_TRUE(files->targets.contains("targets/releases"));
+  {
+    MemoryKeyRing none;
+    auto e = Editor::load(*files, gun, none);
+    ASSERT_TRUE(e.has_value()) << e.error().describe();
+    EXPECT_TRUE(e->targets("targets")->signed_.targets.contains("v3"));
+    ASSERT_TRUE(e->add_target("targets", "v4", make_target_file(Dialect::notary, "4")).has_value());
+    auto s = e->sign();
+    ASSERT_FALSE(s.has_value());  // no keys held: refused, naming the role
+    EXPECT_EQ(s.error().code, "missing_keys");
+    EXPECT_NE(s.error().message.find("targets"), std::string::npos);
+  }
+  MemoryKeyRing cli_keys;
+  auto pass = NotaryServer::passphrase_env();
+  for (const auto& entry : fs::directory_iterator(trust / "private")) {
+    auto text = read_file(entry.path());
+    ASSERT_TRUE(text.has_value());
+    auto block = keys::parse_single_pem(*text, entry.path().string(), Fault::local);
+    ASSERT_TRUE(block.has_value()) << block.error().describe();
+    std::string role = block->header("role");
+    std::string var = role == "root"       ? "NOTARY_ROOT_PASSPHRASE"
+                      : role == "targets"  ? "NOTARY_TARGETS_PASSPHRASE"
+                      : role == "snapshot" ? "NOTARY_SNAPSHOT_PASSPHRASE"
+                                           : "NOTARY_DELEGATION_PASSPHRASE";
+    block->headers.clear();
+    fs::path enc = work_ / "enc.pem", der = work_ / "key.der";
+    ASSERT_TRUE(atomic_write_file(enc, keys::encode_pem(*block), 0600).has_value());
+    NotaryServer::openssl({"pkcs8", "-topk8", "-nocrypt", "-in", enc.string(), "-passin",
+                           "pass:" + pass.at(var), "-outform", "DER", "-out", der.string()});
+    auto k = PrivateKey::from_pkcs8_der(*read_file(der));
+    ASSERT_TRUE(k.has_value()) << k.error().describe();
+    cli_keys.add(*k);
+  }
+  auto e = Editor::load(*files, gun, cli_keys);
   ASSERT_TRUE(e.has_value()) << e.error().describe();
-  EXPECT_TRUE(e->targets("targets")->signed_.targets.contains("v3"));
-  ASSERT_TRUE(e->add_target("targets", "v4", make_target_file(Dialect::notary, "4")).has_value());
+  const std::string c4 = "four\n", c5 = "five\n";
+  ASSERT_TRUE(e->add_target("targets", "v4", make_target_file(Dialect::notary, c4)).has_value());
+  ASSERT_TRUE(
+      e->add_target("targets/releases", "v5", make_target_file(Dialect::notary, c5)).has_value());
   auto s = e->sign();
-  ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, "missing_keys");
+  ASSERT_TRUE(s.has_value()) << s.error().describe();
+  auto [status, body] = publish(gun, *s);
+  ASSERT_EQ(status, 200) << body << "\n" << server_->log();
+  ASSERT_TRUE(store_dir->save(e->files()).has_value());
+
+  for (const fs::path& dir : {trust, work_ / "reader"}) {
+    auto list = server_->cli(dir, {"list", gun});
+    ASSERT_EQ(list.exit_code, 0) << list.output;
+    for (const char* name : {"v1", "v2", "v3", "v4", "v5"})
+      EXPECT_NE(list.output.find(name), std::string::npos) << name << "\n" << list.output;
+  }
+  auto verify = server_->cli(work_ / "reader", {"verify", gun, "v5"}, c5);
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
 }
 
 }  // namespace
