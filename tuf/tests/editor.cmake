@@ -5,7 +5,8 @@ docket_test(tuf_changelist_test LABEL unit
 
 docket_test(tuf_editor_test LABEL unit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/editor_test.cpp
-  DEPS docket_tuf)
+          ${CMAKE_CURRENT_SOURCE_DIR}/tests/repo_store_test.cpp
+  DEPS docket_tuf docket_net)
 
 # Interop with Debian's notary-server and notary CLI (skipped when they are not installed).
 # Needs the HTTP client (net/) and the updater (tuf/updater.h) for the read-back half.

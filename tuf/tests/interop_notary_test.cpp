@@ -12,6 +12,7 @@
 #include "keys/pem.h"
 #include "tuf/editor.h"
 #include "tuf/fetcher.h"
+#include "tuf/repo_publish.h"
 #include "tuf/repo_store.h"
 #include "tuf/store.h"
 #include "tuf/tests/notary_harness.h"
@@ -57,29 +58,14 @@ class NotaryInterop : public ::testing::Test {
 
   // GET /v2/<gun>/_trust/tuf/<role>.key: the server-held key for timestamp or snapshot.
   PublicKey server_key(const std::string& gun, const std::string& role) {
-    auto r = http_->get(notary_tuf_url(server_->url(), gun) + role + ".key");
-    EXPECT_TRUE(r.has_value()) << r.error().describe();
-    EXPECT_EQ(r->status, 200) << r->body;
-    auto j = parse_json(r->body, role + ".key", Fault::remote);
-    EXPECT_TRUE(j.has_value());
-    auto k = PublicKey::from_json(*j);
+    auto k = fetch_server_key(*http_, server_->url(), gun, role);
     EXPECT_TRUE(k.has_value()) << k.error().describe();
     return *k;
   }
 
-  // POSTs signed roles the way Notary's client does; returns the HTTP status and body.
-  std::pair<long, std::string> publish(const std::string& gun,
-                                       const std::vector<SignedRole>& roles) {
-    auto body = notary_upload_body(Editor::for_notary_upload(roles));
-    EXPECT_TRUE(body.has_value());
-    net::HttpRequest req;
-    req.method = "POST";
-    req.url = notary_tuf_url(server_->url(), gun);
-    req.headers.set("Content-Type", body->content_type);
-    req.body = body->body;
-    auto r = http_->send(req);
-    EXPECT_TRUE(r.has_value()) << r.error().describe();
-    return {r ? r->status : 0, r ? r->body : ""};
+  // POSTs signed roles the way Notary's client does.
+  Status publish(const std::string& gun, const std::vector<SignedRole>& roles) {
+    return publish_to_notary(*http_, server_->url(), gun, roles);
   }
 
   fs::path write(const std::string& name, const std::string& content) {
@@ -118,8 +104,8 @@ TEST_F(NotaryInterop, EditorRepositoryIsAcceptedAndReadByNotaryCli) {
                   .has_value());
   auto signed_roles = e->sign();
   ASSERT_TRUE(signed_roles.has_value()) << signed_roles.error().describe();
-  auto [status, body] = publish(gun, *signed_roles);
-  ASSERT_EQ(status, 200) << body << "\n" << server_->log();
+  auto published = publish(gun, *signed_roles);
+  ASSERT_TRUE(published.has_value()) << published.error().describe() << "\n" << server_->log();
 
   fs::path trust = work_ / "cli-trust";
   auto list = server_->cli(trust, {"list", gun});
@@ -153,8 +139,8 @@ TEST_F(NotaryInterop, EditorRepositoryIsAcceptedAndReadByNotaryCli) {
   ASSERT_TRUE(e->add_target("targets", "v2", make_target_file(Dialect::notary, v2)).has_value());
   signed_roles = e->sign();
   ASSERT_TRUE(signed_roles.has_value()) << signed_roles.error().describe();
-  std::tie(status, body) = publish(gun, *signed_roles);
-  ASSERT_EQ(status, 200) << body << "\n" << server_->log();
+  published = publish(gun, *signed_roles);
+  ASSERT_TRUE(published.has_value()) << published.error().describe() << "\n" << server_->log();
 
   list = server_->cli(trust, {"list", gun});
   ASSERT_EQ(list.exit_code, 0) << list.output;
@@ -190,9 +176,14 @@ TEST_F(NotaryInterop, EditorRepositoryIsAcceptedAndReadByNotaryCli) {
   ASSERT_TRUE(e3->rotate_keys("root", {*make_root_certificate(r3, gun)}, 1).has_value());
   auto partial = e3->sign(SignOptions{true, docket::now()});
   ASSERT_TRUE(partial.has_value()) << partial.error().describe();
-  std::tie(status, body) = publish(gun, *partial);
-  EXPECT_EQ(status, 400) << body;
-  EXPECT_NE(body.find("INVALID_UPDATE"), std::string::npos) << body;
+  auto refused = publish(gun, *partial);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "update_rejected");
+  EXPECT_EQ(refused.error().fault, Fault::user);
+  EXPECT_NE(refused.error().message.find("INVALID_UPDATE"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("ErrBadRoot"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(NotaryInterop, ServerManagedSnapshot) {
@@ -216,8 +207,8 @@ TEST_F(NotaryInterop, ServerManagedSnapshot) {
   auto s = e->sign();
   ASSERT_TRUE(s.has_value()) << s.error().describe();
   ASSERT_EQ(s->size(), 2u);  // root and targets only
-  auto [status, body] = publish(gun, *s);
-  ASSERT_EQ(status, 200) << body << "\n" << server_->log();
+  auto published = publish(gun, *s);
+  ASSERT_TRUE(published.has_value()) << published.error().describe() << "\n" << server_->log();
   auto lookup = server_->cli(work_ / "trust", {"lookup", gun, "latest"});
   ASSERT_EQ(lookup.exit_code, 0) << lookup.output;
   EXPECT_NE(lookup.output.find(sha256_hex(latest)), std::string::npos) << lookup.output;
@@ -229,8 +220,8 @@ TEST_F(NotaryInterop, ServerManagedSnapshot) {
   s = e->sign();
   ASSERT_TRUE(s.has_value());
   ASSERT_EQ(s->size(), 1u);
-  std::tie(status, body) = publish(gun, *s);
-  ASSERT_EQ(status, 200) << body;
+  published = publish(gun, *s);
+  ASSERT_TRUE(published.has_value()) << published.error().describe();
   auto list = server_->cli(work_ / "trust", {"list", gun});
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_NE(list.output.find("stable"), std::string::npos) << list.output;
@@ -364,8 +355,8 @@ TEST_F(NotaryInterop, UpdaterReadsWhatNotaryCliPublished) {
       e->add_target("targets/releases", "v5", make_target_file(Dialect::notary, c5)).has_value());
   auto s = e->sign();
   ASSERT_TRUE(s.has_value()) << s.error().describe();
-  auto [status, body] = publish(gun, *s);
-  ASSERT_EQ(status, 200) << body << "\n" << server_->log();
+  auto published = publish(gun, *s);
+  ASSERT_TRUE(published.has_value()) << published.error().describe() << "\n" << server_->log();
   ASSERT_TRUE(store_dir->save(e->files()).has_value());
 
   for (const fs::path& dir : {trust, work_ / "reader"}) {
