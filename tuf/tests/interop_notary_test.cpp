@@ -10,6 +10,7 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "keys/pem.h"
+#include "tuf/changelist.h"
 #include "tuf/editor.h"
 #include "tuf/fetcher.h"
 #include "tuf/repo_publish.h"
@@ -367,6 +368,48 @@ TEST_F(NotaryInterop, UpdaterReadsWhatNotaryCliPublished) {
   }
   auto verify = server_->cli(work_ / "reader", {"verify", gun, "v5"}, c5);
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
+}
+
+// Changes staged with our Changelist in the CLI's own trust directory are published by the
+// real `notary publish`: the entry format is Notary's.
+TEST_F(NotaryInterop, NotaryCliPublishesOurChangelist) {
+  const std::string gun = "docket.test/library/changelist";
+  fs::path trust = work_ / "cl-trust";
+  auto init = server_->cli(trust, {"init", gun});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+
+  auto cl = Changelist::open(trust, gun);
+  ASSERT_TRUE(cl.has_value()) << cl.error().describe();
+  const std::string content = "staged by docket\n";
+  TargetChange t{static_cast<std::int64_t>(content.size()),
+                 {{"sha256", sha256(content)}, {"sha512", sha512(content)}},
+                 std::nullopt};
+  ASSERT_TRUE(cl->add(make_target_change("create", "targets", "from-docket", t)).has_value());
+  PrivateKey team = gen();
+  auto team_cert = team.self_signed_certificate("team", std::chrono::hours(24 * 30));
+  ASSERT_TRUE(team_cert.has_value()) << team_cert.error().describe();
+  DelegationChange d;
+  d.threshold = 1;
+  d.add_keys = {team_cert->json()};
+  d.add_paths = {"team/"};
+  ASSERT_TRUE(cl->add(make_delegation_change("create", "targets/team", d)).has_value());
+
+  auto status = server_->cli(trust, {"status", gun});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("from-docket"), std::string::npos) << status.output;
+  auto pub = server_->cli(trust, {"publish", gun});
+  ASSERT_EQ(pub.exit_code, 0) << pub.output;
+  auto names = cl->names();
+  ASSERT_TRUE(names.has_value());
+  EXPECT_TRUE(names->empty());  // Notary cleared what it applied
+
+  auto lookup = server_->cli(work_ / "cl-reader", {"lookup", gun, "from-docket"});
+  ASSERT_EQ(lookup.exit_code, 0) << lookup.output;
+  EXPECT_NE(lookup.output.find(sha256_hex(content)), std::string::npos) << lookup.output;
+  auto dl = server_->cli(work_ / "cl-reader", {"delegation", "list", gun});
+  ASSERT_EQ(dl.exit_code, 0) << dl.output;
+  EXPECT_NE(dl.output.find("targets/team"), std::string::npos) << dl.output;
+  EXPECT_NE(dl.output.find("team/"), std::string::npos) << dl.output;
 }
 
 }  // namespace
