@@ -16,9 +16,14 @@ Error io_err(const std::string& what, const fs::path& p) {
 }
 }  // namespace
 
-Result<Source> file_source(const fs::path& p) {
+Result<Source> file_source(const fs::path& p, std::uint64_t offset) {
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::unexpected(io_err("opening", p));
+  if (offset > 0 && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    Error e = io_err("seeking in", p);
+    ::close(fd);
+    return std::unexpected(e);
+  }
   auto holder = std::shared_ptr<int>(new int(fd), [](int* f) {
     ::close(*f);
     delete f;

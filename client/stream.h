@@ -22,7 +22,7 @@ using Sink = std::function<Status(std::string_view bytes)>;
 inline constexpr std::size_t kStreamBufferSize = 256 * 1024;
 
 // A file opened for reading as a Source (owns the descriptor).
-Result<Source> file_source(const std::filesystem::path& p);
+Result<Source> file_source(const std::filesystem::path& p, std::uint64_t offset = 0);
 Source string_source(std::string data);
 // Copies all of src into sink; returns the byte count.
 Result<std::uint64_t> pump(Source& src, const Sink& sink);

@@ -147,10 +147,36 @@ Status check_root_structure(const tuf::Metadata<tuf::Root>& m, const std::string
   return {};
 }
 
-struct Loaded {
-  std::string data;
-  bool uploaded = false;
-};
+// The notary client writes Go nil slices/maps as null: after its last delegation is
+// removed, targets carries "delegations":{"keys":{},"roles":null}. The model parser wants
+// arrays and objects, so the model is parsed from a copy with null replaced by []/{}, while
+// signatures are checked over the canonical form of the bytes as received.
+Result<tuf::Metadata<tuf::Targets>> parse_notary_targets(std::string_view bytes) {
+  auto parsed = tuf::parse_targets(bytes, notary_parse());
+  if (parsed) return parsed;
+  auto j = parse_json(bytes, "targets", Fault::user);
+  if (!j || !j->is_object() || !j->contains("signed") || !(*j)["signed"].is_object()) return parsed;
+  auto& signed_obj = (*j)["signed"];
+  if (!signed_obj.contains("delegations") || !signed_obj["delegations"].is_object()) return parsed;
+  auto original = canonical_json(signed_obj, Fault::user);
+  if (!original) return parsed;
+  auto& d = signed_obj["delegations"];
+  bool changed = false;
+  if (d.contains("roles") && d["roles"].is_null()) {
+    d["roles"] = Json::array();
+    changed = true;
+  }
+  if (d.contains("keys") && d["keys"].is_null()) {
+    d["keys"] = Json::object();
+    changed = true;
+  }
+  if (!changed) return parsed;
+  auto again =
+      tuf::parse_targets(j->dump(-1, ' ', false, Json::error_handler_t::strict), notary_parse());
+  if (!again) return parsed;
+  again->canonical_signed = *original;
+  return again;
+}
 
 }  // namespace
 
@@ -253,7 +279,7 @@ std::expected<std::vector<MetaUpdate>, HttpError> validate_update(const Validati
     if (auto it = targets.find(role); it != targets.end()) return &it->second;
     auto* s = stored(role);
     if (!s) return nullptr;
-    auto p = tuf::parse_targets(s->data, notary_parse());
+    auto p = parse_notary_targets(s->data);
     if (!p) return nullptr;
     return &targets.emplace(role, std::move(*p)).first->second;
   };
@@ -285,7 +311,7 @@ std::expected<std::vector<MetaUpdate>, HttpError> validate_update(const Validati
 
   for (const auto& role : roles) {
     const auto& bytes = up.at(role);
-    auto p = tuf::parse_targets(bytes, notary_parse());
+    auto p = parse_notary_targets(bytes);
     if (!p) return bad(UpdateErrorKind::bad_targets, role + ": " + p.error().message);
     const auto& T = p->signed_;
     const auto what = vlabel(role, T.version);

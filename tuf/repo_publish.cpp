@@ -17,7 +17,8 @@ Error status_error(long status, std::string_view what, std::string_view body) {
   std::string detail = describe_notary_error(body);
   if (!detail.empty()) msg += ": " + detail;
   if (status == 400) return Error{Fault::user, "update_rejected", msg};
-  if (status == 401 || status == 403) return Error{Fault::user, "unauthorized", msg};
+  if (status == 401) return Error{Fault::user, "unauthorized", msg};
+  if (status == 403) return Error{Fault::user, "denied", msg};
   if (status == 404) return Error{Fault::user, "not_found", msg};
   return Error{Fault::remote, "http_status", msg};
 }

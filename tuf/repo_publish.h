@@ -7,7 +7,7 @@
 //                       -> Error{user, "update_rejected", "<server>: <CODE>: <message>
 //                          (<detail Name>: <detail Msg>)"}: what we sent was refused (missing
 //                          signatures, a stale version after someone else published, ...)
-//   401 / 403           -> Error{user, "unauthorized", ...}
+//   401 / 403           -> Error{user, "unauthorized" / "denied", ...}
 //   404                 -> Error{user, "not_found", ...} (no trust server at that URL)
 //   anything else       -> Error{remote, "http_status", ...}
 // Transport failures are the HTTP client's Error{remote, "network"}.

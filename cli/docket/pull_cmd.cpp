@@ -1,0 +1,87 @@
+// `docket pull` and `docket push`.
+#include <cstdio>
+
+#include "cli/command.h"
+#include "client/session.h"
+#include "client/transfer.h"
+
+namespace {
+using namespace docket;
+using namespace docket::client;
+
+struct TransferArgs {
+  std::string ref, platform, format;
+  bool quiet = false, insecure = false, disable_trust = false;
+  int parallel = kDefaultParallelTransfers;
+  std::uint64_t chunk = 0;
+};
+
+void add_common(CLI::App* cmd, TransferArgs& a) {
+  cmd->add_option("reference", a.ref, "Image reference, e.g. localhost:5000/app:1")->required();
+  cmd->add_flag("-q,--quiet", a.quiet, "Print only the digest");
+  cmd->add_option("--format", a.format, "Progress format: json (one JSON object per line)")
+      ->check(CLI::IsMember({"json", "text"}));
+  cmd->add_flag("--insecure", a.insecure,
+                "Talk plain HTTP to the registry (unsafe outside test set-ups)");
+  cmd->add_flag("--disable-content-trust", a.disable_trust,
+                "Skip TUF verification even if DOCKER_CONTENT_TRUST=1");
+  cmd->add_option("-j,--parallel", a.parallel, "Concurrent blob transfers")
+      ->check(CLI::Range(1, kMaxParallelTransfers));
+}
+
+void refuse_unverified_if_trust(bool disable) {
+  // Never fall back to an unverified transfer when the user asked for content trust.
+  if (content_trust_enabled(disable))
+    raise(Fault::user, "trust_unavailable",
+          "DOCKER_CONTENT_TRUST is on but this docket build cannot verify or sign yet; "
+          "unset it or pass --disable-content-trust to transfer without verification");
+}
+
+docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
+  auto a = std::make_shared<TransferArgs>();
+  auto* pull = app.add_subcommand("pull", "Pull an image from a registry into the local store");
+  add_common(pull, *a);
+  pull->add_option("--platform", a->platform,
+                   "os/arch[/variant] to pull from a multi-platform image (default: this machine)");
+  pull->callback([a] {
+    refuse_unverified_if_trust(a->disable_trust);
+    auto ref = value_or_raise(Reference::parse(a->ref));
+    auto store = value_or_raise(open_default_store());
+    auto reg = value_or_raise(registry_for(ref.domain(), a->insecure));
+    auto progress =
+        make_progress(choose_progress_mode(a->quiet, a->format == "json", stdout), stdout);
+    PullOptions o;
+    if (!a->platform.empty()) o.platform = value_or_raise(Platform::parse(a->platform));
+    o.parallel = a->parallel;
+    o.progress = progress.get();
+    if (!a->quiet && a->format != "json")
+      std::printf("Pulling from %s\n", ref.without_tag_or_digest().familiar().c_str());
+    auto r = value_or_raise(pull_image(*reg, store, ref, o));
+    if (a->quiet) std::printf("%s\n", r.reference.str().c_str());
+  });
+
+  auto b = std::make_shared<TransferArgs>();
+  auto* push = app.add_subcommand("push", "Push an image from the local store to a registry");
+  add_common(push, *b);
+  push->add_option("--chunk-size", b->chunk,
+                   "Upload in PATCH chunks of this many bytes (0: one PUT per blob)");
+  push->callback([b] {
+    refuse_unverified_if_trust(b->disable_trust);
+    auto ref = value_or_raise(Reference::parse(b->ref));
+    if (ref.digest() && !ref.tag())
+      raise(Fault::user, "usage", "push needs a tag, not a digest: " + b->ref);
+    auto store = value_or_raise(open_default_store());
+    auto reg = value_or_raise(registry_for(ref.domain(), b->insecure, b->chunk));
+    auto progress =
+        make_progress(choose_progress_mode(b->quiet, b->format == "json", stdout), stdout);
+    PushOptions o;
+    o.parallel = b->parallel;
+    o.progress = progress.get();
+    if (!b->quiet && b->format != "json")
+      std::printf("The push refers to repository [%s]\n",
+                  ref.without_tag_or_digest().str().c_str());
+    auto r = value_or_raise(push_image(*reg, store, ref, ref, o));
+    if (b->quiet) std::printf("%s\n", r.target.digest.str().c_str());
+  });
+});
+}  // namespace

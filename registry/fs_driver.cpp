@@ -1,0 +1,262 @@
+// Filesystem storage driver: files under a root directory, atomic writes through
+// common/file.h (temp file + fsync + rename + directory fsync).
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/file.h"
+#include "registry/storage.h"
+
+namespace docket::registry {
+
+namespace fs = std::filesystem;
+
+Status check_path(std::string_view path) {
+  auto bad = [&](const char* why) {
+    return make_error(Fault::bug, "bad_path", "storage path '" + std::string(path) + "': " + why);
+  };
+  if (path.empty() || path.front() != '/') return bad("must start with '/'");
+  std::string_view rest = path.substr(1);
+  if (rest.empty()) return {};  // the root
+  while (true) {
+    auto s = rest.find('/');
+    std::string_view seg = rest.substr(0, s);
+    if (seg.empty() || seg == "." || seg == "..") return bad("empty, '.' or '..' segment");
+    for (char c : seg)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+            c == ':'))
+        return bad("character not allowed");
+    if (s == std::string_view::npos) break;
+    rest = rest.substr(s + 1);
+  }
+  return {};
+}
+
+namespace {
+
+Error io_error(const std::string& what, const fs::path& p, int err) {
+  if (err == ENOENT || err == ENOTDIR)
+    return Error{Fault::local, "not_found", what + " " + p.string() + ": not found"};
+  return Error{Fault::local, "io", what + " " + p.string() + ": " + std::strerror(err)};
+}
+
+class FsWriter : public FileWriter {
+ public:
+  FsWriter(int fd, std::uint64_t size, fs::path p) : fd_(fd), size_(size), path_(std::move(p)) {}
+  ~FsWriter() override { ::close(fd_); }
+  Status write(std::string_view b) override {
+    while (!b.empty()) {
+      ssize_t n = ::write(fd_, b.data(), b.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return std::unexpected(io_error("writing", path_, errno));
+      }
+      b.remove_prefix(n);
+      size_ += n;
+    }
+    return {};
+  }
+  std::uint64_t size() const override { return size_; }
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return std::unexpected(io_error("fsync", path_, errno));
+    return {};
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  fs::path path_;
+};
+
+class FsDriver : public StorageDriver {
+ public:
+  explicit FsDriver(fs::path root) : root_(std::move(root)) {}
+  std::string name() const override { return "filesystem"; }
+
+  Result<fs::path> full(std::string_view p) {
+    if (auto st = check_path(p); !st) return std::unexpected(st.error());
+    return root_ / std::string(p.substr(1));
+  }
+
+  Result<std::string> get(std::string_view path, std::uint64_t max_bytes) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    int fd = ::open(f->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(io_error("reading", *f, errno));
+    std::string out;
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        ::close(fd);
+        return std::unexpected(io_error("reading", *f, e));
+      }
+      if (n == 0) break;
+      out.append(buf, n);
+      if (out.size() > max_bytes) {
+        ::close(fd);
+        return make_error(Fault::local, "too_large",
+                          f->string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+      }
+    }
+    ::close(fd);
+    return out;
+  }
+
+  Status put(std::string_view path, std::string_view bytes) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    std::error_code ec;
+    fs::create_directories(f->parent_path(), ec);
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + f->parent_path().string() + ": " + ec.message());
+    return atomic_write_file(*f, bytes);
+  }
+
+  Result<FileInfo> stat(std::string_view path) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    struct stat st {};
+    if (::stat(f->c_str(), &st) != 0) return std::unexpected(io_error("stat", *f, errno));
+    FileInfo info;
+    info.size = st.st_size;
+    info.is_dir = S_ISDIR(st.st_mode);
+    info.modified = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    return info;
+  }
+
+  Result<std::vector<std::string>> list(std::string_view dir) override {
+    auto f = full(dir);
+    if (!f) return std::unexpected(f.error());
+    DIR* d = ::opendir(f->c_str());
+    if (!d) return std::unexpected(io_error("listing", *f, errno));
+    std::vector<std::string> out;
+    while (auto* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n == "." || n == ".." || n.starts_with(".")) continue;  // temp files are dot-files
+      out.emplace_back(n);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Status remove(std::string_view path) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    std::error_code ec;
+    fs::remove_all(*f, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return make_error(Fault::local, "io", "removing " + f->string() + ": " + ec.message());
+    return {};
+  }
+
+  Status move(std::string_view from, std::string_view to) override {
+    auto a = full(from);
+    if (!a) return std::unexpected(a.error());
+    auto b = full(to);
+    if (!b) return std::unexpected(b.error());
+    std::error_code ec;
+    fs::create_directories(b->parent_path(), ec);
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + b->parent_path().string() + ": " + ec.message());
+    if (::rename(a->c_str(), b->c_str()) != 0)
+      return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
+    if (auto st = fsync_dir(b->parent_path()); !st) return st;
+    return {};
+  }
+
+  Result<std::unique_ptr<FileWriter>> append(std::string_view path) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    std::error_code ec;
+    fs::create_directories(f->parent_path(), ec);
+    if (ec)
+      return make_error(Fault::local, "io",
+                        "creating " + f->parent_path().string() + ": " + ec.message());
+    int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return std::unexpected(io_error("opening", *f, errno));
+    struct stat st {};
+    ::fstat(fd, &st);
+    return std::unique_ptr<FileWriter>(new FsWriter(fd, st.st_size, *f));
+  }
+
+  Status truncate(std::string_view path, std::uint64_t size) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    if (::truncate(f->c_str(), size) != 0)
+      return std::unexpected(io_error("truncating", *f, errno));
+    return {};
+  }
+
+  Result<net::FileBody> open(std::string_view path) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    int fd = ::open(f->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(io_error("opening", *f, errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return make_error(Fault::local, "not_found", f->string() + ": not a file");
+    }
+    net::FileBody b;
+    b.file = std::make_shared<net::FileHandle>(fd);
+    b.offset = 0;
+    b.length = st.st_size;
+    return b;
+  }
+
+  Status walk(std::string_view dir,
+              const std::function<void(const std::string&, const FileInfo&)>& fn) override {
+    auto f = full(dir);
+    if (!f) return std::unexpected(f.error());
+    std::error_code ec;
+    if (!fs::exists(*f, ec)) return {};
+    std::string prefix = dir == "/" ? "" : std::string(dir);
+    std::vector<std::pair<std::string, FileInfo>> found;
+    for (auto it = fs::recursive_directory_iterator(*f, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.starts_with(".")) {
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec)) continue;
+      FileInfo info;
+      info.size = it->file_size(ec);
+      auto rel = it->path().lexically_relative(*f).generic_string();
+      fn(prefix + "/" + rel, info);
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return make_error(Fault::local, "io", "walking " + f->string() + ": " + ec.message());
+    return {};
+  }
+
+ private:
+  fs::path root_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    return make_error(Fault::user, "config",
+                      "storage root directory " + root + ": " + ec.message());
+  auto abs = fs::absolute(root, ec);
+  return std::unique_ptr<StorageDriver>(new FsDriver(abs));
+}
+
+}  // namespace docket::registry

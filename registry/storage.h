@@ -1,0 +1,77 @@
+// Storage driver interface for the registry. A driver stores opaque files under
+// '/'-separated paths ("/blobs/sha256/ab/<hex>/data"); the registry's layout, content
+// addressing and verification live above it (registry/store.h), so every backend (the
+// filesystem now, object storage later) only has to honour this contract, which the
+// parameterised conformance suite in registry/tests/storage_conformance_test.cpp checks:
+//
+//  * put() and move() are atomic and durable: a reader sees the old file, the new file or
+//    nothing, never a torn one, and once they return the result survives a crash.
+//  * Writers write to a path that is not visible to get()/open() under a final blob name:
+//    the registry only ever renames verified uploads into place.
+//  * Missing paths give Error code "not_found" (Fault::local).
+//  * Paths must start with '/', have no empty, "." or ".." segments, and only contain
+//    [A-Za-z0-9._:-]; anything else is refused with code "bad_path" (Fault::bug: the
+//    registry validated names before building a path).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "net/router.h"
+
+namespace docket::registry {
+
+struct FileInfo {
+  std::uint64_t size = 0;
+  bool is_dir = false;
+  std::chrono::system_clock::time_point modified{};
+};
+
+// Appends to one file; durable only after commit().
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual Status write(std::string_view bytes) = 0;
+  virtual std::uint64_t size() const = 0;
+  // Flushes and fsyncs; the writer stays usable for more appends.
+  virtual Status sync() = 0;
+};
+
+class StorageDriver {
+ public:
+  virtual ~StorageDriver() = default;
+  virtual std::string name() const = 0;
+
+  virtual Result<std::string> get(std::string_view path, std::uint64_t max_bytes) = 0;
+  virtual Status put(std::string_view path, std::string_view bytes) = 0;
+  virtual Result<FileInfo> stat(std::string_view path) = 0;
+  // Names of the direct children, sorted bytewise.
+  virtual Result<std::vector<std::string>> list(std::string_view dir) = 0;
+  // Removes a file or a whole tree. Missing is not an error.
+  virtual Status remove(std::string_view path) = 0;
+  // Atomic, durable rename; creates parents; replaces an existing destination file.
+  virtual Status move(std::string_view from, std::string_view to) = 0;
+  // Opens (creating if needed) a file for appending.
+  virtual Result<std::unique_ptr<FileWriter>> append(std::string_view path) = 0;
+  // Truncates a file to `size` bytes (upload resume after a partial write).
+  virtual Status truncate(std::string_view path, std::uint64_t size) = 0;
+  // Opens a file for reading: a descriptor the server can sendfile() from. Drivers that
+  // cannot (object storage) return code "unsupported" and will serve via redirects.
+  virtual Result<net::FileBody> open(std::string_view path) = 0;
+  // Calls fn(path) for every file under dir, depth first (GC, catalog).
+  virtual Status walk(std::string_view dir,
+                      const std::function<void(const std::string&, const FileInfo&)>& fn) = 0;
+};
+
+Result<std::unique_ptr<StorageDriver>> make_filesystem_driver(const std::string& root);
+
+// Validates a driver path (see the contract above).
+Status check_path(std::string_view path);
+
+}  // namespace docket::registry

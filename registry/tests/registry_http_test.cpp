@@ -1,0 +1,429 @@
+// Missing aggregate fields default to empty here; the warning is noise for test requests.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+// Every OCI endpoint and error path over real HTTP against the real filesystem driver.
+#include <gtest/gtest.h>
+
+#include "common/digest.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "registry/tests/test_client.h"
+
+using namespace docket;
+using namespace docket::registry;
+using namespace docket::registry::testing;
+
+namespace {
+
+std::string upload_path(const Resp& r) {
+  return r.header("location");
+}
+
+class RegistryHttp : public ::testing::Test {
+ protected:
+  RegistryServer reg;
+};
+
+TEST_F(RegistryHttp, BaseEndpointAndApiVersionHeader) {
+  auto r = reg.get("/v2/");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("docker-distribution-api-version"), "registry/2.0");
+  auto nf = reg.get("/v2/x/unknown-endpoint");
+  EXPECT_EQ(nf.status, 404u);
+}
+
+TEST_F(RegistryHttp, MonolithicPushThenGetHeadAndRange) {
+  std::string blob = "0123456789";
+  std::string d = Digest::of(blob).str();
+  auto r = reg.send({"POST", "/v2/lib/app/blobs/uploads/?digest=" + d, blob});
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(r.header("location"), "/v2/lib/app/blobs/" + d);
+  EXPECT_EQ(r.header("docker-content-digest"), d);
+  auto g = reg.get("/v2/lib/app/blobs/" + d);
+  EXPECT_EQ(g.status, 200u);
+  EXPECT_EQ(g.body, blob);
+  EXPECT_EQ(g.header("content-type"), "application/octet-stream");
+  EXPECT_EQ(g.header("docker-content-digest"), d);
+  auto h = reg.send({"HEAD", "/v2/lib/app/blobs/" + d});
+  EXPECT_EQ(h.status, 200u);
+  EXPECT_EQ(h.header("content-length"), "10");
+  EXPECT_TRUE(h.body.empty());
+  auto p = reg.send({"GET", "/v2/lib/app/blobs/" + d, "", {{"Range", "bytes=2-4"}}});
+  EXPECT_EQ(p.status, 206u);
+  EXPECT_EQ(p.body, "234");
+  EXPECT_EQ(p.header("content-range"), "bytes 2-4/10");
+  p = reg.send({"GET", "/v2/lib/app/blobs/" + d, "", {{"Range", "bytes=-3"}}});
+  EXPECT_EQ(p.body, "789");
+  p = reg.send({"GET", "/v2/lib/app/blobs/" + d, "", {{"Range", "bytes=7-"}}});
+  EXPECT_EQ(p.body, "789");
+  p = reg.send({"GET", "/v2/lib/app/blobs/" + d, "", {{"Range", "bytes=10-20"}}});
+  EXPECT_EQ(p.status, 416u);
+  EXPECT_EQ(p.header("content-range"), "bytes */10");
+  // Not visible from another repository.
+  EXPECT_EQ(reg.get("/v2/other/blobs/" + d).error_code(), "BLOB_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, BadDigestsAreRefused) {
+  auto r =
+      reg.send({"POST", "/v2/a/blobs/uploads/?digest=" + Digest::of("other").str(), "content"});
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.error_code(), "DIGEST_INVALID");
+  r = reg.send({"POST", "/v2/a/blobs/uploads/?digest=sha256:xyz", "content"});
+  EXPECT_EQ(r.error_code(), "DIGEST_INVALID");
+  EXPECT_EQ(reg.get("/v2/a/blobs/sha256:1234").error_code(), "DIGEST_INVALID");
+  EXPECT_EQ(reg.get("/v2/a/blobs/md5:1234").status, 400u);
+  EXPECT_EQ(reg.get("/v2/a/blobs/" + Digest::of("nothing").str()).status, 404u);
+  // The failed upload left no visible blob.
+  EXPECT_EQ(reg.get("/v2/a/blobs/" + Digest::of("content").str()).error_code(), "BLOB_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, InvalidNamesAreRefused) {
+  for (std::string name : {"UPPER", "a/../b", "..", "a__-b", "x/_trust"}) {
+    auto r = reg.send({"POST", "/v2/" + name + "/blobs/uploads/"});
+    EXPECT_EQ(r.status, 400u) << name;
+    EXPECT_EQ(r.error_code(), "NAME_INVALID") << name;
+    EXPECT_EQ(reg.get("/v2/" + name + "/tags/list").error_code(), "NAME_INVALID") << name;
+  }
+  EXPECT_EQ(reg.get("/v2/" + std::string(256, 'a') + "/tags/list").error_code(), "NAME_INVALID");
+}
+
+TEST_F(RegistryHttp, ChunkedUploadWithContentRangeStatusAndResume) {
+  std::string blob(300000, 'q');
+  for (std::size_t i = 0; i < blob.size(); ++i) blob[i] = char('a' + i % 23);
+  auto s = reg.send({"POST", "/v2/r/blobs/uploads/"});
+  ASSERT_EQ(s.status, 202u);
+  EXPECT_EQ(s.header("range"), "0-0");
+  EXPECT_FALSE(s.header("docker-upload-uuid").empty());
+  std::string loc = upload_path(s);
+  auto p1 =
+      reg.send({"PATCH",
+                loc,
+                blob.substr(0, 100000),
+                {{"Content-Range", "0-99999"}, {"Content-Type", "application/octet-stream"}}});
+  ASSERT_EQ(p1.status, 202u) << p1.body;
+  EXPECT_EQ(p1.header("range"), "0-99999");
+  // Out of order chunk: 416 and the upload is unchanged.
+  auto bad = reg.send({"PATCH",
+                       p1.header("location"),
+                       blob.substr(200000, 10),
+                       {{"Content-Range", "200000-200009"}}});
+  EXPECT_EQ(bad.status, 416u);
+  EXPECT_EQ(bad.header("range"), "0-99999");
+  // Content-Range and body length disagree.
+  bad = reg.send({"PATCH", loc, blob.substr(100000, 10), {{"Content-Range", "100000-100019"}}});
+  EXPECT_EQ(bad.status, 416u);
+  bad = reg.send({"PATCH", loc, "x", {{"Content-Range", "garbage"}}});
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(bad.error_code(), "BLOB_UPLOAD_INVALID");
+  auto st = reg.get(loc);
+  EXPECT_EQ(st.status, 204u);
+  EXPECT_EQ(st.header("range"), "0-99999");
+  // Streamed (chunked transfer coding, no Content-Range) PATCH as real clients send.
+  auto p2 = reg.send({"PATCH", loc, blob.substr(100000, 150000), {}, true});
+  ASSERT_EQ(p2.status, 202u) << p2.body;
+  EXPECT_EQ(p2.header("range"), "0-249999");
+  // Final chunk with the PUT.
+  auto put = reg.send({"PUT", loc + "?digest=" + Digest::of(blob).str(), blob.substr(250000)});
+  ASSERT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(reg.get("/v2/r/blobs/" + Digest::of(blob).str()).body, blob);
+  // The session is gone once committed.
+  EXPECT_EQ(reg.get(loc).error_code(), "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_EQ(reg.send({"PATCH", loc, "x"}).error_code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, PutWithWrongDigestKeepsUploadAndUnknownUploads) {
+  auto s = reg.send({"POST", "/v2/r/blobs/uploads/"});
+  std::string loc = upload_path(s);
+  ASSERT_EQ(reg.send({"PATCH", loc, "abc"}).status, 202u);
+  auto put = reg.send({"PUT", loc + "?digest=" + Digest::of("xyz").str()});
+  EXPECT_EQ(put.status, 400u);
+  EXPECT_EQ(put.error_code(), "DIGEST_INVALID");
+  put = reg.send({"PUT", loc});
+  EXPECT_EQ(put.error_code(), "DIGEST_INVALID");
+  // Still resumable with the right digest.
+  put = reg.send({"PUT", loc + "?digest=" + Digest::of("abc").str()});
+  EXPECT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(reg.get("/v2/r/blobs/uploads/00000000-0000-4000-8000-000000000000").error_code(),
+            "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/r/blobs/uploads/..%2f..%2fetc").error_code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, CancelUpload) {
+  auto s = reg.send({"POST", "/v2/r/blobs/uploads/"});
+  std::string loc = upload_path(s);
+  EXPECT_EQ(reg.send({"DELETE", loc}).status, 204u);
+  EXPECT_EQ(reg.get(loc).status, 404u);
+  EXPECT_EQ(reg.send({"DELETE", loc}).error_code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, UploadResumesAfterServerRestart) {
+  auto root = std::filesystem::temp_directory_path() / ("docket-restart-" + random_hex_id());
+  std::string loc;
+  {
+    RegistryServer a({}, root);
+    loc = upload_path(a.send({"POST", "/v2/r/blobs/uploads/"}));
+    ASSERT_EQ(a.send({"PATCH", loc, "first-half|"}).status, 202u);
+  }
+  {
+    RegistryServer b({}, root);
+    auto st = b.get(loc);
+    EXPECT_EQ(st.status, 204u);
+    EXPECT_EQ(st.header("range"), "0-10");
+    ASSERT_EQ(b.send({"PATCH", loc, "second-half", {{"Content-Range", "11-21"}}}).status, 202u);
+    auto put = b.send({"PUT", loc + "?digest=" + Digest::of("first-half|second-half").str()});
+    EXPECT_EQ(put.status, 201u) << put.body;
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST_F(RegistryHttp, CrossRepositoryMount) {
+  std::string d = reg.push_blob("src", "shared layer");
+  auto m = reg.send({"POST", "/v2/dst/blobs/uploads/?mount=" + d + "&from=src"});
+  EXPECT_EQ(m.status, 201u);
+  EXPECT_EQ(m.header("docker-content-digest"), d);
+  EXPECT_EQ(reg.get("/v2/dst/blobs/" + d).body, "shared layer");
+  // Not mountable: a normal upload session instead.
+  auto n =
+      reg.send({"POST", "/v2/dst2/blobs/uploads/?mount=" + Digest::of("nope").str() + "&from=src"});
+  EXPECT_EQ(n.status, 202u);
+  EXPECT_FALSE(n.header("location").empty());
+}
+
+TEST_F(RegistryHttp, ManifestPushPullVerbatimAndTags) {
+  std::string d = reg.push_image("app", "v1", {"layer-one", "layer-two"});
+  auto byTag = reg.get("/v2/app/manifests/v1");
+  ASSERT_EQ(byTag.status, 200u);
+  EXPECT_EQ(byTag.header("content-type"), "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ(byTag.header("docker-content-digest"), d);
+  EXPECT_EQ(Digest::of(byTag.body).str(), d);  // exact bytes, pretty-printed as pushed
+  EXPECT_NE(byTag.body.find('\n'), std::string::npos);
+  auto byDigest = reg.get("/v2/app/manifests/" + d);
+  EXPECT_EQ(byDigest.body, byTag.body);
+  auto head = reg.send({"HEAD", "/v2/app/manifests/v1"});
+  EXPECT_EQ(head.header("content-length"), std::to_string(byTag.body.size()));
+  // Multi-tag PUT by digest.
+  auto put = reg.send({"PUT",
+                       "/v2/app/manifests/" + d + "?tag=a&tag=b",
+                       byTag.body,
+                       {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  EXPECT_EQ(put.status, 201u);
+  EXPECT_EQ(put.headers.count("oci-tag"), 2u);
+  auto tags = Json::parse(reg.get("/v2/app/tags/list").body);
+  EXPECT_EQ(tags["name"], "app");
+  EXPECT_EQ(tags["tags"], Json::parse(R"(["a","b","v1"])"));
+  EXPECT_EQ(reg.get("/v2/app/manifests/nope").error_code(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/app/manifests/" + Digest::of("x").str()).error_code(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/nothing/tags/list").error_code(), "NAME_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, ManifestErrors) {
+  std::string ct = "application/vnd.oci.image.manifest.v1+json";
+  auto put = [&](const std::string& ref, const std::string& body, std::string type = "") {
+    return reg.send(
+        {"PUT", "/v2/m/manifests/" + ref, body, {{"Content-Type", type.empty() ? ct : type}}});
+  };
+  std::string missing = Digest::of("not pushed").str();
+  std::string cfg = reg.push_blob("m", "{}");
+  Json m = {
+      {"schemaVersion", 2},
+      {"mediaType", ct},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", cfg}, {"size", 2}}},
+      {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                               {"digest", missing},
+                               {"size", 10}}})}};
+  auto r = put("t", m.dump());
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
+  EXPECT_EQ(put("t", "{not json").error_code(), "MANIFEST_INVALID");
+  EXPECT_EQ(put("t", R"({"schemaVersion":1})").error_code(), "MANIFEST_INVALID");
+  EXPECT_EQ(put("t", R"({"schemaVersion":2,"mediaType":"application/x-unknown"})",
+                "application/x-unknown")
+                .error_code(),
+            "MANIFEST_INVALID");
+  EXPECT_EQ(put("bad:tag!", m.dump()).error_code(), "DIGEST_INVALID");
+  EXPECT_EQ(put("-bad", m.dump()).error_code(), "TAG_INVALID");
+  m["layers"] = Json::array();
+  EXPECT_EQ(put(Digest::of("other").str(), m.dump()).error_code(), "DIGEST_INVALID");
+  // Content-Type disagreeing with mediaType.
+  EXPECT_EQ(put("t", m.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_INVALID");
+  // Index whose child manifest is missing.
+  Json idx = {{"schemaVersion", 2},
+              {"mediaType", "application/vnd.oci.image.index.v1+json"},
+              {"manifests", Json::array({{{"mediaType", ct}, {"digest", missing}, {"size", 5}}})}};
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_BLOB_UNKNOWN");
+  EXPECT_EQ(put("t", m.dump()).status, 201u);
+}
+
+TEST(RegistryHttpLimits, OversizeManifestGets413) {
+  HttpOptions o;
+  o.max_manifest_bytes = 1000;
+  RegistryServer reg(o);
+  auto r = reg.send({"PUT",
+                     "/v2/m/manifests/t",
+                     std::string(5000, ' '),
+                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  EXPECT_EQ(r.status, 413u);
+  EXPECT_EQ(r.error_code(), "MANIFEST_INVALID");
+}
+
+TEST_F(RegistryHttp, IndexAndDockerSchema2) {
+  std::string a = reg.push_image("multi", "amd64", {"A"});
+  std::string b = reg.push_image("multi", "arm64", {"B"});
+  auto ma = reg.get("/v2/multi/manifests/amd64");
+  Json idx = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.docker.distribution.manifest.list.v2+json"},
+      {"manifests", Json::array({{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", a},
+                                  {"size", ma.body.size()}},
+                                 {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", b},
+                                  {"size", 1}}})}};
+  auto r =
+      reg.send({"PUT",
+                "/v2/multi/manifests/latest",
+                idx.dump(),
+                {{"Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json"}}});
+  EXPECT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(reg.get("/v2/multi/manifests/latest").header("content-type"),
+            "application/vnd.docker.distribution.manifest.list.v2+json");
+  // Docker schema2 image manifest.
+  std::string cfg = reg.push_blob("d2", "{\"os\":\"linux\"}");
+  std::string layer = reg.push_blob("d2", "tar-gz-bytes");
+  Json m = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+      {"config",
+       {{"mediaType", "application/vnd.docker.container.image.v1+json"},
+        {"digest", cfg},
+        {"size", 15}}},
+      {"layers", Json::array({{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+                               {"digest", layer},
+                               {"size", 12}}})}};
+  r = reg.send({"PUT",
+                "/v2/d2/manifests/v1",
+                m.dump(),
+                {{"Content-Type", "application/vnd.docker.distribution.manifest.v2+json"}}});
+  EXPECT_EQ(r.status, 201u) << r.body;
+}
+
+TEST_F(RegistryHttp, TagsAndCatalogPagination) {
+  for (auto t : {"c", "a", "e", "b", "d"}) reg.push_image("p", t, {});
+  auto r = reg.get("/v2/p/tags/list?n=2");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["a","b"])"));
+  EXPECT_EQ(r.header("link"), "</v2/p/tags/list?n=2&last=b>; rel=\"next\"");
+  r = reg.get("/v2/p/tags/list?n=2&last=b");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["c","d"])"));
+  r = reg.get("/v2/p/tags/list?n=2&last=d");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["e"])"));
+  EXPECT_EQ(r.header("link"), "");
+  r = reg.get("/v2/p/tags/list?n=0");
+  EXPECT_EQ(Json::parse(r.body)["tags"].size(), 0u);
+  EXPECT_EQ(r.header("link"), "");
+  EXPECT_EQ(reg.get("/v2/p/tags/list?n=-1").error_code(), "PAGINATION_NUMBER_INVALID");
+  EXPECT_EQ(reg.get("/v2/p/tags/list?n=abc").status, 400u);
+  for (auto repo : {"z/y", "b", "a/x"}) reg.push_image(repo, "t", {});
+  r = reg.get("/v2/_catalog");
+  EXPECT_EQ(Json::parse(r.body)["repositories"], Json::parse(R"(["a/x","b","p","z/y"])"));
+  r = reg.get("/v2/_catalog?n=2");
+  EXPECT_EQ(Json::parse(r.body)["repositories"], Json::parse(R"(["a/x","b"])"));
+  EXPECT_EQ(r.header("link"), "</v2/_catalog?n=2&last=b>; rel=\"next\"");
+  r = reg.get("/v2/_catalog?n=2&last=b");
+  EXPECT_EQ(Json::parse(r.body)["repositories"], Json::parse(R"(["p","z/y"])"));
+}
+
+TEST_F(RegistryHttp, ReferrersWithArtifactTypeFilter) {
+  std::string subject = reg.push_image("ref", "v1", {"L"});
+  auto ms = reg.get("/v2/ref/manifests/v1");
+  std::string subj =
+      R"({"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      subject + R"(","size":)" + std::to_string(ms.body.size()) + "}";
+  std::string sig = reg.push_image(
+      "ref", Digest::of("x").str().substr(0, 0) + "sig", {},
+      subj + R"(,"artifactType":"application/vnd.example.sig","annotations":{"k":"v"}})");
+  std::string sbom = reg.push_image("ref", "sbom", {},
+                                    subj + R"(,"artifactType":"application/vnd.example.sbom"})");
+  auto r = reg.get("/v2/ref/referrers/" + subject);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("content-type"), "application/vnd.oci.image.index.v1+json");
+  auto j = Json::parse(r.body);
+  ASSERT_EQ(j["manifests"].size(), 2u);
+  r = reg.get("/v2/ref/referrers/" + subject + "?artifactType=application/vnd.example.sig");
+  j = Json::parse(r.body);
+  ASSERT_EQ(j["manifests"].size(), 1u);
+  EXPECT_EQ(j["manifests"][0]["digest"], sig);
+  EXPECT_EQ(j["manifests"][0]["annotations"]["k"], "v");
+  EXPECT_EQ(r.header("oci-filters-applied"), "artifactType");
+  // Unknown subject: 200 with an empty list. Bad digest: 400.
+  r = reg.get("/v2/ref/referrers/" + Digest::of("none").str());
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(Json::parse(r.body)["manifests"].size(), 0u);
+  EXPECT_EQ(reg.get("/v2/ref/referrers/sha256:zz").error_code(), "DIGEST_INVALID");
+  // Deleting a referrer removes it from the list.
+  EXPECT_EQ(reg.send({"DELETE", "/v2/ref/manifests/" + sbom}).status, 202u);
+  EXPECT_EQ(Json::parse(reg.get("/v2/ref/referrers/" + subject).body)["manifests"].size(), 1u);
+}
+
+TEST_F(RegistryHttp, ReferrerPushReturnsOciSubjectEvenIfSubjectMissing) {
+  std::string cfg = reg.push_blob("s", "{}");
+  std::string dangling = Digest::of("never pushed").str();
+  Json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"artifactType", "x/y"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", cfg}, {"size", 2}}},
+            {"layers", Json::array()},
+            {"subject",
+             {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+              {"digest", dangling},
+              {"size", 3}}}};
+  auto r = reg.send({"PUT",
+                     "/v2/s/manifests/" + Digest::of(m.dump()).str(),
+                     m.dump(),
+                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  EXPECT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(r.header("oci-subject"), dangling);
+}
+
+TEST_F(RegistryHttp, DeleteManifestsTagsAndBlobs) {
+  std::string d = reg.push_image("del", "v1", {"layer"});
+  reg.send({"PUT",
+            "/v2/del/manifests/" + d + "?tag=v2",
+            reg.get("/v2/del/manifests/v1").body,
+            {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}});
+  // Tag delete removes only the tag.
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/manifests/v2"}).status, 202u);
+  EXPECT_EQ(reg.get("/v2/del/manifests/v2").status, 404u);
+  EXPECT_EQ(reg.get("/v2/del/manifests/v1").status, 200u);
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/manifests/v2"}).error_code(), "MANIFEST_UNKNOWN");
+  // Digest delete removes the manifest and its tags.
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/manifests/" + d}).status, 202u);
+  EXPECT_EQ(reg.get("/v2/del/manifests/v1").status, 404u);
+  EXPECT_EQ(reg.get("/v2/del/manifests/" + d).status, 404u);
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/manifests/" + d}).error_code(), "MANIFEST_UNKNOWN");
+  std::string ld = Digest::of("layer").str();
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/blobs/" + ld}).status, 202u);
+  EXPECT_EQ(reg.get("/v2/del/blobs/" + ld).error_code(), "BLOB_UNKNOWN");
+  EXPECT_EQ(reg.send({"DELETE", "/v2/del/blobs/" + ld}).error_code(), "BLOB_UNKNOWN");
+}
+
+TEST(RegistryHttpModes, ReadOnlyAndDeleteDisabled) {
+  HttpOptions o;
+  o.delete_enabled = false;
+  RegistryServer reg(o);
+  std::string d = reg.push_image("x", "v1", {"l"});
+  auto r = reg.send({"DELETE", "/v2/x/manifests/" + d});
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.error_code(), "UNSUPPORTED");
+  HttpOptions ro;
+  ro.read_only = true;
+  RegistryServer reg2(ro, reg.root);
+  EXPECT_EQ(reg2.get("/v2/x/manifests/v1").status, 200u);
+  r = reg2.send({"POST", "/v2/x/blobs/uploads/"});
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.error_code(), "UNSUPPORTED");
+}
+
+}  // namespace

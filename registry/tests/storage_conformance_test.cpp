@@ -1,0 +1,133 @@
+// One conformance suite every StorageDriver must pass (registry/storage.h contract).
+// Add a backend by adding a factory to the INSTANTIATE_TEST_SUITE_P list below.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/file.h"
+#include "registry/storage.h"
+
+using namespace docket;
+using namespace docket::registry;
+
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<StorageDriver>(const std::filesystem::path& scratch)> make;
+};
+
+class DriverConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    scratch = std::filesystem::temp_directory_path() / ("docket-driver-" + random_hex_id());
+    d = GetParam().make(scratch);
+    ASSERT_TRUE(d);
+  }
+  void TearDown() override { std::filesystem::remove_all(scratch); }
+  std::filesystem::path scratch;
+  std::unique_ptr<StorageDriver> d;
+};
+
+TEST_P(DriverConformance, PutGetRoundTripAndReplace) {
+  ASSERT_TRUE(d->put("/a/b/c", "one"));
+  EXPECT_EQ(*d->get("/a/b/c", 100), "one");
+  ASSERT_TRUE(d->put("/a/b/c", "two!"));
+  EXPECT_EQ(*d->get("/a/b/c", 100), "two!");
+  auto st = d->stat("/a/b/c");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->size, 4u);
+  EXPECT_FALSE(st->is_dir);
+  EXPECT_TRUE(d->stat("/a/b")->is_dir);
+  auto big = d->get("/a/b/c", 3);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, "too_large");
+}
+
+TEST_P(DriverConformance, MissingPathsAreNotFound) {
+  for (auto r : {d->get("/nope", 10).error().code, d->stat("/nope/x").error().code,
+                 d->list("/nope").error().code, d->open("/nope").error().code})
+    EXPECT_EQ(r, "not_found");
+  EXPECT_TRUE(d->remove("/nope/at/all"));  // removing nothing is fine
+}
+
+TEST_P(DriverConformance, ListIsSortedAndHidesTempFiles) {
+  ASSERT_TRUE(d->put("/l/b", "x"));
+  ASSERT_TRUE(d->put("/l/a", "x"));
+  ASSERT_TRUE(d->put("/l/c/d", "x"));
+  auto l = d->list("/l");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(*l, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_P(DriverConformance, MoveIsAtomicCreatesParentsAndReplaces) {
+  ASSERT_TRUE(d->put("/m/src", "content"));
+  ASSERT_TRUE(d->put("/m2/deep/dst", "old"));
+  ASSERT_TRUE(d->move("/m/src", "/m2/deep/dst"));
+  EXPECT_EQ(*d->get("/m2/deep/dst", 100), "content");
+  EXPECT_EQ(d->stat("/m/src").error().code, "not_found");
+  ASSERT_TRUE(d->put("/m/src2", "x"));
+  ASSERT_TRUE(d->move("/m/src2", "/new/parent/dir/f"));
+  EXPECT_EQ(*d->get("/new/parent/dir/f", 10), "x");
+  EXPECT_FALSE(d->move("/m/missing", "/m/other"));
+}
+
+TEST_P(DriverConformance, AppendSyncTruncateAndOpen) {
+  auto w = d->append("/u/data");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->write("hello "));
+  ASSERT_TRUE((*w)->write("world"));
+  EXPECT_EQ((*w)->size(), 11u);
+  ASSERT_TRUE((*w)->sync());
+  w->reset();
+  auto w2 = d->append("/u/data");  // reopening continues at the end
+  ASSERT_TRUE(w2);
+  EXPECT_EQ((*w2)->size(), 11u);
+  ASSERT_TRUE((*w2)->write("!"));
+  w2->reset();
+  EXPECT_EQ(*d->get("/u/data", 100), "hello world!");
+  ASSERT_TRUE(d->truncate("/u/data", 5));
+  auto f = d->open("/u/data");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->length, 5u);
+  char buf[16];
+  ASSERT_EQ(::pread(f->file->fd(), buf, sizeof buf, 0), 5);
+  EXPECT_EQ(std::string(buf, 5), "hello");
+  EXPECT_FALSE(d->open("/u"));  // a directory is not a file
+}
+
+TEST_P(DriverConformance, RemoveTreeAndWalk) {
+  ASSERT_TRUE(d->put("/w/a/1", "x"));
+  ASSERT_TRUE(d->put("/w/a/2", "yy"));
+  ASSERT_TRUE(d->put("/w/b", "zzz"));
+  std::map<std::string, std::uint64_t> seen;
+  ASSERT_TRUE(d->walk("/w", [&](const std::string& p, const FileInfo& i) { seen[p] = i.size; }));
+  EXPECT_EQ(seen,
+            (std::map<std::string, std::uint64_t>{{"/w/a/1", 1}, {"/w/a/2", 2}, {"/w/b", 3}}));
+  ASSERT_TRUE(d->remove("/w/a"));
+  EXPECT_EQ(d->stat("/w/a/1").error().code, "not_found");
+  EXPECT_TRUE(d->stat("/w/b"));
+  EXPECT_TRUE(d->walk("/absent", [&](const std::string&, const FileInfo&) { FAIL(); }));
+}
+
+TEST_P(DriverConformance, RefusesEscapingPaths) {
+  for (const char* p :
+       {"relative", "/a/../b", "/a//b", "/./a", "/a/b/", "/a b", "/a\\b", "/%2e%2e"}) {
+    auto r = d->put(p, "x");
+    ASSERT_FALSE(r) << p;
+    EXPECT_EQ(r.error().code, "bad_path") << p;
+  }
+  EXPECT_FALSE(std::filesystem::exists(scratch.parent_path() / "b"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, DriverConformance,
+                         ::testing::Values(Backend{"filesystem",
+                                                   [](const std::filesystem::path& s) {
+                                                     auto d = make_filesystem_driver(s.string());
+                                                     return d ? std::move(*d) : nullptr;
+                                                   }}),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
