@@ -53,7 +53,7 @@ EOF
 notary-server -config "$T/notary-server.json" >"$T/notary-server.log" 2>&1 &
 PIDS+=($!)
 DPORT=$(free_port)
-DOCKET_SIGNER_PASSPHRASE_DEFAULT=bench-pass "$DOCKET" trust --listen "127.0.0.1:$DPORT" \
+DOCKET_SIGNER_PASSPHRASE_DEFAULT=bench-pass DOCKET_LOG_ACCESSLOG_ENABLED=false "$DOCKET" trust --addr "127.0.0.1:$DPORT" --data "$T/data" \
   --tls-cert "$T/server.crt" --tls-key "$T/server.key" --storage "sqlite://$T/trust.db" \
   --signer-dir "$T/signer" --log-level error >"$T/docket.log" 2>&1 &
 PIDS+=($!)

@@ -702,7 +702,34 @@ Result<PrivateKey> PrivateKey::generate(Algorithm a, int rsa_bits) {
   return make_error(Fault::bug, "usage", "unknown algorithm");
 }
 
+namespace {
+// Notary's ed25519 PKCS#8 (tuf/utils/pkcs8.go): SEQUENCE { INTEGER 0, SEQUENCE { OID
+// 1.3.6.1.4.1.11591.15.1 }, OCTET STRING (96) }, the octets being Notary's private key bytes
+// public(32) || seed(32) || public(32) (its public key followed by Go's ed25519.PrivateKey).
+constexpr std::string_view kNotaryEd25519Prefix(
+    "\x30\x72\x02\x01\x00\x30\x0b\x06\x09\x2b\x06\x01\x04\x01\xda\x47\x0f\x01\x04\x60", 20);
+constexpr std::size_t kNotaryEd25519Bytes = 96;
+}  // namespace
+
 Result<PrivateKey> PrivateKey::from_pkcs8_der(std::string_view der, Fault fault) {
+  if (der.starts_with(kNotaryEd25519Prefix)) {
+    if (der.size() != kNotaryEd25519Prefix.size() + kNotaryEd25519Bytes)
+      return make_error(fault, "bad_key", "Notary ed25519 private key has the wrong length");
+    std::string_view body = der.substr(kNotaryEd25519Prefix.size());
+    init_sodium();
+    auto impl = std::make_shared<Impl>();
+    impl->alg = Algorithm::ed25519;
+    impl->ed25519_sk.assign(crypto_sign_SECRETKEYBYTES, '\0');
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    crypto_sign_seed_keypair(pk, reinterpret_cast<unsigned char*>(impl->ed25519_sk.data()),
+                             reinterpret_cast<const unsigned char*>(body.data() + 32));
+    impl->spki.assign(reinterpret_cast<char*>(pk), sizeof pk);
+    if (body.substr(0, 32) != impl->spki || body.substr(64) != impl->spki)
+      return make_error(
+          fault, "bad_key",
+          "Notary ed25519 private key: the stored public key does not match the seed");
+    return PrivateKey(std::move(impl));
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   P8Ptr p8(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
   if (!p8 || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
@@ -737,6 +764,14 @@ std::string PrivateKey::to_pkcs8_der() const {
   std::string out(static_cast<std::size_t>(n), '\0');
   auto* p = reinterpret_cast<unsigned char*>(out.data());
   i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &p);
+  return out;
+}
+
+std::string PrivateKey::to_notary_pkcs8_der() const {
+  if (impl_->alg != Algorithm::ed25519) return to_pkcs8_der();
+  std::string out(kNotaryEd25519Prefix);
+  out += impl_->spki;        // public
+  out += impl_->ed25519_sk;  // seed || public, as Go's ed25519.PrivateKey
   return out;
 }
 

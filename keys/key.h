@@ -105,9 +105,13 @@ class PrivateKey {
   // rsa_bits applies to Algorithm::rsa only (kMinRsaBits..kMaxRsaBits, multiple of 8).
   static Result<PrivateKey> generate(Algorithm a, int rsa_bits = kDefaultRsaBits);
   // Unencrypted PKCS#8 DER (for the key store) and back. Ed25519 keys use the RFC 8410
-  // PKCS#8 encoding.
+  // PKCS#8 encoding. Reading also accepts Notary's ed25519 encoding (below).
   static Result<PrivateKey> from_pkcs8_der(std::string_view der, Fault fault = Fault::local);
   std::string to_pkcs8_der() const;
+  // PKCS#8 as Notary's key files hold it: ed25519 under OID 1.3.6.1.4.1.11591.15.1 with the
+  // 96 bytes public, seed, public as the private key (Notary cannot read RFC 8410 keys);
+  // ECDSA and RSA exactly as to_pkcs8_der().
+  std::string to_notary_pkcs8_der() const;
 
   Algorithm algorithm() const;
   // Signs `message`: Notary methods (eddsa, ecdsa raw r||s, rsapss) for Dialect::notary;

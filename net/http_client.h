@@ -45,6 +45,9 @@ inline constexpr std::size_t kDefaultMaxErrorBodyBytes = 1u * 1024 * 1024;
 inline constexpr std::size_t kMaxResponseHeaderBytes = 256u * 1024;
 inline constexpr int kDefaultMaxRedirects = 10;
 inline constexpr std::size_t kMaxPooledHandles = 16;
+// libcurl receive/send buffer sizes per transfer.
+inline constexpr long kDownloadBufferBytes = 256 * 1024;
+inline constexpr long kUploadBufferBytes = 512 * 1024;
 
 // Header list that keeps order and repeats; names compare case-insensitively (RFC 9110 §5.1).
 class HttpHeaders {

@@ -43,9 +43,10 @@ using asio::use_awaitable;
 
 namespace {
 
-constexpr std::size_t kStreamChunk = 1 << 20;  // body piece handed to a BodySink
+constexpr std::size_t kStreamChunk = 1 << 20;  // body piece handed to a RequestBodySink
 constexpr std::size_t kBufferedChunk = 64 << 10;
 constexpr std::size_t kTlsFileChunk = 256 << 10;
+constexpr std::size_t kParserReadBuffer = 64 << 10;  // Beast reads at most this much per call
 
 const std::string& http_date() {
   thread_local std::time_t last = 0;
@@ -283,17 +284,18 @@ awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Respons
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         // Bound the wait: a client that stops reading loses the connection.
         asio::steady_timer timer(sock.get_executor(), opts.write_timeout);
-        bool timed_out = false;
-        timer.async_wait([&](boost::system::error_code e) {
+        auto timed_out = std::make_shared<bool>(false);
+        timer.async_wait([timed_out, &sock](boost::system::error_code e) {
           if (!e) {
-            timed_out = true;
+            *timed_out = true;
             boost::system::error_code ig;
             sock.cancel(ig);
           }
         });
         co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+        bool expired = *timed_out;
         timer.cancel();
-        if (ec || timed_out) {
+        if (ec || expired) {
           if (!ec) ec = asio::error::timed_out;
           co_return sent;
         }
@@ -431,15 +433,49 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   };
 
   // Reads the body in pieces; on_piece returns false to stop. Returns the End reason.
+  // Content-Length bodies are read straight from the socket into `chunk` (large reads, no
+  // parser copy); chunked bodies go through Beast's parser.
   std::vector<char> chunk;
-  auto read_body =
-      [&](std::uint64_t limit, std::size_t chunk_size,
-          const std::function<bool(std::string_view)>& on_piece) -> awaitable<BodySink::End> {
+  bool body_complete = parser.is_done();
+  auto read_body = [&](std::uint64_t limit, std::size_t chunk_size,
+                       const std::function<bool(std::string_view)>& on_piece)
+      -> awaitable<RequestBodySink::End> {
     if (parser.content_length() && limit && *parser.content_length() > limit)
-      co_return BodySink::End::too_large;
-    if (!co_await send_continue()) co_return BodySink::End::client_error;
+      co_return RequestBodySink::End::too_large;
+    if (!co_await send_continue()) co_return RequestBodySink::End::client_error;
+    if (parser.is_done()) {
+      body_complete = true;
+      co_return RequestBodySink::End::complete;
+    }
     chunk.resize(chunk_size);
     std::uint64_t total_read = 0;
+    if (!parser.chunked() && parser.content_length()) {
+      std::uint64_t remaining = *parser.content_length();
+      while (remaining > 0) {
+        std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
+        std::size_t n = 0;
+        if (buf.size() > 0) {
+          n = std::min(buf.size(), want);
+          asio::buffer_copy(asio::buffer(chunk.data(), n), buf.data());
+          buf.consume(n);
+        } else {
+          lowest.expires_after(opts.body_idle_timeout);
+          boost::system::error_code rec;
+          n = co_await stream.async_read_some(asio::buffer(chunk.data(), want),
+                                              asio::redirect_error(use_awaitable, rec));
+          if (rec && n == 0) co_return RequestBodySink::End::client_error;
+        }
+        remaining -= n;
+        total_read += n;
+        if (limit && total_read > limit) co_return RequestBodySink::End::too_large;
+        if (!on_piece({chunk.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
+      }
+      body_complete = true;
+      co_return RequestBodySink::End::complete;
+    }
+    if (buf.capacity() < kParserReadBuffer)
+      buf.reserve(kParserReadBuffer);  // else Beast reads 512 B at a time
     while (!parser.is_done()) {
       auto& b = parser.get().body();
       b.data = chunk.data();
@@ -451,12 +487,13 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
       std::size_t n = chunk.size() - parser.get().body().size;
       if (n > 0) {
         total_read += n;
-        if (limit && total_read > limit) co_return BodySink::End::too_large;
-        if (!on_piece({chunk.data(), n})) co_return BodySink::End::stopped_by_sink;
+        if (limit && total_read > limit) co_return RequestBodySink::End::too_large;
+        if (!on_piece({chunk.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
       }
-      if (rec) co_return BodySink::End::client_error;
+      if (rec) co_return RequestBodySink::End::client_error;
     }
-    co_return BodySink::End::complete;
+    body_complete = true;
+    co_return RequestBodySink::End::complete;
   };
 
   bool client_gone = false;
@@ -467,8 +504,8 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
         if (sink) {
           auto end = co_await read_body(route->options.max_body, kStreamChunk,
                                         [&](std::string_view p) { return sink->write(p); });
-          if (end == BodySink::End::client_error) client_gone = true;
-          if (end == BodySink::End::too_large) {
+          if (end == RequestBodySink::End::client_error) client_gone = true;
+          if (end == RequestBodySink::End::too_large) {
             res.close = true;
           }
           sink->finish(end, req, res);
@@ -479,9 +516,9 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
           req.body.append(p);
           return true;
         });
-        if (end == BodySink::End::complete) {
+        if (end == RequestBodySink::End::complete) {
           route->handler(req, res);
-        } else if (end == BodySink::End::too_large) {
+        } else if (end == RequestBodySink::End::too_large) {
           res.set(413, "text/plain",
                   "request body larger than " + std::to_string(limit) + " bytes\n");
           res.close = true;
@@ -503,7 +540,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   }
   if (!res.headers.count("X-Request-Id")) res.headers.set("X-Request-Id", req.request_id);
   // Unread body bytes would be parsed as the next request: close instead.
-  if (!parser.is_done() || res.close || stopping || client_gone) keep_alive = false;
+  if (!body_complete || res.close || stopping || client_gone) keep_alive = false;
   std::uint64_t sent = 0;
   if (!client_gone) {
     boost::system::error_code wec;

@@ -1,7 +1,7 @@
 // docket's HTTP/1.1 server core: Boost.Beast on Asio, one io_context per thread
 // (threads = cores by default, a connection stays on the thread that accepted it), C++20
 // coroutines per connection, keep-alive, header/body/idle timeouts, body size limits,
-// streamed request bodies (chunked or Content-Length) handed to a BodySink in pieces,
+// streamed request bodies (chunked or Content-Length) handed to a RequestBodySink in pieces,
 // `Expect: 100-continue`, HEAD, large file responses with sendfile(2) (plain TCP) or 256 KiB
 // writes (TLS), TLS from PEM cert/key files, graceful stop.
 //

@@ -28,7 +28,7 @@
 //
 // Handlers run on the server's I/O threads and must not block on the network; file I/O
 // and short CPU work are fine. A handler reads a buffered body (`Request::body`, capped at
-// RouteOptions::max_body, 413 beyond) or, for streaming routes, returns a BodySink that is
+// RouteOptions::max_body, 413 beyond) or, for streaming routes, returns a RequestBodySink that is
 // fed the body in pieces as it arrives (chunked transfer coding decoded).
 #pragma once
 
@@ -123,9 +123,9 @@ struct Response {
 // returns false to stop reading (the sink then answers in finish()). finish() is always
 // called exactly once: `complete` says whether the whole body arrived. A sink must leave
 // storage consistent whatever happens (the client may vanish mid-body).
-class BodySink {
+class RequestBodySink {
  public:
-  virtual ~BodySink() = default;
+  virtual ~RequestBodySink() = default;
   virtual bool write(std::string_view piece) = 0;
   enum class End { complete, stopped_by_sink, client_error, too_large };
   virtual void finish(End end, Request& req, Response& res) = 0;
@@ -133,7 +133,7 @@ class BodySink {
 
 using Handler = std::function<void(Request&, Response&)>;
 // Returns nullptr after filling Response to refuse the body before it is read.
-using StreamHandler = std::function<std::unique_ptr<BodySink>(Request&, Response&)>;
+using StreamHandler = std::function<std::unique_ptr<RequestBodySink>(Request&, Response&)>;
 
 struct RouteOptions {
   // Largest buffered body (413 beyond). Streaming routes: largest total body (0 = no limit).

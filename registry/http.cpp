@@ -100,7 +100,7 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 
 // Appends the request body to an upload session. Used by PATCH, PUT (final chunk) and
 // the monolithic POST. `on_complete` answers once the whole body is in.
-class UploadSink : public net::BodySink {
+class UploadSink : public net::RequestBodySink {
  public:
   UploadSink(std::shared_ptr<UploadSession> s, std::optional<std::uint64_t> expect_len,
              std::function<void(Request&, Response&, UploadSession&)> on_complete)
@@ -148,7 +148,7 @@ class UploadSink : public net::BodySink {
 };
 
 // Discards a body the handler has no use for.
-class DiscardSink : public net::BodySink {
+class DiscardSink : public net::RequestBodySink {
  public:
   explicit DiscardSink(std::function<void(Request&, Response&)> f) : f_(std::move(f)) {}
   bool write(std::string_view) override { return true; }
@@ -158,7 +158,7 @@ class DiscardSink : public net::BodySink {
   std::function<void(Request&, Response&)> f_;
 };
 
-class BufferSink : public net::BodySink {
+class BufferSink : public net::RequestBodySink {
  public:
   BufferSink(std::uint64_t limit, std::function<void(Request&, Response&, std::string)> f)
       : limit_(limit), f_(std::move(f)) {}
@@ -355,7 +355,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
 
   router.add_stream(
       V::put, "/v2/{name...}/manifests/{reference}", "registry.manifest.put",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         const std::string* name = repo_name(req, res);
         if (!name) return nullptr;
         std::string repo = *name;
@@ -483,7 +483,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
   };
   router.add_stream(
       V::post, "/v2/{name...}/blobs/uploads/", "registry.upload.start",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         const std::string* name = repo_name(req, res);
         if (!name) return nullptr;
         std::string repo = *name;
@@ -538,7 +538,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
 
   router.add_stream(
       V::patch, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.patch",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
         if (!s) return nullptr;
@@ -551,7 +551,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
 
   router.add_stream(
       V::put, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.put",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::BodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
         if (!s) return nullptr;

@@ -3,7 +3,8 @@
 # Idempotent: packages already present are skipped; `apt-get update` runs at most once.
 #   scripts/install-deps.sh           build + unit-test dependencies
 #   scripts/install-deps.sh --peers   also the real peers used by interop tests and benches
-#                                     (notary, skopeo, podman, docker-registry, PostgreSQL, wrk)
+#                                     (notary, skopeo, podman, docker-registry, PostgreSQL, wrk,
+#                                     nginx for the registry bench)
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -16,7 +17,7 @@ BUILD_PKGS=(
 )
 PEER_PKGS=(
   notary skopeo podman docker-registry postgresql apache2-utils wrk hyperfine
-  uidmap fuse-overlayfs
+  uidmap fuse-overlayfs nginx-light
 )
 
 want=("${BUILD_PKGS[@]}")

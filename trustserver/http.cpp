@@ -35,10 +35,11 @@ void install_trust_routes(net::Router& router, TrustService& svc, const MountOpt
   noauth.max_body = 0;
   noauth.tags = {"no-auth"};
   router.add(http::verb::get, "/_notary_server/health", "trust.health", h, noauth);
-  if (o.standalone) {
-    router.add(http::verb::get, "/v2/", "trust.ping", h, small);
-    router.add(http::verb::get, "/metrics", "trust.metrics", h, noauth);
-  }
+  // The ping: in `serve` the registry (installed first) answers /v2/ and this one is never
+  // reached; alone, the notary client needs a 2xx or 401 here to go online.
+  router.add(http::verb::get, "/v2/", "trust.ping", h, small);
+  // /metrics and /health are the server's (net/server_middleware.h); they count every
+  // trust.* route by name.
 }
 
 }  // namespace docket::trustserver

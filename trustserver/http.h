@@ -7,17 +7,14 @@
 
 namespace docket::trustserver {
 
-struct MountOptions {
-  // Standalone server: also answer GET /v2/ (the ping) and /metrics. In `serve` the
-  // registry owns both.
-  bool standalone = true;
-};
+struct MountOptions {};
 
 // Routes, all named "trust.*" (middleware keys on the name; auth uses access_for()):
 //   GET|POST   /v2/{gun...}/_trust/tuf/{file...}   metadata GETs, key get/rotate
 //   POST|DELETE /v2/{gun...}/_trust/tuf/          publish, delete
 //   GET        /v2/{gun...}/_trust/changefeed, /v2/_trust/changefeed
 //   GET        /_notary_server/health              (tag "no-auth")
+//   GET        /v2/                                (the ping; the registry's wins in serve)
 void install_trust_routes(net::Router& router, TrustService& svc, const MountOptions& o = {});
 
 }  // namespace docket::trustserver

@@ -127,6 +127,7 @@ std::mutex& TrustService::gun_lock(const std::string& gun) {
 }
 
 void TrustService::invalidate(const std::string& gun) {
+  ++generation_;
   std::unique_lock lk(cache_mu_);
   for (auto it = cache_.lower_bound({gun, ""}); it != cache_.end() && it->first.first == gun;)
     it = cache_.erase(it);
@@ -471,6 +472,18 @@ TrustResponse TrustService::delete_gun(const Route& r) {
 
 TrustResponse TrustService::changefeed(const std::optional<std::string>& gun,
                                        const std::string& query) {
+  const auto gen = generation_.load();
+  const std::string cache_key = gun.value_or("*") + '\0' + query;
+  if (o_.cache_current) {
+    std::lock_guard lk(feed_mu_);
+    if (auto it = feed_cache_.find(cache_key); it != feed_cache_.end() && it->second.first == gen) {
+      ++counters_->changefeed;
+      TrustResponse out;
+      out.headers.emplace_back("Content-Type", kTextPlain);
+      out.body = it->second.second;
+      return out;
+    }
+  }
   auto q = parse_query_string(query);
   auto bad = [&](std::string why) {
     return error(HttpError{NotaryCode::invalid_parameters, "{}", std::move(why)});
@@ -519,6 +532,11 @@ TrustResponse TrustService::changefeed(const std::optional<std::string>& gun,
             "\",\"Category\":\"" + std::string(change_category_name(c.category)) + "\"}";
   }
   body += "]}";
+  if (o_.cache_current) {
+    std::lock_guard lk(feed_mu_);
+    if (feed_cache_.size() >= kMaxCachedFeedPages) feed_cache_.clear();
+    feed_cache_[cache_key] = {gen, body};
+  }
   TrustResponse out;
   out.headers.emplace_back("Content-Type", kTextPlain);
   out.body = std::move(body);

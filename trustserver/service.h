@@ -109,6 +109,12 @@ class TrustService {
   mutable std::shared_mutex cache_mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Cached>> cache_;
 
+  // Changefeed pages by (gun, query), valid while no write happened since (cache_current).
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex feed_mu_;
+  std::map<std::string, std::pair<std::uint64_t, std::string>> feed_cache_;
+  static constexpr std::size_t kMaxCachedFeedPages = 1024;
+
   std::mutex locks_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;
 

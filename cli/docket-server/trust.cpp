@@ -1,97 +1,104 @@
-// `docket-server trust`: the Notary-compatible trust server on its own port.
-#if defined(DOCKET_HAVE_TRUST_HTTP)
-#include <cstdio>
+// The trust role: the Notary-compatible trust server (docs/trust-server.md). Installed by
+// `docket-server serve` beside the registry on one port, or alone by `docket-server trust`.
+// Configuration (YAML `trust:` section, each with a DOCKET_TRUST_* environment override):
+//   trust.storage.url        sqlite://<storage.filesystem.rootdirectory>/trust.db
+//                            | postgres://user@host:port/db
+//   trust.signer.directory   <rootdirectory>/trust-keys  (encrypted server keys)
+//   trust.signer.alias       default  (passphrase from DOCKET_SIGNER_PASSPHRASE_<ALIAS>)
+//   trust.key_algorithm      ed25519 | ecdsa | rsa
+//   trust.cache              true (serve current metadata from memory; sqlite only)
+#if defined(DOCKET_HAVE_TRUST_HTTP) && __has_include("cli/docket-server/serve.h")
+#include <filesystem>
 
 #include "cli/command.h"
+#include "cli/docket-server/serve.h"
 #include "common/log.h"
-#include "net/http_server.h"
 #include "signer/signer.h"
 #include "trustserver/http.h"
 #include "trustserver/service.h"
 #include "trustserver/storage.h"
 
 namespace {
+using namespace docket;
 
-struct TrustArgs {
-  std::string listen = "127.0.0.1:4443";
-  std::string tls_cert, tls_key;
-  std::string storage = "sqlite://trust.db";
-  std::string signer_dir = "signer-keys";
-  std::string signer_alias = "default";
-  std::string key_algorithm = "ed25519";
-  std::vector<std::string> gun_prefixes;
-  bool no_cache = false;
-  std::string log_level = "info";
-  unsigned threads = 0;
+struct TrustRole {
+  std::unique_ptr<trustserver::Storage> storage;
+  std::unique_ptr<signer::Signer> signer;
+  std::unique_ptr<trustserver::TrustService> service;
 };
 
-std::pair<std::string, std::uint16_t> split_listen(const std::string& s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos)
-    docket::raise(docket::Fault::user, "usage", "--listen must be HOST:PORT, got '" + s + "'");
-  auto host = s.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  int port = std::atoi(s.c_str() + colon + 1);
-  if (port < 0 || port > 65535) docket::raise(docket::Fault::user, "usage", "bad port in --listen");
-  return {host, static_cast<std::uint16_t>(port)};
-}
+server::RoleRegistration trust_role(
+    {"trust", 20, [](server::RoleContext& ctx) -> Status {
+       const auto& doc = ctx.config.document;
+       const std::filesystem::path root = ctx.config.root_dir;
+       auto url = registry::config_string(doc, "trust.storage.url",
+                                          "sqlite://" + (root / "trust.db").string());
+       auto keydir =
+           registry::config_string(doc, "trust.signer.directory", (root / "trust-keys").string());
+       auto alias = registry::config_string(doc, "trust.signer.alias", "default");
+       auto alg = registry::config_string(doc, "trust.key_algorithm", "ed25519");
+       auto cache = registry::config_bool(doc, "trust.cache", true);
+       for (const auto* r : {&url, &keydir, &alias, &alg})
+         if (!*r) return std::unexpected(r->error());
+       if (!cache) return std::unexpected(cache.error());
+       auto algorithm = keys::parse_algorithm(*alg);
+       if (!algorithm) return std::unexpected(algorithm.error());
+       if (url->starts_with("sqlite://")) {
+         std::error_code ec;
+         std::filesystem::create_directories(std::filesystem::path(url->substr(9)).parent_path(),
+                                             ec);
+       }
+       auto role = std::make_shared<TrustRole>();
+       auto st = trustserver::open_storage(*url);
+       if (!st) return std::unexpected(st.error());
+       role->storage = std::move(*st);
+       signer::LocalSignerOptions lo;
+       lo.directory = *keydir;
+       lo.default_alias = *alias;
+       auto sg = signer::open_local_signer(lo);
+       if (!sg) return std::unexpected(sg.error());
+       role->signer = std::move(*sg);
+       trustserver::TrustOptions to;
+       to.key_algorithm = *algorithm;
+       to.cache_current = *cache && role->storage->backend() == "sqlite";
+       role->service =
+           std::make_unique<trustserver::TrustService>(*role->storage, *role->signer, to);
+       trustserver::install_trust_routes(ctx.router, *role->service);
+       log::info("trust role ready", {{"storage", role->storage->backend()}, {"signer", *keydir}});
+       ctx.keep(role);
+       return {};
+     }});
 
-docket::cli::Registration reg("docket-server", 30, [](CLI::App& app) {
-  auto a = std::make_shared<TrustArgs>();
-  auto* cmd =
-      app.add_subcommand("trust", "Run the Notary-compatible trust server (docs/trust-server.md)");
-  cmd->add_option("--listen", a->listen, "HOST:PORT to listen on")->capture_default_str();
-  cmd->add_option("--tls-cert", a->tls_cert, "PEM certificate (chain) file; TLS is off without it");
-  cmd->add_option("--tls-key", a->tls_key, "PEM private key file for --tls-cert");
-  cmd->add_option("--storage", a->storage, "sqlite:///path/db or postgres://user@host:port/db")
-      ->capture_default_str();
-  cmd->add_option(
-         "--signer-dir", a->signer_dir,
-         "Directory of encrypted server keys (passphrase from DOCKET_SIGNER_PASSPHRASE_<ALIAS>)")
-      ->capture_default_str();
-  cmd->add_option("--signer-alias", a->signer_alias, "Passphrase alias for new keys")
-      ->capture_default_str();
-  cmd->add_option("--key-algorithm", a->key_algorithm, "ed25519 | ecdsa | rsa for server keys")
-      ->capture_default_str();
-  cmd->add_option("--gun-prefix", a->gun_prefixes,
-                  "Only accept GUNs with this prefix (repeatable)");
-  cmd->add_flag("--no-cache", a->no_cache, "Do not serve current metadata from memory");
-  cmd->add_option("--threads", a->threads, "I/O threads (0 = one per core)");
-  cmd->add_option("--log-level", a->log_level, "debug | info | warn | error")
-      ->capture_default_str();
-  cmd->callback([a] {
-    using namespace docket;
-    log::set_level(value_or_raise(log::parse_level(a->log_level)));
-    trustserver::StorageOptions so;
-    auto storage = value_or_raise(trustserver::open_storage(a->storage, so));
-    signer::LocalSignerOptions lo;
-    lo.directory = a->signer_dir;
-    lo.default_alias = a->signer_alias;
-    auto sg = value_or_raise(signer::open_local_signer(lo));
-    trustserver::TrustOptions to;
-    to.key_algorithm = value_or_raise(keys::parse_algorithm(a->key_algorithm));
-    to.gun_prefixes = a->gun_prefixes;
-    to.cache_current = !a->no_cache && storage->backend() == "sqlite";
-    trustserver::TrustService svc(*storage, *sg, to);
-    net::Router router;
-    trustserver::install_trust_routes(router, svc);
-    net::ServerOptions opts;
-    auto [host, port] = split_listen(a->listen);
-    opts.host = host;
-    opts.port = port;
-    opts.threads = a->threads;
-    opts.tls_cert_file = a->tls_cert;
-    opts.tls_key_file = a->tls_key;
-    if (a->tls_cert.empty() != a->tls_key.empty())
-      raise(Fault::user, "usage", "--tls-cert and --tls-key go together");
-    net::HttpServer server(opts, router);
-    value_or_raise(server.start());
-    std::printf("docket-server trust listening on %s://%s:%u\n",
-                a->tls_cert.empty() ? "http" : "https", host.c_str(),
-                static_cast<unsigned>(server.port()));
-    std::fflush(stdout);
-    net::run_until_signal(server);
+cli::Registration trust_cmd("docket-server", 30, [](CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "trust", "Run the Notary-compatible trust server role only (docs/trust-server.md)");
+  auto f = std::make_shared<server::CommonFlags>();
+  server::add_common_flags(cmd, *f);
+  struct Extra {
+    std::string tls_cert, tls_key, storage, signer_dir, key_algorithm, log_level;
+  };
+  auto x = std::make_shared<Extra>();
+  cmd->add_option("--tls-cert", x->tls_cert,
+                  "PEM certificate (chain); env DOCKET_HTTP_TLS_CERTIFICATE");
+  cmd->add_option("--tls-key", x->tls_key, "PEM private key; env DOCKET_HTTP_TLS_KEY");
+  cmd->add_option("--storage", x->storage,
+                  "sqlite:///path/db or postgres://...; env DOCKET_TRUST_STORAGE_URL");
+  cmd->add_option("--signer-dir", x->signer_dir,
+                  "Encrypted server key directory; env DOCKET_TRUST_SIGNER_DIRECTORY");
+  cmd->add_option("--key-algorithm", x->key_algorithm,
+                  "ed25519 | ecdsa | rsa; env DOCKET_TRUST_KEY_ALGORITHM");
+  cmd->add_option("--log-level", x->log_level, "debug | info | warn | error; env DOCKET_LOG_LEVEL");
+  cmd->callback([f, x] {
+    auto set = [](const char* env, const std::string& v) {
+      if (!v.empty()) ::setenv(env, v.c_str(), 1);
+    };
+    set("DOCKET_HTTP_TLS_CERTIFICATE", x->tls_cert);
+    set("DOCKET_HTTP_TLS_KEY", x->tls_key);
+    set("DOCKET_TRUST_STORAGE_URL", x->storage);
+    set("DOCKET_TRUST_SIGNER_DIRECTORY", x->signer_dir);
+    set("DOCKET_TRUST_KEY_ALGORITHM", x->key_algorithm);
+    set("DOCKET_LOG_LEVEL", x->log_level);
+    server::run_server(server::load_with_flags(*f), {"trust"});
   });
 });
 

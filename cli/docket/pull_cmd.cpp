@@ -4,6 +4,9 @@
 #include "cli/command.h"
 #include "client/session.h"
 #include "client/transfer.h"
+#if defined(DOCKET_HAVE_VERIFIER)
+#include "verifier/trust.h"
+#endif
 
 namespace {
 using namespace docket;
@@ -29,12 +32,12 @@ void add_common(CLI::App* cmd, TransferArgs& a) {
       ->check(CLI::Range(1, kMaxParallelTransfers));
 }
 
-void refuse_unverified_if_trust(bool disable) {
+void refuse_unsigned_push_if_trust(bool disable) {
   // Never fall back to an unverified transfer when the user asked for content trust.
   if (content_trust_enabled(disable))
     raise(Fault::user, "trust_unavailable",
-          "DOCKER_CONTENT_TRUST is on but this docket build cannot verify or sign yet; "
-          "unset it or pass --disable-content-trust to transfer without verification");
+          "DOCKER_CONTENT_TRUST is on but this docket build cannot sign yet; "
+          "unset it or pass --disable-content-trust to push without signing");
 }
 
 docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
@@ -44,8 +47,28 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
   pull->add_option("--platform", a->platform,
                    "os/arch[/variant] to pull from a multi-platform image (default: this machine)");
   pull->callback([a] {
-    refuse_unverified_if_trust(a->disable_trust);
     auto ref = value_or_raise(Reference::parse(a->ref));
+    std::optional<Descriptor> trusted;
+    if (content_trust_enabled(a->disable_trust)) {
+#if defined(DOCKET_HAVE_VERIFIER)
+      if (ref.digest()) {
+        // A digest is its own proof: the manifest is checked against it.
+      } else {
+        auto cfg = verifier::trust_config_for(ref);
+        auto t = value_or_raise(verifier::resolve_trusted(
+            ref, cfg, [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); }));
+        trusted = t.descriptor;
+        if (!a->quiet && a->format != "json")
+          std::printf("Pull (1 of 1): %s@%s (signed by %s)\n",
+                      ref.with_default_tag().familiar().c_str(), t.descriptor.digest.str().c_str(),
+                      t.role.c_str());
+      }
+#else
+      raise(Fault::user, "trust_unavailable",
+            "DOCKER_CONTENT_TRUST is on but this docket build cannot verify yet; "
+            "unset it or pass --disable-content-trust to pull without verification");
+#endif
+    }
     auto store = value_or_raise(open_default_store());
     auto reg = value_or_raise(registry_for(ref.domain(), a->insecure));
     auto progress =
@@ -66,7 +89,7 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
   push->add_option("--chunk-size", b->chunk,
                    "Upload in PATCH chunks of this many bytes (0: one PUT per blob)");
   push->callback([b] {
-    refuse_unverified_if_trust(b->disable_trust);
+    refuse_unsigned_push_if_trust(b->disable_trust);
     auto ref = value_or_raise(Reference::parse(b->ref));
     if (ref.digest() && !ref.tag())
       raise(Fault::user, "usage", "push needs a tag, not a digest: " + b->ref);

@@ -100,9 +100,16 @@ TEST(DocketCli, LoginPushPullSaveLoadSearch) {
   EXPECT_EQ(badref.rc, 1);
   EXPECT_NE(badref.out.find("bad_reference"), std::string::npos) << badref.out;
   // Content trust requested but not verifiable: refused, never silently unverified.
-  auto trust = docket("pull --insecure " + img, "", "DOCKER_CONTENT_TRUST=1");
-  EXPECT_EQ(trust.rc, 1);
-  EXPECT_NE(trust.out.find("trust_unavailable"), std::string::npos) << trust.out;
+  // With content trust on, a pull from a registry with no trust data fails (never falls
+  // back to unverified), and a push refuses while signing is unavailable.
+  auto trust = docket("pull --insecure " + img, "",
+                      "DOCKER_CONTENT_TRUST=1 DOCKER_CONTENT_TRUST_SERVER=http://" + reg.domain());
+  EXPECT_EQ(trust.rc, 1) << trust.out;
+  auto trust_push = docket("push --insecure " + img, "", "DOCKER_CONTENT_TRUST=1");
+  EXPECT_EQ(trust_push.rc, 1);
+  EXPECT_NE(trust_push.out.find("trust_unavailable"), std::string::npos) << trust_push.out;
+  EXPECT_EQ(
+      docket("pull --disable-content-trust --insecure " + img, "", "DOCKER_CONTENT_TRUST=1").rc, 0);
   ASSERT_EQ(docket("logout " + reg.domain()).rc, 0);
   auto after = docket("pull --insecure " + img);
   EXPECT_EQ(after.rc, 1);

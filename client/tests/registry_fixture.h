@@ -42,7 +42,10 @@ inline bool have_program(const std::string& name) {
 class DockerRegistry {
  public:
   // user/password: when non-empty, htpasswd auth with that single account.
-  explicit DockerRegistry(std::string user = "", std::string password = "") {
+  // tls_cert/tls_key: when set, the registry serves HTTPS with them.
+  explicit DockerRegistry(std::string user = "", std::string password = "",
+                          std::string tls_cert = "", std::string tls_key = "") {
+    tls_ = !tls_cert.empty();
     port_ = free_port();
     std::string auth;
     if (!user.empty()) {
@@ -57,6 +60,8 @@ class DockerRegistry {
         "filesystem:\n    rootdirectory: " +
         (dir_.path / "data").string() +
         "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n" +
+        (tls_ ? "  tls:\n    certificate: " + tls_cert + "\n    key: " + tls_key + "\n"
+              : std::string()) +
         auth;
     (void)atomic_write_file(dir_.path / "config.yml", cfg);
     pid_ = ::fork();
@@ -71,7 +76,9 @@ class DockerRegistry {
       ::_exit(127);
     }
     // Give-up bound for a broken set-up, not a timing assertion.
-    net::HttpClient http;
+    net::HttpClientOptions ho;
+    ho.tls.insecure_skip_tls_verify = true;  // readiness probe only
+    auto http = std::move(*net::HttpClient::create(ho));
     for (int i = 0; i < 200; ++i) {
       auto r = http.get(url() + "/v2/");
       if (r && (r->status == 200 || r->status == 401)) {
@@ -96,7 +103,7 @@ class DockerRegistry {
   bool ready() const { return ready_; }
   int port() const { return port_; }
   std::string domain() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string url() const { return "http://" + domain(); }
+  std::string url() const { return (tls_ ? "https://" : "http://") + domain(); }
   std::string log() const { return read_file(dir_.path / "registry.log").value_or(""); }
 
  private:
@@ -104,6 +111,7 @@ class DockerRegistry {
   int port_ = 0;
   pid_t pid_ = -1;
   bool ready_ = false;
+  bool tls_ = false;
 };
 
 }  // namespace docket::client::test

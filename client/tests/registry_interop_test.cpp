@@ -6,6 +6,7 @@
 #include "client/tests/registry_fixture.h"
 #include "client/transfer.h"
 #include "net/testing/loopback_server.h"
+#include "net/testing/tls_testing.h"
 
 using namespace docket;
 using namespace docket::client;
@@ -252,4 +253,38 @@ TEST(RegistryInterop, Skopeo) {
   ASSERT_TRUE(pulled) << pulled.error().describe();
   EXPECT_EQ(pulled->target.digest, img.manifest.digest);
   expect_same_image(s, dst, img.manifest);
+}
+
+// Real TLS: the registry's CA is trusted only through certs.d/<host:port>/ca.crt.
+TEST(RegistryInterop, TlsWithCertsD) {
+  if (!test::have_program("docker-registry")) GTEST_SKIP() << "docker-registry not installed";
+  test::TempDir d;
+  auto pki = net::testing::make_test_pki(d.path / "pki");
+  ASSERT_TRUE(pki) << pki.error().describe();
+  test::DockerRegistry reg("", "", pki->server_cert.string(), pki->server_key.string());
+  ASSERT_TRUE(reg.ready()) << reg.log();
+  fs::create_directories(d.path / "certs.d" / reg.domain());
+  fs::copy_file(pki->ca_cert, d.path / "certs.d" / reg.domain() / "ca.crt");
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 1, 2000);
+  ASSERT_TRUE(s.tag(R("x:1"), img.manifest));
+
+  RegistryOptions o;
+  o.certs_dirs = {d.path / "certs.d"};
+  auto c = *RegistryClient::create(reg.domain(), std::nullopt, o);
+  EXPECT_EQ(c->base_url(), "https://" + reg.domain());
+  auto p = push_image(*c, s, R("x:1"), R(reg.domain() + "/tls/x:1"), PushOptions{});
+  ASSERT_TRUE(p) << p.error().describe();
+
+  // Without the CA the server's certificate is refused; nothing falls back to HTTP.
+  RegistryOptions no_ca;
+  no_ca.certs_dirs = {d.path / "empty"};
+  auto untrusted = *RegistryClient::create(reg.domain(), std::nullopt, no_ca);
+  auto dst = *ImageStore::open(d.path / "d");
+  auto r = pull_image(*untrusted, dst, R(reg.domain() + "/tls/x:1"), PullOptions{});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "network");
+  EXPECT_TRUE(dst.list()->empty());
+  auto ok = pull_image(*c, dst, R(reg.domain() + "/tls/x:1"), PullOptions{});
+  ASSERT_TRUE(ok) << ok.error().describe();
 }

@@ -51,14 +51,14 @@ int free_loopback_port(bool ipv6 = false);
 std::optional<std::filesystem::path> find_executable(std::string_view name);
 
 struct ProcessOptions {
-  std::vector<std::string> argv;  // argv[0] is looked up on PATH
+  std::vector<std::string> argv{};  // argv[0] is looked up on PATH
   // Added to (or overriding) the inherited environment.
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env{};
   // Removed from the inherited environment (e.g. "http_proxy").
-  std::vector<std::string> unset_env;
-  std::optional<std::filesystem::path> working_dir;
+  std::vector<std::string> unset_env{};
+  std::optional<std::filesystem::path> working_dir{};
   // stdout and stderr go here (appended); default: a file in $TMPDIR.
-  std::optional<std::filesystem::path> log_file;
+  std::optional<std::filesystem::path> log_file{};
   // Bound on the SIGTERM grace period at destruction before SIGKILL.
   std::chrono::milliseconds stop_grace{3000};
 };

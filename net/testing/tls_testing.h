@@ -27,12 +27,12 @@ struct PemKeyCert {
 };
 
 struct CertSpec {
-  std::string common_name;
-  std::vector<std::string> dns_names;     // subjectAltName DNS entries
-  std::vector<std::string> ip_addresses;  // subjectAltName IP entries ("127.0.0.1", "::1")
-  bool server_auth = false;               // extendedKeyUsage serverAuth
-  bool client_auth = false;               // extendedKeyUsage clientAuth
-  bool is_ca = false;                     // basicConstraints CA:TRUE, keyCertSign
+  std::string common_name{};
+  std::vector<std::string> dns_names{};     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses{};  // subjectAltName IP entries ("127.0.0.1", "::1")
+  bool server_auth = false;                 // extendedKeyUsage serverAuth
+  bool client_auth = false;                 // extendedKeyUsage clientAuth
+  bool is_ca = false;                       // basicConstraints CA:TRUE, keyCertSign
   // Validity relative to now: [now + not_before, now + not_after].
   std::chrono::seconds not_before{-3600};
   std::chrono::seconds not_after{std::chrono::hours(24)};

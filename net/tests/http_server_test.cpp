@@ -25,7 +25,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-class Sink : public BodySink {
+class Sink : public RequestBodySink {
  public:
   bool write(std::string_view p) override {
     h.update(p);

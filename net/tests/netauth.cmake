@@ -18,3 +18,23 @@ docket_test(net_http_tls_test LABEL unit
 docket_test(net_http_peer_test LABEL integration
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_peer_test.cpp
   DEPS docket_net docket_net_testing)
+
+docket_test(net_auth_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/auth_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_token_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/token_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_auth_interop_test LABEL interop
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/auth_interop_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_auth_docs_test LABEL integration
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/auth_docs_test.cpp
+  DEPS docket_net docket_net_testing)
+
+docket_test(net_rate_limit_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/rate_limit_test.cpp
+  DEPS docket_net)

@@ -20,19 +20,28 @@ const std::string kGun = "localhost:4443/library/interop";
 
 class NotaryInterop : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {}
+  // The server command: "trust" (the role alone) or "serve" (registry + trust on one port).
+  virtual std::string command() const { return "trust"; }
   void SetUp() override {
-    if (!fs::exists("/usr/bin/notary")) GTEST_SKIP() << "notary CLI not installed (Debian package notary)";
+    if (!fs::exists("/usr/bin/notary"))
+      GTEST_SKIP() << "notary CLI not installed (Debian package notary)";
     dir_ = fs::temp_directory_path() / ("docket-notary-" + random_hex_id());
     fs::create_directories(dir_);
     pki_ = std::make_unique<TestPki>(dir_);
     port_ = free_port();
+    // Common flags only; the rest through the documented environment overrides, which
+    // `serve` and `trust` share.
     server_ = std::make_unique<Child>(
-        std::vector<std::string>{docket_server_bin(), "trust", "--listen", "127.0.0.1:" + std::to_string(port_),
-                                 "--tls-cert", pki_->server_cert.string(), "--tls-key", pki_->server_key.string(),
-                                 "--storage", "sqlite://" + (dir_ / "trust.db").string(), "--signer-dir",
-                                 (dir_ / "server-keys").string(), "--log-level", "warn"},
-        std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"}},
+        std::vector<std::string>{docket_server_bin(), command(), "--addr",
+                                 "127.0.0.1:" + std::to_string(port_), "--data",
+                                 (dir_ / "data").string()},
+        std::map<std::string, std::string>{
+            {"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"},
+            {"DOCKET_HTTP_TLS_CERTIFICATE", pki_->server_cert.string()},
+            {"DOCKET_HTTP_TLS_KEY", pki_->server_key.string()},
+            {"DOCKET_TRUST_STORAGE_URL", "sqlite://" + (dir_ / "trust.db").string()},
+            {"DOCKET_TRUST_SIGNER_DIRECTORY", (dir_ / "server-keys").string()},
+            {"DOCKET_LOG_LEVEL", "warn"}},
         dir_ / "server.log");
     ASSERT_TRUE(wait_for_port(port_, *server_)) << log();
     write_config("client", "");
@@ -40,8 +49,10 @@ class NotaryInterop : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     std::error_code ec;
-    if (!HasFailure()) fs::remove_all(dir_, ec);
-    else std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
+    if (!HasFailure())
+      fs::remove_all(dir_, ec);
+    else
+      std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
   }
   std::string log() { return read_file(dir_ / "server.log").value_or(""); }
   std::string url() { return "https://127.0.0.1:" + std::to_string(port_); }
@@ -55,7 +66,8 @@ class NotaryInterop : public ::testing::Test {
     EXPECT_TRUE(atomic_write_file(p, cfg.dump()));
     return p;
   }
-  RunResult notary(const std::string& args, const std::string& client = "client", const std::string& stdin_file = "") {
+  RunResult notary(const std::string& args, const std::string& client = "client",
+                   const std::string& stdin_file = "") {
     auto r = run("notary -c " + sh_quote((dir_ / (client + ".json")).string()) + " " + args,
                  {{"NOTARY_ROOT_PASSPHRASE", "root-pass"},
                   {"NOTARY_TARGETS_PASSPHRASE", "targets-pass"},
@@ -71,7 +83,8 @@ class NotaryInterop : public ::testing::Test {
   }
   // The sha256 hex column of `notary list` for a target.
   static bool lists(const std::string& out, const std::string& name, const std::string& content) {
-    return out.find(name) != std::string::npos && out.find(sha256_hex(content)) != std::string::npos;
+    return out.find(name) != std::string::npos &&
+           out.find(sha256_hex(content)) != std::string::npos;
   }
 
   fs::path dir_;
@@ -80,8 +93,10 @@ class NotaryInterop : public ::testing::Test {
   std::unique_ptr<Child> server_;
 };
 
-#define STEP(r, expect_ok) \
-  ASSERT_EQ((r).exit_code == 0, (expect_ok)) << "exit " << (r).exit_code << "\n" << (r).output << "\n--- server log:\n" << log()
+#define STEP(r, expect_ok)                                                          \
+  ASSERT_EQ((r).exit_code == 0, (expect_ok)) << "exit " << (r).exit_code << "\n"    \
+                                             << (r).output << "\n--- server log:\n" \
+                                             << log()
 
 TEST_F(NotaryInterop, WholeRepositoryLifecycle) {
   const std::string g = sh_quote(kGun);
@@ -115,7 +130,8 @@ TEST_F(NotaryInterop, WholeRepositoryLifecycle) {
   auto tampered = file("tampered.txt", "version 0ne\n");
   r = notary("verify " + g + " v1", "client", tampered.string());
   STEP(r, false);
-  EXPECT_NE(r.output.find("data not present in the trusted collection"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("data not present in the trusted collection"), std::string::npos)
+      << r.output;
 
   // A cold client that trusts on first use, and one pinned to the root certificate; both
   // cached root v1 now and must walk the root chain after the rotations below.
@@ -177,10 +193,14 @@ TEST_F(NotaryInterop, WholeRepositoryLifecycle) {
 
   // Delegation with its own key (x509 certificate, as notary wants).
   auto dkey = dir_ / "deleg.key", dcrt = dir_ / "deleg.crt";
-  auto gen = run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=releases "
-                 "-keyout " + sh_quote(dkey.string()) + " -out " + sh_quote(dcrt.string()));
+  auto gen =
+      run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 "
+          "-subj /CN=releases "
+          "-keyout " +
+          sh_quote(dkey.string()) + " -out " + sh_quote(dcrt.string()));
   ASSERT_EQ(gen.exit_code, 0) << gen.output;
-  r = notary("delegation add " + g + " targets/releases " + sh_quote(dcrt.string()) + " --all-paths -p");
+  r = notary("delegation add " + g + " targets/releases " + sh_quote(dcrt.string()) +
+             " --all-paths -p");
   STEP(r, true);
   r = notary("delegation list " + g);
   STEP(r, true);
@@ -229,6 +249,32 @@ TEST_F(NotaryInterop, WholeRepositoryLifecycle) {
   r = notary("list " + g, "fresh");
   STEP(r, false);
   EXPECT_NE(r.output.find("does not have trust data"), std::string::npos) << r.output;
+}
+
+// The same API mounted beside the registry on one port (`docket-server serve`).
+class NotaryInteropServe : public NotaryInterop {
+ protected:
+  std::string command() const override { return "serve"; }
+};
+
+TEST_F(NotaryInteropServe, PublishAndListThroughTheRegistryPort) {
+  const std::string g = sh_quote(kGun);
+  auto r = notary("init " + g + " -p");
+  STEP(r, true);
+  auto v1 = file("v1.txt", "served beside the registry");
+  r = notary("add " + g + " v1 " + sh_quote(v1.string()) + " -p");
+  STEP(r, true);
+  r = notary("list " + g);
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v1", "served beside the registry")) << r.output;
+  // The registry still owns its API on the same port.
+  auto cat = run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+                 sh_quote(url() + "/v2/_catalog"));
+  EXPECT_EQ(cat.exit_code, 0) << cat.output;
+  EXPECT_NE(cat.output.find("repositories"), std::string::npos) << cat.output;
+  auto health = run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+                    sh_quote(url() + "/_notary_server/health"));
+  EXPECT_EQ(health.output, "{}");
 }
 
 }  // namespace

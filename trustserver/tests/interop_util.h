@@ -33,8 +33,10 @@ namespace fs = std::filesystem;
 inline std::string sh_quote(const std::string& s) {
   std::string o = "'";
   for (char c : s) {
-    if (c == '\'') o += "'\\''";
-    else o += c;
+    if (c == '\'')
+      o += "'\\''";
+    else
+      o += c;
   }
   return o + "'";
 }
@@ -98,26 +100,34 @@ struct TestPki {
     server_key = dir / "server.key";
     auto q = [](const fs::path& p) { return sh_quote(p.string()); };
     std::string ext = (dir / "ext.cnf").string();
-    if (!atomic_write_file(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                                "extendedKeyUsage=serverAuth,clientAuth\n"))
+    if (!atomic_write_file(ext,
+                           "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                           "extendedKeyUsage=serverAuth,clientAuth\n"))
       throw std::runtime_error("writing ext.cnf");
-    auto r = run("sh -c " + sh_quote(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=docket-test-ca "
-        "-keyout " + q(ca_key) + " -out " + q(ca_cert) + " && " +
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost "
-        "-keyout " + q(server_key) + " -out " + q(dir / "server.csr") + " && " +
-        "openssl x509 -req -in " + q(dir / "server.csr") + " -CA " + q(ca_cert) + " -CAkey " + q(ca_key) +
-        " -CAcreateserial -days 2 -extfile " + sh_quote(ext) + " -out " + q(server_cert)));
+    auto r = run("sh -c " +
+                 sh_quote("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                          "-nodes -days 2 -subj /CN=docket-test-ca "
+                          "-keyout " +
+                          q(ca_key) + " -out " + q(ca_cert) + " && " +
+                          "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                          "-subj /CN=localhost "
+                          "-keyout " +
+                          q(server_key) + " -out " + q(dir / "server.csr") + " && " +
+                          "openssl x509 -req -in " + q(dir / "server.csr") + " -CA " + q(ca_cert) +
+                          " -CAkey " + q(ca_key) + " -CAcreateserial -days 2 -extfile " +
+                          sh_quote(ext) + " -out " + q(server_cert)));
     if (r.exit_code != 0) throw std::runtime_error("openssl failed: " + r.output);
   }
   // A client certificate signed by the CA (for mutual TLS).
   std::pair<fs::path, fs::path> client_cert(const std::string& name) const {
     auto crt = dir / (name + ".crt"), key = dir / (name + ".key"), csr = dir / (name + ".csr");
     auto q = [](const fs::path& p) { return sh_quote(p.string()); };
-    auto r = run("sh -c " + sh_quote(
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" + name + " -keyout " +
-        q(key) + " -out " + q(csr) + " && openssl x509 -req -in " + q(csr) + " -CA " + q(ca_cert) + " -CAkey " +
-        q(ca_key) + " -CAcreateserial -days 2 -extfile " + q(dir / "ext.cnf") + " -out " + q(crt)));
+    auto r = run(
+        "sh -c " +
+        sh_quote("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" +
+                 name + " -keyout " + q(key) + " -out " + q(csr) + " && openssl x509 -req -in " +
+                 q(csr) + " -CA " + q(ca_cert) + " -CAkey " + q(ca_key) +
+                 " -CAcreateserial -days 2 -extfile " + q(dir / "ext.cnf") + " -out " + q(crt)));
     if (r.exit_code != 0) throw std::runtime_error("openssl failed: " + r.output);
     return {crt, key};
   }
@@ -173,7 +183,8 @@ class Child {
   pid_t pid_ = -1;
 };
 
-inline bool wait_for_port(int port, Child& c, std::chrono::seconds limit = std::chrono::seconds(30)) {
+inline bool wait_for_port(int port, Child& c,
+                          std::chrono::seconds limit = std::chrono::seconds(30)) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (port_open(port)) return true;
@@ -183,6 +194,8 @@ inline bool wait_for_port(int port, Child& c, std::chrono::seconds limit = std::
   return false;
 }
 
-inline std::string docket_server_bin() { return std::string(DOCKET_BINARY_DIR) + "/cli/docket-server"; }
+inline std::string docket_server_bin() {
+  return std::string(DOCKET_BINARY_DIR) + "/cli/docket-server";
+}
 
 }  // namespace docket::trustserver::testing

@@ -38,7 +38,9 @@ class TrustServiceTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  void make_service(TrustOptions o) { svc_ = std::make_unique<TrustService>(*storage_, *signer_, o); }
+  void make_service(TrustOptions o) {
+    svc_ = std::make_unique<TrustService>(*storage_, *signer_, o);
+  }
 
   TrustResponse call(std::string method, std::string path, std::string body = "",
                      std::string ct = "", std::string query = "") {
@@ -53,7 +55,8 @@ class TrustServiceTest : public ::testing::Test {
   TrustResponse get(const std::string& gun, const std::string& file) {
     return call("GET", "/v2/" + gun + "/_trust/tuf/" + file);
   }
-  TrustResponse publish(const std::string& gun, const std::vector<std::pair<std::string, std::string>>& files) {
+  TrustResponse publish(const std::string& gun,
+                        const std::vector<std::pair<std::string, std::string>>& files) {
     return call("POST", "/v2/" + gun + "/_trust/tuf/", build_multipart(files, "XyZ"),
                 "multipart/form-data; boundary=XyZ");
   }
@@ -72,7 +75,8 @@ class TrustServiceTest : public ::testing::Test {
     }
     repo.next_root();
     repo.next_targets();
-    std::vector<std::pair<std::string, std::string>> files{{"root", repo.root}, {"targets", repo.targets}};
+    std::vector<std::pair<std::string, std::string>> files{{"root", repo.root},
+                                                           {"targets", repo.targets}};
     if (!server_snapshot) files.emplace_back("snapshot", repo.next_snapshot());
     auto r = publish(gun, files);
     EXPECT_EQ(r.status, 200u) << r.body;
@@ -87,7 +91,8 @@ class TrustServiceTest : public ::testing::Test {
     if (!j || !j->contains("errors")) return "";
     return (*j)["errors"][0]["code"];
   }
-  void expect_invalid_update(const TrustResponse& r, const std::string& name, const std::string& needle) {
+  void expect_invalid_update(const TrustResponse& r, const std::string& name,
+                             const std::string& needle) {
     EXPECT_EQ(r.status, 400u) << r.body;
     EXPECT_EQ(code(r), "INVALID_UPDATE") << r.body;
     auto d = detail(r);
@@ -133,9 +138,11 @@ TEST_F(TrustServiceTest, InitialPublishServesEveryRoleAndAVerifiableTimestamp) {
   auto t = tuf::parse_timestamp(ts.body);
   ASSERT_TRUE(t) << t.error().describe();
   auto r = value_or_raise(tuf::parse_root(repo.root));
-  EXPECT_TRUE(tuf::verify_delegate("timestamp", "root", *t, r.signed_.keys, r.signed_.role(tuf::RoleType::timestamp)));
+  EXPECT_TRUE(tuf::verify_delegate("timestamp", "root", *t, r.signed_.keys,
+                                   r.signed_.role(tuf::RoleType::timestamp)));
   EXPECT_TRUE(tuf::verify_length_and_hashes(repo.snapshot, t->signed_.snapshot_meta().length,
-                                            t->signed_.snapshot_meta().hashes, tuf::Dialect::notary, true, "s"));
+                                            t->signed_.snapshot_meta().hashes, tuf::Dialect::notary,
+                                            true, "s"));
   EXPECT_EQ(t->signed_.version, 1);
 }
 
@@ -145,18 +152,20 @@ TEST_F(TrustServiceTest, ServerManagedSnapshotIsGeneratedAndEmptyUploadResigns) 
   ASSERT_EQ(snap.status, 200u);
   auto s = value_or_raise(tuf::parse_snapshot(snap.body));
   auto r = value_or_raise(tuf::parse_root(repo.root));
-  EXPECT_TRUE(tuf::verify_delegate("snapshot", "root", s, r.signed_.keys, r.signed_.role(tuf::RoleType::snapshot)));
+  EXPECT_TRUE(tuf::verify_delegate("snapshot", "root", s, r.signed_.keys,
+                                   r.signed_.role(tuf::RoleType::snapshot)));
   ASSERT_TRUE(s.signed_.find(tuf::RoleName::targets()));
-  EXPECT_TRUE(tuf::verify_length_and_hashes(repo.targets, s.signed_.find(tuf::RoleName::targets())->length,
-                                            s.signed_.find(tuf::RoleName::targets())->hashes,
-                                            tuf::Dialect::notary, true, "t"));
+  EXPECT_TRUE(tuf::verify_length_and_hashes(
+      repo.targets, s.signed_.find(tuf::RoleName::targets())->length,
+      s.signed_.find(tuf::RoleName::targets())->hashes, tuf::Dialect::notary, true, "t"));
   // Targets-only publish.
   repo.add_target("v1", "hello");
   ASSERT_EQ(publish(kGun, {{"targets", repo.next_targets()}}).status, 200u);
   auto s2 = value_or_raise(tuf::parse_snapshot(get(kGun, "snapshot.json").body));
   EXPECT_EQ(s2.signed_.version, s.signed_.version + 1);
   // docker trust sign of an existing tag sends an empty multipart.
-  auto empty = call("POST", "/v2/" + kGun + "/_trust/tuf/", "\r\n--b--\r\n", "multipart/form-data; boundary=b");
+  auto empty = call("POST", "/v2/" + kGun + "/_trust/tuf/", "\r\n--b--\r\n",
+                    "multipart/form-data; boundary=b");
   EXPECT_EQ(empty.status, 200u) << empty.body;
   auto s3 = value_or_raise(tuf::parse_snapshot(get(kGun, "snapshot.json").body));
   EXPECT_EQ(s3.signed_.version, s2.signed_.version + 1);
@@ -179,26 +188,32 @@ TEST_F(TrustServiceTest, RejectsARootBelowThreshold) {
   repo.root_threshold = 2;
   repo.next_root({&repo.root_keys[0]});  // one of two required signatures
   repo.next_targets();
-  auto r = publish(kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
+  auto r = publish(
+      kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
   expect_invalid_update(r, "ErrBadRoot", "threshold");
 }
 
 TEST_F(TrustServiceTest, RejectsAStaleVersionWithVERSION) {
   auto repo = init_repo(kGun);
   repo.add_target("v1", "x");
-  ASSERT_EQ(publish(kGun, {{"targets", repo.next_targets()}, {"snapshot", repo.next_snapshot()}}).status, 200u);
+  ASSERT_EQ(
+      publish(kGun, {{"targets", repo.next_targets()}, {"snapshot", repo.next_snapshot()}}).status,
+      200u);
   // Same version again, new content.
   repo.add_target("v2", "y");
   --repo.targets_version;
   auto r = publish(kGun, {{"targets", repo.next_targets()}, {"snapshot", repo.next_snapshot()}});
   EXPECT_EQ(r.status, 400u);
-  EXPECT_EQ(r.body, "{\"errors\":[{\"code\":\"VERSION\",\"message\":\"A newer version of metadata is already "
-                    "available.\",\"detail\":{}}]}\n");
+  EXPECT_EQ(
+      r.body,
+      "{\"errors\":[{\"code\":\"VERSION\",\"message\":\"A newer version of metadata is already "
+      "available.\",\"detail\":{}}]}\n");
 }
 
 TEST_F(TrustServiceTest, RejectsExpiredMetadata) {
   auto repo = init_repo(kGun);
-  auto t = testing::sign(repo.targets_signed(++repo.targets_version, "2020-01-01T00:00:00Z"), {&repo.targets_key});
+  auto t = testing::sign(repo.targets_signed(++repo.targets_version, "2020-01-01T00:00:00Z"),
+                         {&repo.targets_key});
   repo.targets = t;
   auto r = publish(kGun, {{"targets", t}, {"snapshot", repo.next_snapshot()}});
   expect_invalid_update(r, "ErrBadTargets", "expired");
@@ -210,7 +225,8 @@ TEST_F(TrustServiceTest, RejectsARootCertificateWhoseCNIsNotTheGun) {
   repo.timestamp_pub = server_key(kGun, "timestamp");
   repo.next_root();
   repo.next_targets();
-  auto r = publish(kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
+  auto r = publish(
+      kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
   expect_invalid_update(r, "ErrBadRoot", "is not the GUN");
 }
 
@@ -220,7 +236,8 @@ TEST_F(TrustServiceTest, RejectsANonX509RootKey) {
   repo.timestamp_pub = server_key(kGun, "timestamp");
   repo.next_root();
   repo.next_targets();
-  auto r = publish(kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
+  auto r = publish(
+      kGun, {{"root", repo.root}, {"targets", repo.targets}, {"snapshot", repo.next_snapshot()}});
   expect_invalid_update(r, "ErrBadRoot", "x509");
 }
 
@@ -228,10 +245,13 @@ TEST_F(TrustServiceTest, DelegationsAreCheckedAgainstTheirParentsPaths) {
   auto repo = init_repo(kGun);
   Key dk = testing::make_key();
   repo.delegations["keys"][dk.id] = dk.pub;
-  repo.delegations["roles"] = Json::array(
-      {{{"name", "targets/releases"}, {"keyids", {dk.id}}, {"threshold", 1}, {"paths", {"releases/"}}}});
+  repo.delegations["roles"] = Json::array({{{"name", "targets/releases"},
+                                            {"keyids", {dk.id}},
+                                            {"threshold", 1},
+                                            {"paths", {"releases/"}}}});
   repo.next_targets();
-  ASSERT_EQ(publish(kGun, {{"targets", repo.targets}, {"snapshot", repo.next_snapshot()}}).status, 200u);
+  ASSERT_EQ(publish(kGun, {{"targets", repo.targets}, {"snapshot", repo.next_snapshot()}}).status,
+            200u);
 
   auto deleg = [&](const std::string& name, std::int64_t v) {
     Json t = Json::object();
@@ -245,11 +265,13 @@ TEST_F(TrustServiceTest, DelegationsAreCheckedAgainstTheirParentsPaths) {
   };
   // Inside its paths: accepted (with a snapshot that lists it).
   auto ok = deleg("releases/v1", 1);
-  auto r1 = publish(kGun, {{"targets/releases", ok}, {"snapshot", repo.next_snapshot({{"targets/releases", ok}})}});
+  auto r1 = publish(kGun, {{"targets/releases", ok},
+                           {"snapshot", repo.next_snapshot({{"targets/releases", ok}})}});
   EXPECT_EQ(r1.status, 200u) << r1.body;
   // Outside: rejected, naming the target and the role.
   auto bad = deleg("other/v1", 2);
-  auto r2 = publish(kGun, {{"targets/releases", bad}, {"snapshot", repo.next_snapshot({{"targets/releases", bad}})}});
+  auto r2 = publish(kGun, {{"targets/releases", bad},
+                           {"snapshot", repo.next_snapshot({{"targets/releases", bad}})}});
   expect_invalid_update(r2, "ErrBadTargets", "outside the paths delegated to targets/releases");
   // A role the parent does not delegate to.
   auto stray = deleg("releases/v1", 1);
@@ -257,27 +279,34 @@ TEST_F(TrustServiceTest, DelegationsAreCheckedAgainstTheirParentsPaths) {
   expect_invalid_update(r3, "ErrBadTargets", "does not delegate to targets/stray");
   // A snapshot that does not describe the delegation as stored.
   auto ok2 = deleg("releases/v2", 3);
-  auto r4 = publish(kGun, {{"targets/releases", ok2}, {"snapshot", repo.next_snapshot({{"targets/releases", ok}})}});
+  auto r4 = publish(kGun, {{"targets/releases", ok2},
+                           {"snapshot", repo.next_snapshot({{"targets/releases", ok}})}});
   expect_invalid_update(r4, "ErrBadSnapshot", "targets/releases");
 }
 
 TEST_F(TrustServiceTest, RejectsMalformedUploads) {
   auto notmp = call("POST", "/v2/" + kGun + "/_trust/tuf/", "x", "text/plain");
   EXPECT_EQ(notmp.status, 400u);
-  EXPECT_EQ(notmp.body, "{\"errors\":[{\"code\":\"MALFORMED_UPLOAD\",\"message\":\"The body of your request is malformed.\"}]}\n");
-  auto torn = call("POST", "/v2/" + kGun + "/_trust/tuf/", "--B\r\nContent-Disposition: form-data; filename=\"root\"\r\n\r\n{",
+  EXPECT_EQ(notmp.body,
+            "{\"errors\":[{\"code\":\"MALFORMED_UPLOAD\",\"message\":\"The body of your request is "
+            "malformed.\"}]}\n");
+  auto torn = call("POST", "/v2/" + kGun + "/_trust/tuf/",
+                   "--B\r\nContent-Disposition: form-data; filename=\"root\"\r\n\r\n{",
                    "multipart/form-data; boundary=B");
   EXPECT_EQ(code(torn), "MALFORMED_UPLOAD");
   auto badrole = publish(kGun, {{"bogus", "{}"}});
-  EXPECT_EQ(badrole.body, "{\"errors\":[{\"code\":\"INVALID_ROLE\",\"message\":\"The role you are attempting to "
-                          "operate on is invalid.\",\"detail\":\"bogus\"}]}\n");
+  EXPECT_EQ(badrole.body,
+            "{\"errors\":[{\"code\":\"INVALID_ROLE\",\"message\":\"The role you are attempting to "
+            "operate on is invalid.\",\"detail\":\"bogus\"}]}\n");
   auto badjson = publish(kGun, {{"root", "{not json"}});
   EXPECT_EQ(code(badjson), "MALFORMED_JSON");
   auto nofile = call("POST", "/v2/" + kGun + "/_trust/tuf/",
-                     "--B\r\nContent-Disposition: form-data; name=\"files\"\r\n\r\n{}\r\n--B--", "multipart/form-data; boundary=B");
+                     "--B\r\nContent-Disposition: form-data; name=\"files\"\r\n\r\n{}\r\n--B--",
+                     "multipart/form-data; boundary=B");
   EXPECT_EQ(code(nofile), "NO_FILENAME");
   auto noroot = publish(kGun, {{"targets", "{\"signed\":{\"version\":1},\"signatures\":[]}"}});
-  expect_invalid_update(noroot, "ErrValidation", "no pre-existing root and no root provided in update.");
+  expect_invalid_update(noroot, "ErrValidation",
+                        "no pre-existing root and no root provided in update.");
 }
 
 TEST_F(TrustServiceTest, RejectsAnOversizePart) {
@@ -291,7 +320,8 @@ TEST_F(TrustServiceTest, RejectsAnOversizePart) {
 }
 
 TEST_F(TrustServiceTest, RejectsGunsWithDotDot) {
-  for (std::string p : {"/v2/a/../b/_trust/tuf/root.json", "/v2/a/%2E%2E/b/_trust/tuf/", "/v2/../_trust/changefeed"}) {
+  for (std::string p : {"/v2/a/../b/_trust/tuf/root.json", "/v2/a/%2E%2E/b/_trust/tuf/",
+                        "/v2/../_trust/changefeed"}) {
     auto r = call(p.ends_with("tuf/") ? "POST" : "GET", p);
     EXPECT_EQ(r.status, 400u) << p;
     EXPECT_EQ(code(r), "INVALID_GUN") << p;
@@ -375,22 +405,26 @@ TEST_F(TrustServiceTest, RacingPublishersOneWinsTheOthersGetVERSION) {
     Repo r = repo;
     r.add_target("t" + std::to_string(i), std::to_string(i));
     r.next_targets();
-    bodies.push_back(build_multipart({{"targets", r.targets}, {"snapshot", r.next_snapshot()}}, "XyZ"));
+    bodies.push_back(
+        build_multipart({{"targets", r.targets}, {"snapshot", r.next_snapshot()}}, "XyZ"));
   }
   std::vector<unsigned> status(kN);
   std::vector<std::string> codes(kN);
   std::vector<std::thread> ts;
   for (int i = 0; i < kN; ++i)
     ts.emplace_back([&, i] {
-      auto r = call("POST", "/v2/" + kGun + "/_trust/tuf/", bodies[i], "multipart/form-data; boundary=XyZ");
+      auto r = call("POST", "/v2/" + kGun + "/_trust/tuf/", bodies[i],
+                    "multipart/form-data; boundary=XyZ");
       status[i] = r.status;
       codes[i] = code(r);
     });
   for (auto& t : ts) t.join();
   int ok = 0;
   for (int i = 0; i < kN; ++i) {
-    if (status[i] == 200) ++ok;
-    else EXPECT_EQ(codes[i], "VERSION");
+    if (status[i] == 200)
+      ++ok;
+    else
+      EXPECT_EQ(codes[i], "VERSION");
   }
   EXPECT_EQ(ok, 1);
 }
@@ -409,11 +443,15 @@ TEST_F(TrustServiceTest, UnknownRoutesAndMethodsAre404AndHealthIsUp) {
 }
 
 TEST(AccessFor, NotaryScopes) {
-  EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/root.json").actions, std::vector<std::string>{"pull"});
-  EXPECT_EQ(access_for("POST", "/v2/g/_trust/tuf/").actions, (std::vector<std::string>{"push", "pull"}));
+  EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/root.json").actions,
+            std::vector<std::string>{"pull"});
+  EXPECT_EQ(access_for("POST", "/v2/g/_trust/tuf/").actions,
+            (std::vector<std::string>{"push", "pull"}));
   EXPECT_EQ(access_for("DELETE", "/v2/g/_trust/tuf/").actions, std::vector<std::string>{"*"});
-  EXPECT_EQ(access_for("POST", "/v2/g/_trust/tuf/timestamp.key").actions, std::vector<std::string>{"*"});
-  EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/timestamp.key").actions, (std::vector<std::string>{"push", "pull"}));
+  EXPECT_EQ(access_for("POST", "/v2/g/_trust/tuf/timestamp.key").actions,
+            std::vector<std::string>{"*"});
+  EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/timestamp.key").actions,
+            (std::vector<std::string>{"push", "pull"}));
   EXPECT_EQ(access_for("GET", "/v2/_trust/changefeed").kind, AccessNeed::catalog);
   EXPECT_EQ(access_for("GET", "/_notary_server/health").kind, AccessNeed::none);
 }

@@ -35,7 +35,9 @@ inline Key make_root_key(const std::string& cn,
   return Key{k, cert.json(), cert.key_id()};
 }
 
-inline Json public_json(std::string_view text) { return value_or_raise(parse_json(text, "key", Fault::bug)); }
+inline Json public_json(std::string_view text) {
+  return value_or_raise(parse_json(text, "key", Fault::bug));
+}
 inline std::string key_id_of(const Json& pub) {
   return value_or_raise(keys::PublicKey::from_json(pub)).key_id();
 }
@@ -46,17 +48,21 @@ inline std::string sign(const Json& signed_obj, const std::vector<const Key*>& b
   Json sigs = Json::array();
   for (const auto* k : by) {
     auto sig = value_or_raise(k->priv.sign(canon, keys::Dialect::notary));
-    sigs.push_back({{"keyid", k->id}, {"method", k->priv.method(keys::Dialect::notary)},
+    sigs.push_back({{"keyid", k->id},
+                    {"method", k->priv.method(keys::Dialect::notary)},
                     {"sig", base64_encode(sig)}});
   }
   return "{\"signed\":" + canon + ",\"signatures\":" + sigs.dump() + "}";
 }
 
-inline std::string expires_in(std::chrono::hours h) { return format_rfc3339_nano(now() + h); }
+inline std::string expires_in(std::chrono::hours h) {
+  return format_rfc3339_nano(now() + h);
+}
 
 inline Json meta_of(std::string_view data) {
   return {{"length", static_cast<std::int64_t>(data.size())},
-          {"hashes", {{"sha256", base64_encode(sha256(data))}, {"sha512", base64_encode(sha512(data))}}}};
+          {"hashes",
+           {{"sha256", base64_encode(sha256(data))}, {"sha512", base64_encode(sha512(data))}}}};
 }
 
 struct Repo {

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Registry benchmark: docket-server registry beside Debian's docker-registry (distribution
+# 2.8) and nginx (static files, sendfile) in one run, on loopback, plain HTTP.
+#
+#   bench/registry.sh [build-dir]      (default: build)
+#
+# Prints one table: figure for docket, for distribution, and the ratio. Needs wrk, curl,
+# skopeo, python3, docker-registry; nginx and openssl columns are shown when installed.
+# Peak RSS is VmHWM of each server process after all runs.
+set -euo pipefail
+BUILD=${1:-build}
+BIN=$(realpath "$BUILD/cli/docket-server")
+DUR=${BENCH_DURATION:-5}
+CONNS=${BENCH_CONNECTIONS:-32}
+WORK=$(mktemp -d /tmp/docket-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "bench failed (exit $rc); server logs:" >&2
+    for f in docket.log distribution.log; do echo "== $f" >&2; tail -5 "$WORK/$f" >&2 2>/dev/null || true; done
+  fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/v2/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+now() { date +%s.%N; }
+
+# ---- servers ----
+DP=$(free_port); RP=$(free_port)
+"$BIN" registry --addr 127.0.0.1:$DP --data "$WORK/docket-data" >"$WORK/docket.log" 2>&1 &
+DPID=$!; PIDS+=($DPID)
+cat >"$WORK/distribution.yml" <<YML
+version: 0.1
+log: {level: info}
+storage:
+  filesystem: {rootdirectory: $WORK/dist-data}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$RP}
+YML
+/usr/bin/docker-registry serve "$WORK/distribution.yml" >"$WORK/distribution.log" 2>&1 &
+RPID=$!; PIDS+=($RPID)
+wait_port $DP; wait_port $RP
+
+# ---- fixtures ----
+python3 - "$WORK" <<'PY'
+import hashlib, json, os, sys
+w = sys.argv[1]
+def write(p, b):
+    os.makedirs(os.path.dirname(p), exist_ok=True); open(p, 'wb').write(b)
+small = os.urandom(4096); write(f'{w}/small.bin', small)
+big = os.urandom(256 << 20); write(f'{w}/big.bin', big)
+# OCI layouts for skopeo: one 256 MiB layer; 200 x 4 KiB layers.
+def layout(name, layers):
+    d = f'{w}/{name}'
+    def blob(b):
+        h = hashlib.sha256(b).hexdigest(); write(f'{d}/blobs/sha256/{h}', b); return 'sha256:' + h
+    ls = [{'mediaType': 'application/vnd.oci.image.layer.v1.tar', 'digest': blob(l), 'size': len(l)} for l in layers]
+    cfg = json.dumps({'architecture': 'amd64', 'os': 'linux', 'rootfs': {'type': 'layers', 'diff_ids': [x['digest'] for x in ls]}}).encode()
+    m = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+                    'config': {'mediaType': 'application/vnd.oci.image.config.v1+json', 'digest': blob(cfg), 'size': len(cfg)},
+                    'layers': ls}).encode()
+    md = blob(m)
+    write(f'{d}/index.json', json.dumps({'schemaVersion': 2, 'manifests': [{'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+          'digest': md, 'size': len(m), 'annotations': {'org.opencontainers.image.ref.name': 'v1'}}]}).encode())
+    write(f'{d}/oci-layout', b'{"imageLayoutVersion":"1.0.0"}')
+layout('one-big', [big])
+layout('many-small', [os.urandom(4096) for _ in range(200)])
+PY
+SMALL_D=sha256:$(sha256sum "$WORK/small.bin" | cut -d' ' -f1)
+BIG_D=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
+
+# Monolithic POST + PUT (works on both), returns seconds.
+push_blob() { # port repo file digest
+  local loc; loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
+  case "$loc" in *\?*) loc="$loc&digest=$4";; *) loc="$loc?digest=$4";; esac
+  local t0; t0=$(now)
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' -T "$3" "$loc")
+  [ "$code" = 201 ] || { echo "push to $1 failed: $code" >&2; exit 1; }
+  echo "$(now) - $t0" | bc -l
+}
+push_chunked() { # port repo file digest chunk_mib
+  local loc t0; t0=$(now)
+  loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  local size; size=$(stat -c %s "$3"); local chunk=$(( $5 << 20 )); local off=0
+  while [ $off -lt $size ]; do
+    local end=$(( off + chunk - 1 )); [ $end -ge $size ] && end=$(( size - 1 ))
+    case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
+    loc=$(tail -c +$(( off + 1 )) "$3" | head -c $(( end - off + 1 )) | curl -s -D - -o /dev/null -X PATCH -H "Content-Range: $off-$end" \
+          -H 'Content-Type: application/octet-stream' --data-binary @- "$loc" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+    off=$(( end + 1 ))
+  done
+  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
+  case "$loc" in *\?*) loc="$loc&digest=$4";; *) loc="$loc?digest=$4";; esac
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$loc")
+  [ "$code" = 201 ] || { echo "chunked push to $1 failed: $code" >&2; exit 1; }
+  echo "$(now) - $t0" | bc -l
+}
+seed() { # port
+  push_blob $1 bench/app "$WORK/small.bin" $SMALL_D >/dev/null
+  local cfg='{"architecture":"amd64","os":"linux"}'; echo -n "$cfg" >"$WORK/cfg.json"
+  local cd=sha256:$(sha256sum "$WORK/cfg.json" | cut -d' ' -f1)
+  push_blob $1 bench/app "$WORK/cfg.json" $cd >/dev/null
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":4096}]}' \
+    "$cd" ${#cfg} "$SMALL_D" >"$WORK/manifest.json"
+  for t in $(seq 1 50); do
+    curl -s -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$WORK/manifest.json" \
+      "http://127.0.0.1:$1/v2/bench/app/manifests/v$t"
+  done
+  for r in $(seq 1 20); do
+    push_blob $1 bench/repo$r "$WORK/small.bin" $SMALL_D >/dev/null
+    push_blob $1 bench/repo$r "$WORK/cfg.json" $cd >/dev/null
+    curl -s -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$WORK/manifest.json" \
+      "http://127.0.0.1:$1/v2/bench/repo$r/manifests/latest"
+  done
+}
+seed $DP; seed $RP
+
+wrk_rps() { # url [header]
+  if [ $# -gt 1 ]; then wrk -t2 -c$CONNS -d${DUR}s -H "$2" "$1"; else wrk -t2 -c$CONNS -d${DUR}s "$1"; fi | awk '/Requests\/sec/{print $2}'
+}
+ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
+declare -A D R
+D[mget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/manifests/v1" "$ACCEPT"); R[mget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/manifests/v1" "$ACCEPT")
+D[bget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/blobs/$SMALL_D"); R[bget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/blobs/$SMALL_D")
+D[tags]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/tags/list"); R[tags]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/tags/list")
+D[cat]=$(wrk_rps "http://127.0.0.1:$DP/v2/_catalog"); R[cat]=$(wrk_rps "http://127.0.0.1:$RP/v2/_catalog")
+
+MIB=256
+t=$(push_blob $DP bench/big "$WORK/big.bin" $BIG_D); D[mono]=$(echo "$MIB / $t" | bc -l)
+t=$(push_blob $RP bench/big "$WORK/big.bin" $BIG_D); R[mono]=$(echo "$MIB / $t" | bc -l)
+t=$(push_chunked $DP bench/bigc "$WORK/big.bin" $BIG_D 16); D[chunk]=$(echo "$MIB / $t" | bc -l)
+t=$(push_chunked $RP bench/bigc "$WORK/big.bin" $BIG_D 16); R[chunk]=$(echo "$MIB / $t" | bc -l)
+
+big_get() { curl -s -o /dev/null -w '%{speed_download}' "$1" | awk '{printf "%.1f", $1/1048576}'; }
+D[bigget]=$(big_get "http://127.0.0.1:$DP/v2/bench/big/blobs/$BIG_D"); R[bigget]=$(big_get "http://127.0.0.1:$RP/v2/bench/big/blobs/$BIG_D")
+
+skopeo_push() { # port layout repo
+  local t0; t0=$(now)
+  skopeo copy -q --dest-tls-verify=false "oci:$WORK/$2:v1" "docker://127.0.0.1:$1/$3:v1" >/dev/null
+  echo "$(now) - $t0" | bc -l
+}
+t=$(skopeo_push $DP one-big sk/big); D[skbig]=$(echo "$MIB / $t" | bc -l)
+t=$(skopeo_push $RP one-big sk/big); R[skbig]=$(echo "$MIB / $t" | bc -l)
+D[sk200]=$(skopeo_push $DP many-small sk/many); R[sk200]=$(skopeo_push $RP many-small sk/many)
+
+D[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$DPID/status); R[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$RPID/status)
+
+# ---- peers for context: nginx sendfile, OpenSSL SHA-256 ----
+NGX_SMALL=-; NGX_BIG=-
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  NP=$(free_port); mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"; chmod 755 "$WORK" "$WORK/nginx" "$WORK/nginx/www"
+  cp "$WORK/small.bin" "$WORK/big.bin" "$WORK/nginx/www/"; chmod 644 "$WORK/nginx/www/"*
+  cat >"$WORK/nginx/nginx.conf" <<NGX
+worker_processes auto; daemon off; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $WORK/nginx/tmp; proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp; uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NP; root $WORK/nginx/www; } }
+NGX
+  /usr/sbin/nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & NPID=$!; PIDS+=($NPID); sleep 0.5
+  NGX_SMALL=$(wrk_rps "http://127.0.0.1:$NP/small.bin"); NGX_BIG=$(big_get "http://127.0.0.1:$NP/big.bin")
+fi
+SHA=$(openssl speed -seconds 2 -bytes 16384 -evp sha256 2>/dev/null | awk '/^sha256/{printf "%.0f", $NF*1000/1048576}')
+
+ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1/$2; else print "-" }'; }
+inv_ratio() { echo "$1 $2" | awk '{ if ($1 > 0) printf "%.2f", $2/$1; else print "-" }'; }
+printf '\n%-44s %14s %14s %9s\n' "benchmark (wrk -t2 -c$CONNS -d${DUR}s; loopback)" docket distribution ratio
+row() { printf '%-44s %14.1f %14.1f %9s\n' "$1" "$2" "$3" "$4"; }
+row "manifest GET (req/s)" ${D[mget]} ${R[mget]} $(ratio ${D[mget]} ${R[mget]})
+row "small blob GET 4 KiB (req/s)" ${D[bget]} ${R[bget]} $(ratio ${D[bget]} ${R[bget]})
+row "tags list 50 tags (req/s)" ${D[tags]} ${R[tags]} $(ratio ${D[tags]} ${R[tags]})
+row "catalog 21 repos (req/s)" ${D[cat]} ${R[cat]} $(ratio ${D[cat]} ${R[cat]})
+row "256 MiB monolithic PUT, curl (MiB/s)" ${D[mono]} ${R[mono]} $(ratio ${D[mono]} ${R[mono]})
+row "256 MiB chunked 16 MiB PATCH, curl (MiB/s)" ${D[chunk]} ${R[chunk]} $(ratio ${D[chunk]} ${R[chunk]})
+row "256 MiB layer push, skopeo (MiB/s)" ${D[skbig]} ${R[skbig]} $(ratio ${D[skbig]} ${R[skbig]})
+row "256 MiB blob GET, curl (MiB/s)" ${D[bigget]} ${R[bigget]} $(ratio ${D[bigget]} ${R[bigget]})
+row "200 x 4 KiB layers, skopeo (s, lower=better)" ${D[sk200]} ${R[sk200]} $(inv_ratio ${D[sk200]} ${R[sk200]})
+row "server peak RSS (MiB, lower=better)" ${D[rss]} ${R[rss]} $(inv_ratio ${D[rss]} ${R[rss]})
+echo
+echo "context: nginx 4 KiB static GET ${NGX_SMALL} req/s; nginx 256 MiB sendfile GET ${NGX_BIG} MiB/s; OpenSSL SHA-256 (16 KiB blocks, 1 core) ${SHA} MiB/s"
+if [ "$NGX_BIG" != "-" ]; then echo "docket 256 MiB GET / nginx: $(ratio ${D[bigget]} $NGX_BIG)"; fi
+echo "docket monolithic PUT / SHA-256: $(ratio ${D[mono]} $SHA)"

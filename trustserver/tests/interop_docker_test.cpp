@@ -1,0 +1,112 @@
+// The docker CLI's content-trust commands (no engine needed) against `docket-server trust`
+// over TLS: DOCKER_CONTENT_TRUST_SERVER set, the CA in $DOCKER_CONFIG/tls/<host:port>/.
+// Skipped only when the docker or notary binary is absent.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "common/file.h"
+#include "common/json.h"
+#include "trustserver/tests/interop_util.h"
+
+namespace docket::trustserver {
+namespace {
+using namespace testing;
+namespace fs = std::filesystem;
+
+TEST(DockerTrustInterop, KeySignerInspectRevoke) {
+  for (const char* bin : {"docker", "notary"})
+    if (run(std::string("which ") + bin).exit_code != 0)
+      GTEST_SKIP() << bin << " CLI not installed";
+  auto dir = fs::temp_directory_path() / ("docket-docker-" + random_hex_id());
+  fs::create_directories(dir);
+  TestPki pki(dir);
+  const int port = free_port();
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  Child server({docket_server_bin(), "trust", "--addr", host, "--data", (dir / "data").string(),
+                "--tls-cert", pki.server_cert.string(), "--tls-key", pki.server_key.string(),
+                "--log-level", "warn"},
+               {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "docker-interop"}}, dir / "server.log");
+  ASSERT_TRUE(wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
+  const auto cfg = dir / "docker";
+  fs::create_directories(cfg / "tls" / host);
+  fs::copy_file(pki.ca_cert, cfg / "tls" / host / "ca.crt");
+  const std::map<std::string, std::string> env{
+      {"DOCKER_CONFIG", cfg.string()},
+      {"DOCKER_CONTENT_TRUST_SERVER", "https://" + host},
+      {"DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "root-pass"},
+      {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "repo-pass"}};
+  auto docker = [&](const std::string& args) {
+    return run("sh -c " + sh_quote("cd " + sh_quote(dir.string()) + " && docker " + args), env);
+  };
+  const std::string gun = "example.com/library/app";
+
+  auto r = docker("trust key generate alice");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Successfully generated and loaded private key"), std::string::npos)
+      << r.output;
+  ASSERT_TRUE(fs::exists(dir / "alice.pub"));
+
+  auto gen = run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " +
+                 sh_quote((dir / "bob.key").string()) + " && openssl req -new -x509 -key " +
+                 sh_quote((dir / "bob.key").string()) + " -subj /CN=bob -days 30 -out " +
+                 sh_quote((dir / "bob.crt").string()));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  r = docker("trust key load --name bob bob.key");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Successfully imported key"), std::string::npos) << r.output;
+
+  // signer add initialises the repository on our server (root, targets, snapshot; server
+  // timestamp).
+  r = docker("trust signer add --key alice.pub alice " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_file(dir / "server.log").value_or("");
+  EXPECT_NE(r.output.find("Successfully initialized"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Successfully added signer: alice"), std::string::npos) << r.output;
+  r = docker("trust signer add --key bob.crt bob " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Successfully added signer: bob"), std::string::npos) << r.output;
+
+  // A signed tag in targets/releases (what `docker trust sign` writes), via the notary CLI on
+  // docker's own trust directory.
+  auto ncfg = dir / "notary.json";
+  ASSERT_TRUE(atomic_write_file(
+      ncfg, Json{{"trust_dir", (cfg / "trust").string()},
+                 {"remote_server", {{"url", "https://" + host}, {"root_ca", pki.ca_cert.string()}}}}
+                .dump()));
+  r = run(
+      "notary -c " + sh_quote(ncfg.string()) + " addhash " + gun +
+          " v1 3 --sha256 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad --roles "
+          "targets/releases -p",
+      {{"NOTARY_DELEGATION_PASSPHRASE", "repo-pass"}, {"NOTARY_TARGETS_PASSPHRASE", "repo-pass"}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  r = docker("trust inspect " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = parse_json(r.output, "docker trust inspect", Fault::bug);
+  ASSERT_TRUE(j) << r.output;
+  ASSERT_EQ((*j)[0]["Name"], gun);
+  ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << r.output;
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["SignedTag"], "v1");
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["Digest"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::set<std::string> signers;
+  for (const auto& s : (*j)[0]["Signers"]) signers.insert(s["Name"].get<std::string>());
+  EXPECT_EQ(signers, (std::set<std::string>{"alice", "bob"})) << r.output;
+  EXPECT_EQ((*j)[0]["AdministrativeKeys"].size(), 2u) << r.output;
+
+  r = docker("trust revoke -y " + gun + ":v1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Successfully deleted signature for " + gun + ":v1"), std::string::npos)
+      << r.output;
+  r = docker("trust inspect --pretty " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("No signatures for " + gun), std::string::npos) << r.output;
+
+  server.stop(SIGTERM);
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace docket::trustserver

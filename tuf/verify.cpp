@@ -1,0 +1,60 @@
+#include "tuf/verify.h"
+
+#include <atomic>
+#include <set>
+
+#include "common/encoding.h"
+#include "keys/key.h"
+
+namespace docket::tuf {
+namespace {
+std::atomic<std::uint64_t> g_checks{0};
+}
+
+std::uint64_t signature_checks_performed() {
+  return g_checks.load();
+}
+
+std::string label(std::string_view role, std::int64_t version) {
+  return std::string(role) + " v" + std::to_string(version);
+}
+
+SignatureCount count_signatures(std::string_view canonical, const std::vector<Signature>& sigs,
+                                Dialect d, const std::map<std::string, Json>& keys,
+                                const RoleKeys& role, bool count_all) {
+  SignatureCount c;
+  std::set<std::string_view> distinct(role.keyids.begin(), role.keyids.end());
+  c.role_keys = distinct.size();
+  std::map<std::string_view, const Signature*> by_id;
+  for (const auto& s : sigs) by_id.emplace(s.keyid, &s);
+  for (auto id : distinct) {
+    if (!count_all && static_cast<std::int64_t>(c.valid) >= role.threshold) break;
+    auto sit = by_id.find(id);
+    if (sit == by_id.end()) continue;
+    auto kit = keys.find(std::string(id));
+    if (kit == keys.end()) continue;
+    auto key = keys::PublicKey::from_json(kit->second, Fault::remote);
+    if (!key) continue;  // unsupported or malformed key: its signatures do not count
+    const Signature& s = *sit->second;
+    auto raw = d == Dialect::notary ? base64_decode(s.sig) : hex_decode(s.sig);
+    if (!raw || raw->empty()) continue;
+    std::string method = key->dialect() == keys::Dialect::tuf ? key->scheme() : s.method;
+    ++g_checks;
+    if (key->verify(method, canonical, *raw)) ++c.valid;
+  }
+  return c;
+}
+
+Status verify_delegate(std::string_view what, std::string_view delegator,
+                       std::string_view canonical, const std::vector<Signature>& sigs, Dialect d,
+                       const std::map<std::string, Json>& keys, const RoleKeys& role) {
+  auto c = count_signatures(canonical, sigs, d, keys, role);
+  if (static_cast<std::int64_t>(c.valid) >= role.threshold) return {};
+  return make_error(Fault::remote, "bad_signature",
+                    std::string(what) + ": threshold " + std::to_string(role.threshold) + " of " +
+                        std::string(delegator) + " not met: " + std::to_string(c.valid) +
+                        " valid signature" + (c.valid == 1 ? "" : "s") + " from " +
+                        std::to_string(c.role_keys) + " key" + (c.role_keys == 1 ? "" : "s"));
+}
+
+}  // namespace docket::tuf

@@ -1,0 +1,185 @@
+// Verify on pull against a loopback server that is both registry and Notary-protocol trust
+// server, its metadata generated and signed by the TUF simulator (Notary dialect).
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "client/tests/image_builder.h"
+#include "client/tests/test_util.h"
+#include "client/transfer.h"
+#include "net/testing/loopback_server.h"
+#include "tuf/simulator.h"
+#include "verifier/trust.h"
+
+using namespace docket;
+using namespace docket::client;
+namespace fs = std::filesystem;
+using net::testing::LoopbackServer;
+
+namespace {
+
+struct Peer {
+  std::mutex mu;
+  std::map<std::string, std::string> manifests;  // tag or digest → bytes
+  std::map<std::string, std::string> blobs;
+  std::unique_ptr<tuf::Simulator> sim;
+  std::string gun;
+  std::unique_ptr<LoopbackServer> srv;
+
+  Peer() {
+    srv = std::make_unique<LoopbackServer>([this](LoopbackServer::Connection& c) {
+      while (auto req = c.read_request()) {
+        std::lock_guard l(mu);
+        const std::string& t = req->target;
+        const std::string trust = "/v2/" + gun + "/_trust/tuf/";
+        if (t.starts_with(trust)) {
+          auto body = sim ? sim->serve_metadata(t.substr(trust.size())) : std::nullopt;
+          if (body)
+            c.respond(200, {{"Content-Type", "application/json"}}, *body);
+          else
+            c.respond(404, {}, R"({"errors":[{"code":"METADATA_NOT_FOUND"}]})");
+          continue;
+        }
+        const std::string mp = "/v2/app/manifests/", bp = "/v2/app/blobs/";
+        if (t.starts_with(mp) && manifests.count(t.substr(mp.size())))
+          c.respond(200, {{"Content-Type", std::string(media::kOciManifest)}},
+                    manifests[t.substr(mp.size())]);
+        else if (t.starts_with(bp) && blobs.count(t.substr(bp.size())))
+          c.respond(200, {}, blobs[t.substr(bp.size())]);
+        else
+          c.respond(404, {}, R"({"errors":[{"code":"NOT_FOUND"}]})");
+      }
+    });
+    gun = domain() + "/app";
+    tuf::Simulator::Options o;
+    o.dialect = tuf::Dialect::notary;
+    o.algorithm = keys::Algorithm::ecdsa_p256;
+    o.root_certificate_cn = gun;
+    sim = std::make_unique<tuf::Simulator>(o);
+  }
+  std::string domain() const { return "127.0.0.1:" + std::to_string(srv->port()); }
+  void publish_image(ImageStore& s, const test::BuiltImage& img, const std::string& tag) {
+    std::lock_guard l(mu);
+    auto mb = *s.read_blob(img.manifest.digest, 1 << 20);
+    manifests[tag] = mb;
+    manifests[img.manifest.digest.str()] = mb;
+    for (const auto& d : img.layers) blobs[d.digest.str()] = *s.read_blob(d.digest, 1 << 24);
+    blobs[img.config.digest.str()] = *s.read_blob(img.config.digest, 1 << 24);
+  }
+  void sign(ImageStore& s, const test::BuiltImage& img, const std::string& tag) {
+    std::lock_guard l(mu);
+    sim->add_target("targets", tag, *s.read_blob(img.manifest.digest, 1 << 20));
+    sim->bump_targets();
+    sim->publish();
+  }
+};
+
+Reference R(const std::string& s) {
+  return value_or_raise(Reference::parse(s));
+}
+
+std::shared_ptr<RegistryClient> client_for(const std::string& domain) {
+  RegistryOptions o;
+  o.insecure_http = true;
+  return value_or_raise(RegistryClient::create(domain, std::nullopt, o));
+}
+
+// The verified pull as `docket pull` does it with content trust on.
+Result<PullResult> verified_pull(Peer& p, ImageStore& dst, const std::string& tag,
+                                 const verifier::TrustConfig& cfg,
+                                 std::vector<std::string>* warnings = nullptr) {
+  Reference ref = R(p.domain() + "/app:" + tag);
+  auto t = verifier::resolve_trusted(ref, cfg, [&](const std::string& w) {
+    if (warnings) warnings->push_back(w);
+  });
+  if (!t) return std::unexpected(t.error());
+  PullOptions o;
+  o.trusted = t->descriptor;
+  return pull_image(*client_for(p.domain()), dst, ref, o);
+}
+
+}  // namespace
+
+TEST(VerifyOnPull, SignedTagPullsUnsignedAndTamperedAreRefused) {
+  Peer p;
+  test::TempDir d;
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 2, 4000);
+  auto other = test::build_image(s, 1, 4000);
+  p.publish_image(s, img, "1");
+  p.publish_image(s, other, "unsigned");
+  p.sign(s, img, "1");
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}};
+
+  auto dst = *ImageStore::open(d.path / "d");
+  std::vector<std::string> warnings;
+  auto ok = verified_pull(p, dst, "1", cfg, &warnings);
+  ASSERT_TRUE(ok) << ok.error().describe();
+  EXPECT_EQ(ok->target.digest, img.manifest.digest);
+  ASSERT_EQ(warnings.size(), 1u);  // trust on first use says so
+  EXPECT_NE(warnings[0].find("first use"), std::string::npos);
+  EXPECT_TRUE(fs::exists(d.path / "trust" / "tuf" / p.gun / "metadata" / "root.json"));
+
+  auto unsigned_tag = verified_pull(p, dst, "unsigned", cfg);
+  ASSERT_FALSE(unsigned_tag);
+  EXPECT_EQ(unsigned_tag.error().code, "not_signed");
+  EXPECT_FALSE(*dst.resolve(R(p.domain() + "/app:unsigned")));
+
+  // The registry now serves another manifest for the signed tag (and by its digest).
+  {
+    std::lock_guard l(p.mu);
+    p.manifests["1"] = p.manifests[other.manifest.digest.str()];
+    p.manifests[img.manifest.digest.str()] = p.manifests[other.manifest.digest.str()];
+  }
+  auto dst2 = *ImageStore::open(d.path / "d2");
+  auto swapped = verified_pull(p, dst2, "1", cfg);
+  ASSERT_FALSE(swapped);
+  EXPECT_EQ(swapped.error().code, "hash_mismatch");
+  EXPECT_TRUE(dst2.list()->empty());
+}
+
+TEST(VerifyOnPull, ReplayedTimestampExpiryAndPinsAreRefused) {
+  Peer p;
+  test::TempDir d;
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 1, 1000);
+  p.publish_image(s, img, "1");
+  p.sign(s, img, "1");
+  std::string old_timestamp = p.sim->published.at("timestamp");
+  p.sign(s, img, "2");  // newer timestamp, snapshot and targets
+  p.publish_image(s, img, "2");
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}};
+  auto dst = *ImageStore::open(d.path / "d");
+  ASSERT_TRUE(verified_pull(p, dst, "2", cfg));
+
+  // A trust server replaying the older timestamp is refused as a rollback.
+  {
+    std::lock_guard l(p.mu);
+    p.sim->overrides["timestamp.json"] = old_timestamp;
+  }
+  auto replay = verified_pull(p, dst, "1", cfg);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, "rollback") << replay.error().describe();
+  {
+    std::lock_guard l(p.mu);
+    p.sim->overrides.clear();
+  }
+
+  // Stale metadata: with the clock 30 days on, the timestamp has expired.
+  verifier::TrustConfig later = cfg;
+  later.clock = [] { return std::chrono::system_clock::now() + std::chrono::hours(24 * 30); };
+  auto expired = verified_pull(p, dst, "1", later);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code, "expired") << expired.error().describe();
+
+  // A pinned root key that does not sign the served root: refused on first use.
+  fs::create_directories(d.path / "pinned");
+  ASSERT_TRUE(
+      atomic_write_file(d.path / "pinned" / "trust_pinning.json",
+                        R"({"certs": {")" + p.gun + R"(": [")" + std::string(64, 'a') + R"("]}})"));
+  verifier::TrustConfig pinned{"http://" + p.domain(), d.path / "pinned", {}};
+  auto pin = verified_pull(p, dst, "1", pinned);
+  ASSERT_FALSE(pin);
+  EXPECT_EQ(pin.error().code, "pin_mismatch");
+  EXPECT_FALSE(fs::exists(d.path / "pinned" / "tuf" / p.gun / "metadata" / "root.json"));
+}

@@ -1,0 +1,162 @@
+#include "verifier/trust.h"
+
+#include <cstdlib>
+
+#include "client/docker_config.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "tuf/fetcher.h"
+#include "tuf/store.h"
+#include "tuf/trusted_set.h"
+#include "tuf/updater.h"
+
+namespace docket::verifier {
+namespace fs = std::filesystem;
+
+std::string gun_of(const client::Reference& ref) {
+  return ref.repository();
+}
+
+TrustConfig trust_config_for(const client::Reference& ref) {
+  TrustConfig c;
+  if (const char* s = std::getenv("DOCKER_CONTENT_TRUST_SERVER"); s && *s) {
+    c.server_url = s;
+  } else if (ref.domain() == client::kDefaultDomain) {
+    c.server_url = "https://notary.docker.io";
+  } else {
+    c.server_url = "https://" + ref.domain();
+  }
+  while (!c.server_url.empty() && c.server_url.back() == '/') c.server_url.pop_back();
+  c.trust_dir = client::docker_config_dir() / "trust";
+  return c;
+}
+
+namespace {
+
+struct Pinning {
+  std::vector<std::string> key_ids;
+  bool disable_tofu = false;
+};
+
+Result<Pinning> load_pinning(const fs::path& trust_dir, const std::string& gun) {
+  Pinning p;
+  fs::path f = trust_dir / "trust_pinning.json";
+  std::error_code ec;
+  if (!fs::exists(f, ec)) return p;
+  auto text = read_file(f, 1 << 20);
+  if (!text) return std::unexpected(text.error());
+  auto j = parse_json(*text, f.string(), Fault::user);
+  if (!j) return make_error(Fault::user, "config", j.error().message);
+  if (!j->is_object())
+    return make_error(Fault::user, "config", f.string() + " is not a JSON object");
+  if (j->contains("disable_tofu"))
+    p.disable_tofu = (*j)["disable_tofu"].is_boolean() && (*j)["disable_tofu"].get<bool>();
+  if (j->contains("certs") && (*j)["certs"].is_object() && (*j)["certs"].contains(gun)) {
+    const auto& ids = (*j)["certs"][gun];
+    if (!ids.is_array())
+      return make_error(Fault::user, "config",
+                        f.string() + ": certs." + gun + " must be a list of key IDs");
+    for (const auto& id : ids)
+      if (id.is_string()) p.key_ids.push_back(id);
+  }
+  return p;
+}
+
+Result<std::string> decode_sha256(const tuf::TargetInfo& t) {
+  auto it = t.file.hashes.find("sha256");
+  if (it == t.file.hashes.end())
+    return make_error(Fault::remote, "malformed_metadata",
+                      "target \"" + t.path.str() + "\" has no sha256 hash");
+  if (t.dialect == tuf::Dialect::notary) {
+    auto raw = base64_decode(it->second);
+    if (!raw || raw->size() != 32)
+      return make_error(Fault::remote, "bad_encoding", "target sha256 is not base64 of 32 bytes");
+    return *raw;
+  }
+  auto raw = hex_decode(it->second);
+  if (!raw || raw->size() != 32)
+    return make_error(Fault::remote, "bad_encoding", "target sha256 is not hex of 32 bytes");
+  return *raw;
+}
+
+}  // namespace
+
+Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
+                                      const std::function<void(const std::string&)>& warn) {
+  std::string gun = gun_of(ref);
+  std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
+  fs::path meta_dir = cfg.trust_dir / "tuf" / gun / "metadata";
+  std::error_code ec;
+  fs::create_directories(meta_dir, ec);
+  if (ec)
+    return make_error(Fault::local, "io", "creating " + meta_dir.string() + ": " + ec.message());
+  tuf::DirectoryStore store(meta_dir);
+  auto fetcher = tuf::HttpFetcher::create();
+  if (!fetcher) return std::unexpected(fetcher.error());
+  std::string metadata_url = cfg.server_url + "/v2/" + gun + "/_trust/tuf/";
+  tuf::Limits limits;
+  std::function<TimePoint()> clock =
+      cfg.clock ? cfg.clock : [] { return std::chrono::system_clock::now(); };
+
+  auto local_root = store.load(tuf::RoleName::root(), limits.max_root_bytes);
+  if (!local_root) return std::unexpected(local_root.error());
+  if (!*local_root) {
+    // First use: bootstrap the root, pinned or trusted on first use.
+    auto pins = load_pinning(cfg.trust_dir, gun);
+    if (!pins) return std::unexpected(pins.error());
+    auto bytes = (*fetcher)->fetch(metadata_url + "root.json", limits.max_root_bytes);
+    if (!bytes) {
+      if (bytes.error().code == "not_found")
+        return make_error(Fault::user, "not_signed",
+                          "no trust data for " + gun + " on " + cfg.server_url +
+                              ": the repository has never been signed");
+      return std::unexpected(with_context(bytes.error(), "fetching root.json of " + gun));
+    }
+    auto ts = tuf::TrustedSet::create(*bytes, limits, clock);
+    if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + gun));
+    const auto& root_keys = ts->root()->role(tuf::RoleType::root).keyids;
+    if (!pins->key_ids.empty()) {
+      bool ok = false;
+      for (const auto& id : root_keys)
+        for (const auto& pin : pins->key_ids) ok = ok || id == pin || id.starts_with(pin);
+      if (!ok)
+        return make_error(Fault::remote, "pin_mismatch",
+                          "root.json of " + gun + " is not signed by the pinned root key (" +
+                              pins->key_ids.front() + "); refusing it");
+    } else if (pins->disable_tofu) {
+      return make_error(Fault::user, "not_pinned",
+                        "no pinned root key for " + gun + " and trust on first use is disabled");
+    } else if (warn) {
+      warn("WARNING: first use of trust data for " + gun + ": trusting root key " +
+           (root_keys.empty() ? "?" : root_keys.front()) + " from " + cfg.server_url +
+           " without a pin");
+    }
+    if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
+  }
+
+  tuf::UpdaterOptions uo;
+  uo.metadata_url = metadata_url;
+  uo.target_base_url = metadata_url;
+  uo.limits = limits;
+  uo.clock = clock;
+  tuf::Updater up(uo, store, **fetcher);
+  if (auto s = up.refresh(); !s)
+    return std::unexpected(with_context(s.error(), "trust data for " + gun));
+  auto path = tuf::TargetPath::make(tag);
+  if (!path) return std::unexpected(path.error());
+  auto t = up.find_target(*path);
+  if (!t) return std::unexpected(with_context(t.error(), "trust data for " + gun));
+  if (!*t)
+    return make_error(Fault::user, "not_signed",
+                      "no signed tag \"" + tag + "\" in the trust data of " + gun);
+  auto raw = decode_sha256(**t);
+  if (!raw) return std::unexpected(raw.error());
+  TrustedTarget out;
+  out.descriptor.digest = Digest::from_raw(HashAlgorithm::sha256, *raw);
+  out.descriptor.size = static_cast<std::uint64_t>((*t)->file.length);
+  out.role = (*t)->role.str();
+  return out;
+}
+
+}  // namespace docket::verifier

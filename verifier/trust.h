@@ -1,0 +1,55 @@
+// Verify on pull: a tag is resolved through the repository's TUF metadata on its trust
+// server (Notary v1 protocol), never through the registry, and the pull then fetches the
+// manifest by the trusted digest and checks its length (client/transfer.h does the rest:
+// every blob hashed against the verified manifest).
+//
+// Where things are, as Docker does it:
+//  - trust server: $DOCKER_CONTENT_TRUST_SERVER, else https://<registry host> (docker.io:
+//    https://notary.docker.io);
+//  - trust directory: $DOCKER_CONFIG/trust (~/.docker/trust), metadata cached under
+//    tuf/<gun>/metadata/, so docker and notary share it.
+//
+// First use of a repository (no cached root.json): if <trust dir>/trust_pinning.json pins
+// the GUN ({"certs": {"<gun>": ["<root key id>", ...]}}), the fetched root must be signed
+// by (list) one of those keys, else the pull is refused; without a pin the root is trusted
+// on first use and a warning says so, unless the file sets "disable_tofu": true.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "client/image.h"
+#include "client/reference.h"
+#include "common/error.h"
+#include "common/time.h"
+
+namespace docket::verifier {
+
+struct TrustConfig {
+  std::string server_url;           // "https://host:port", no trailing slash
+  std::filesystem::path trust_dir;  // ~/.docker/trust
+  // Tests only: the clock for expiry checks.
+  std::function<TimePoint()> clock;
+};
+
+// The trust server and directory for a reference, from the environment.
+TrustConfig trust_config_for(const client::Reference& ref);
+
+// The GUN Docker uses for a repository: "docker.io/library/nginx", "host:5000/team/app".
+std::string gun_of(const client::Reference& ref);
+
+struct TrustedTarget {
+  client::Descriptor descriptor;  // manifest digest (sha256) and length
+  std::string role;               // the role that signed it ("targets", "targets/releases")
+};
+
+// Refreshes the repository's metadata (root chain, timestamp, snapshot, targets,
+// delegations) and finds ref's tag. Errors say which check failed and why: an unsigned tag
+// is user/not_signed; bad signatures, expiry, rollback or mismatched hashes are remote.
+// `warn` receives the trust-on-first-use warning.
+Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
+                                      const std::function<void(const std::string&)>& warn);
+
+}  // namespace docket::verifier
