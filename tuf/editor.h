@@ -136,6 +136,19 @@ struct NewDelegation {
   bool terminating = false;        // TUF only
 };
 
+namespace detail {
+// One role being edited. Outside Editor on purpose: as a nested class with default member
+// initialisers, clang judges it not default-constructible inside the enclosing class, which
+// breaks std::optional<Role<T>>::emplace() in the fuzz (clang) build.
+template <class T>
+struct EditedRole {
+  Metadata<T> md;
+  std::string bytes;  // serialised current state ("" until first signed)
+  bool dirty = false;
+  std::optional<TimePoint> expiry_override;
+};
+}  // namespace detail
+
 class Editor {
  public:
   static Result<Editor> create(const CreateOptions& o, const KeyRing& ring);
@@ -203,12 +216,7 @@ class Editor {
 
  private:
   template <class T>
-  struct Role {
-    Metadata<T> md;
-    std::string bytes;  // serialised current state ("" until first signed)
-    bool dirty = false;
-    std::optional<TimePoint> expiry_override;
-  };
+  using Role = detail::EditedRole<T>;
 
   Editor(const KeyRing& ring) : ring_(&ring) {}
   Status check_base_role(std::string_view role) const;
