@@ -1,7 +1,9 @@
 #include "trustserver/service.h"
 
+#include <array>
 #include <charconv>
 #include <set>
+#include <type_traits>
 
 #include "common/digest.h"
 #include "common/encoding.h"
@@ -70,12 +72,117 @@ std::map<std::string, std::string> parse_query_string(std::string_view q) {
   return out;
 }
 
+// Prometheus histogram buckets (seconds) for publish and signer call durations.
+constexpr std::array<double, 14> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                    0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
+struct Histogram {
+  std::uint64_t count = 0;
+  double sum = 0;
+  std::array<std::uint64_t, kLatencyBuckets.size()> buckets{};
+  void observe(double secs) {
+    ++count;
+    sum += secs;
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i)
+      if (secs <= kLatencyBuckets[i]) ++buckets[i];
+  }
+  void render(std::string& out, const std::string& name, const std::string& labels) const {
+    auto lbl = [&](const std::string& extra) {
+      std::string l = labels;
+      if (!extra.empty()) l += (l.empty() ? "" : ",") + extra;
+      return l.empty() ? std::string() : "{" + l + "}";
+    };
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", kLatencyBuckets[i]);
+      out += name + "_bucket" + lbl(std::string("le=\"") + le + "\"") + " " +
+             std::to_string(buckets[i]) + "\n";
+    }
+    out += name + "_bucket" + lbl("le=\"+Inf\"") + " " + std::to_string(count) + "\n";
+    char sum_s[64];
+    std::snprintf(sum_s, sizeof sum_s, "%.6f", sum);
+    out += name + "_sum" + lbl("") + " " + sum_s + "\n";
+    out += name + "_count" + lbl("") + " " + std::to_string(count) + "\n";
+  }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
+
+// Forwards to the configured signer (local or remote), counting calls and errors and timing
+// them per operation.
+class MeteredSigner final : public signer::Signer {
+ public:
+  explicit MeteredSigner(signer::Signer& s) : s_(s) {}
+  Result<signer::KeyInfo> create_key(std::string_view gun, std::string_view role,
+                                     keys::Algorithm a) override {
+    return timed(kCreate, [&] { return s_.create_key(gun, role, a); });
+  }
+  Result<signer::KeyInfo> get_key(std::string_view key_id) override {
+    return timed(kGet, [&] { return s_.get_key(key_id); });
+  }
+  Result<std::vector<signer::KeyInfo>> list_keys(std::string_view gun,
+                                                 std::string_view role) override {
+    return timed(kList, [&] { return s_.list_keys(gun, role); });
+  }
+  Result<std::string> sign(std::string_view key_id, std::string_view message) override {
+    return timed(kSign, [&] { return s_.sign(key_id, message); });
+  }
+  Status delete_key(std::string_view key_id) override {
+    return timed(kDelete, [&] { return s_.delete_key(key_id); });
+  }
+  Status check_health() override {
+    return timed(kHealth, [&] { return s_.check_health(); });
+  }
+
+  std::string render() const {
+    static constexpr const char* names[] = {"create_key", "get_key",    "list_keys",
+                                            "sign",       "delete_key", "check_health"};
+    std::lock_guard lk(mu_);
+    std::string out =
+        "# HELP docket_trust_signer_calls_total Calls to the signer by operation and result.\n"
+        "# TYPE docket_trust_signer_calls_total counter\n";
+    for (std::size_t i = 0; i < kOps; ++i)
+      for (int ok = 1; ok >= 0; --ok)
+        out += std::string("docket_trust_signer_calls_total{op=\"") + names[i] + "\",result=\"" +
+               (ok ? "ok" : "error") + "\"} " +
+               std::to_string(ok ? ops_[i].count - errors_[i] : errors_[i]) + "\n";
+    out +=
+        "# HELP docket_trust_signer_call_duration_seconds Duration of signer calls.\n"
+        "# TYPE docket_trust_signer_call_duration_seconds histogram\n";
+    for (std::size_t i = 0; i < kOps; ++i)
+      ops_[i].render(out, "docket_trust_signer_call_duration_seconds",
+                     std::string("op=\"") + names[i] + "\"");
+    return out;
+  }
+
+ private:
+  enum Op { kCreate, kGet, kList, kSign, kDelete, kHealth, kOps };
+  template <class F>
+  std::invoke_result_t<F> timed(Op op, F&& f) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = f();
+    double secs = seconds_since(t0);
+    std::lock_guard lk(mu_);
+    ops_[op].observe(secs);
+    if (!r) ++errors_[op];
+    return r;
+  }
+  signer::Signer& s_;
+  mutable std::mutex mu_;
+  std::array<Histogram, kOps> ops_{};
+  std::array<std::uint64_t, kOps> errors_{};
+};
 
 struct TrustService::Counters {
   std::atomic<std::uint64_t> get_ok{0}, get_not_found{0}, publish_ok{0}, publish_rejected{0},
       publish_version_conflict{0}, deletes{0}, key_creates{0}, timestamp_resigns{0}, changefeed{0},
       errors_5xx{0};
+  std::mutex mu;
+  Histogram publish_seconds;  // validation + storage of one publish, as the service saw it
 };
 
 AccessNeed access_for(const std::string& method, std::string_view raw_path) {
@@ -112,9 +219,10 @@ AccessNeed access_for(const std::string& method, std::string_view raw_path) {
 
 TrustService::TrustService(Storage& storage, signer::Signer& signer, TrustOptions o)
     : storage_(storage),
-      signer_(signer),
+      metered_(std::make_unique<MeteredSigner>(signer)),
+      signer_(*metered_),
       o_(std::move(o)),
-      keys_(std::make_unique<SignerKeys>(storage, signer)),
+      keys_(std::make_unique<SignerKeys>(storage, *metered_)),
       counters_(std::make_unique<Counters>()) {}
 
 TrustService::~TrustService() = default;
@@ -235,8 +343,12 @@ TrustResponse TrustService::handle(const TrustRequest& req) {
       return out;
     case RouteKind::publish_or_delete:
       if (m == "POST") {
+        auto t0 = std::chrono::steady_clock::now();
         out = publish(route, req);
         out.route = "trust.publish";
+        double secs = seconds_since(t0);
+        std::lock_guard lk(counters_->mu);
+        counters_->publish_seconds.observe(secs);
       } else if (m == "DELETE") {
         out = delete_gun(route);
         out.route = "trust.delete";
@@ -561,6 +673,13 @@ std::string TrustService::metrics_text() const {
   add("docket_trust_timestamp_resigns_total", "Timestamps re-signed on GET.", c.timestamp_resigns);
   add("docket_trust_changefeed_requests_total", "Changefeed pages served.", c.changefeed);
   add("docket_trust_server_errors_total", "Responses with a 5xx status.", c.errors_5xx);
+  s += "# HELP docket_trust_publish_duration_seconds Time to validate and store a publish "
+       "(accepted or not).\n# TYPE docket_trust_publish_duration_seconds histogram\n";
+  {
+    std::lock_guard lk(counters_->mu);
+    counters_->publish_seconds.render(s, "docket_trust_publish_duration_seconds", "");
+  }
+  s += metered_->render();
   return s;
 }
 

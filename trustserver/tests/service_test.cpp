@@ -442,6 +442,30 @@ TEST_F(TrustServiceTest, UnknownRoutesAndMethodsAre404AndHealthIsUp) {
   EXPECT_NE(m.body.find("docket_trust_publishes_total"), std::string::npos);
 }
 
+TEST_F(TrustServiceTest, MetricsCountPublishesAndSignerCalls) {
+  auto value = [&](const std::string& series) -> long {
+    auto m = call("GET", "/metrics").body;
+    auto at = m.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stol(m.substr(at + series.size() + 2));
+  };
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 0);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 0);
+  init_repo(kGun);
+  // One publish (init_repo), one signature (the server's timestamp), one key created.
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 1);
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_bucket{le=\"+Inf\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"create_key\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_call_duration_seconds_count{op=\"sign\"}"), 1);
+  // A rejected publish is timed too; it signs nothing.
+  auto bad = publish(kGun, {{"targets", "{}"}});
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 2);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"error\"}"), 0);
+}
+
 TEST(AccessFor, NotaryScopes) {
   EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/root.json").actions,
             std::vector<std::string>{"pull"});
