@@ -1,7 +1,7 @@
 // Verify-on-pull cost and cold trust lookups: docket beside the unverified transfer, skopeo
-// and the notary CLI, in one run, on loopback against `docket-server serve` (registry and
-// Notary-protocol trust server on one HTTPS port, SQLite), with the trust data written by
-// Debian's real `notary` CLI.
+// and the notary CLI, in one run, on loopback: Debian's docker-registry (plain HTTP) holds
+// the images, `docket-server trust` (HTTPS, SQLite) the trust data, which Debian's real
+// `notary` CLI writes. The trust server is given as DOCKER_CONTENT_TRUST_SERVER would give it.
 //
 //   bench/client_trust.sh [runs] [tags]
 //   build/bench/client_trust_bench BUILD_DIR [runs] [tags]
@@ -56,7 +56,8 @@ double since(Clock::time_point t0) {
 
 struct Env {
   fs::path work, certs;  // certs/<host:port>/ca.crt
-  std::string host;      // 127.0.0.1:port
+  std::string host;      // trust server 127.0.0.1:port
+  std::string registry;  // registry 127.0.0.1:port
   fs::path ca;
   std::map<std::string, std::string> notary_env{{"NOTARY_ROOT_PASSPHRASE", "bench-root"},
                                                 {"NOTARY_TARGETS_PASSPHRASE", "bench-targets"},
@@ -75,8 +76,8 @@ struct Env {
 
 std::shared_ptr<RegistryClient> make_client(const Env& e) {
   RegistryOptions o;
-  o.certs_dirs = {e.certs};
-  return value_or_raise(RegistryClient::create(e.host, std::nullopt, o));
+  o.insecure_http = true;
+  return value_or_raise(RegistryClient::create(e.registry, std::nullopt, o));
 }
 
 verifier::TrustConfig trust_config(const Env& e, const fs::path& trust_dir) {
@@ -128,9 +129,8 @@ double time_raw(const Env& e, const Reference& ref, const fs::path& dir) {
 
 double time_skopeo(const Env& e, const Reference& ref, const fs::path& dir) {
   fs::remove_all(dir);
-  std::string cmd = "skopeo --insecure-policy copy -q --src-cert-dir " +
-                    ts::sh_quote((e.certs / e.host).string()) + " docker://" + ref.str() +
-                    " oci:" + dir.string() + ":x";
+  std::string cmd = "skopeo --insecure-policy copy -q --src-tls-verify=false docker://" +
+                    ref.str() + " oci:" + dir.string() + ":x";
   auto t0 = Clock::now();
   int rc = std::system(cmd.c_str());
   double t = since(t0);
@@ -143,7 +143,7 @@ int lookup_main(int argc, char** argv) {
   Env e;
   e.host = argv[2];
   e.certs = argv[6];
-  auto ref = value_or_raise(Reference::parse(e.host + "/" + argv[3] + ":" + argv[4]));
+  auto ref = value_or_raise(Reference::parse(std::string(argv[3]) + ":" + argv[4]));
   auto t = verifier::resolve_trusted(ref, trust_config(e, argv[5]), {});
   if (!t) {
     std::fprintf(stderr, "%s\n", t.error().describe().c_str());
@@ -181,8 +181,22 @@ void sign_with_notary(const Env& e, const fs::path& cfg, const std::string& gun,
 
 }  // namespace
 
+int run_bench(int argc, char** argv, const fs::path& work_dir);
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "lookup") return lookup_main(argc, argv);
+  client::test::TempDir work;
+  try {
+    return run_bench(argc, argv, work.path);
+  } catch (const std::exception& ex) {
+    std::string log = read_file(work.path / "server.log").value_or("");
+    if (log.size() > 4000) log = log.substr(log.size() - 4000);
+    std::fprintf(stderr, "bench failed: %s\nserver log (tail):\n%s\n", ex.what(), log.c_str());
+    return 1;
+  }
+}
+
+int run_bench(int argc, char** argv, const fs::path& work_dir) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s BUILD_DIR [runs] [tags]\n", argv[0]);
     return 2;
@@ -190,13 +204,15 @@ int main(int argc, char** argv) {
   fs::path build = argv[1];
   int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
   int ntags = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1000;
-  for (const char* p : {"notary", "openssl"})
+  for (const char* p : {"notary", "openssl", "docker-registry"})
     if (!client::test::have_program(p)) {
       std::fprintf(stderr, "%s not installed\n", p);
       return 1;
     }
   bool skopeo = client::test::have_program("skopeo");
-  client::test::TempDir work;
+  struct {
+    fs::path path;
+  } work{work_dir};
   Env e;
   e.work = work.path;
   ts::TestPki pki(work.path);
@@ -206,7 +222,13 @@ int main(int argc, char** argv) {
   e.certs = work.path / "certs";
   fs::create_directories(e.certs / e.host);
   fs::copy_file(pki.ca_cert, e.certs / e.host / "ca.crt");
-  ts::Child server({fs::absolute(build / "cli" / "docket-server").string(), "serve", "--addr",
+  client::test::DockerRegistry reg;
+  if (!reg.ready()) {
+    std::fprintf(stderr, "docker-registry did not start:\n%s\n", reg.log().c_str());
+    return 1;
+  }
+  e.registry = reg.domain();
+  ts::Child server({fs::absolute(build / "cli" / "docket-server").string(), "trust", "--addr",
                     e.host, "--data", (work.path / "data").string()},
                    {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "bench-pass"},
                     {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
@@ -230,6 +252,8 @@ int main(int argc, char** argv) {
     std::size_t layer_size;
   };
   std::vector<Case> cases{{"big", 4, 64u << 20}, {"many", 200, 64u << 10}};
+  if (const char* only = std::getenv("BENCH_ONLY"))
+    std::erase_if(cases, [&](const Case& c) { return c.name != only; });
   auto c = make_client(e);
   std::printf("A. pull, cold (empty store and trust dir), median of %d runs, seconds\n", runs);
   std::printf("%-6s %-7s %6s %10s %10s %10s %10s %12s %12s\n", "image", "size", "layers",
@@ -238,7 +262,7 @@ int main(int argc, char** argv) {
     auto img = client::test::build_image(src, cs.layers, cs.layer_size);
     Reference local = value_or_raise(Reference::parse(cs.name + ":1"));
     value_or_raise(src.tag(local, img.manifest));
-    std::string gun = e.host + "/bench/" + cs.name;
+    std::string gun = e.registry + "/bench/" + cs.name;
     Reference remote = value_or_raise(Reference::parse(gun + ":1"));
     value_or_raise(push_image(*c, src, local, remote, PushOptions{}));
     sign_with_notary(e, signer_cfg, gun,
@@ -266,7 +290,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- Part B ----
-  std::string gun = e.host + "/bench/tags";
+  std::string gun = e.registry + "/bench/tags";
   std::vector<std::pair<std::string, Descriptor>> tags;
   for (int i = 0; i < ntags; ++i) {
     Descriptor d;
@@ -288,7 +312,7 @@ int main(int argc, char** argv) {
     fs::path td = work.path / ("lk-docket-" + std::to_string(i));
     auto t1 = Clock::now();
     std::string out =
-        capture(ts::sh_quote(self) + " lookup " + e.host + " bench/tags " + tag + " " +
+        capture(ts::sh_quote(self) + " lookup " + e.host + " " + gun + " " + tag + " " +
                 ts::sh_quote(td.string()) + " " + ts::sh_quote(e.certs.string()));
     dp.push_back(since(t1) * 1000);
     if (out.find(want) == std::string::npos) {
