@@ -392,7 +392,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
         if (!allow.empty()) allow += ", ";
         allow += std::string(http::to_string(v));
       }
-      res.set(405, "text/plain", "method not allowed\n");
+      router.method_not_allowed()(req, res);
       res.headers.set(http::field::allow, allow);
     } else {
       router.not_found()(req, res);

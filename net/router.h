@@ -167,6 +167,8 @@ class Router {
   void use(Middleware m);  // runs in the order added
   // Replaces the default plain-text 404 / 405 answers.
   void set_not_found(Handler h);
+  // The answer when the path matched but not the method; the server adds `Allow` after it.
+  void set_method_not_allowed(Handler h);
 
   struct Match {
     const struct Route* route = nullptr;  // nullptr: no route
@@ -179,11 +181,13 @@ class Router {
   // Internal, for HttpServer.
   const std::vector<Middleware>& middleware() const { return middleware_; }
   const Handler& not_found() const { return not_found_; }
+  const Handler& method_not_allowed() const { return method_not_allowed_; }
 
  private:
   std::vector<std::unique_ptr<struct Route>> routes_;
   std::vector<Middleware> middleware_;
   Handler not_found_;
+  Handler method_not_allowed_;
   void add_route(std::unique_ptr<Route> r);
 };
 

@@ -102,6 +102,7 @@ static RoleRegistration registry_role(
        ho.read_only = c.read_only;
        ho.delete_enabled = c.delete_enabled;
        ho.catalog_max_entries = c.catalog_max_entries;
+       ho.referrers_max_entries = c.referrers_max_entries;
        ho.max_manifest_bytes = c.max_manifest_bytes;
        auto auth = registry::make_auth(c);
        if (!auth) return std::unexpected(auth.error());
