@@ -306,6 +306,16 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
       ntags, ntags, since(t0), runs);
   std::string tag = tags[ntags / 2].first;
   std::string want = tags[ntags / 2].second.digest.hex();
+  if (std::getenv("BENCH_HOLD")) {
+    // For profiling by hand: print a lookup command line and keep the servers up.
+    std::printf("%s lookup %s %s %s TRUST_DIR %s\nnotary -c %s lookup %s %s\n",
+                fs::canonical("/proc/self/exe").c_str(), e.host.c_str(), gun.c_str(), tag.c_str(),
+                e.certs.c_str(), e.notary_config(work.path / "hold").c_str(), gun.c_str(),
+                tag.c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(std::atoi(std::getenv("BENCH_HOLD"))));
+    return 0;
+  }
   std::vector<double> dp, dn, np;
   std::string self = fs::canonical("/proc/self/exe").string();
   for (int i = 0; i < runs; ++i) {

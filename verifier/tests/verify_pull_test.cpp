@@ -142,6 +142,26 @@ TEST(VerifyOnPull, SignedTagPullsUnsignedAndTamperedAreRefused) {
   ASSERT_FALSE(swapped);
   EXPECT_EQ(swapped.error().code, "hash_mismatch");
   EXPECT_TRUE(dst2.list()->empty());
+
+  // The right manifest again, but one layer's bytes swapped (same length): the blob fails
+  // its digest while streaming, nothing is tagged and no blob lands under that digest.
+  {
+    std::lock_guard l(p.mu);
+    p.manifests["1"] = p.manifests[img.manifest.digest.str()] =
+        *s.read_blob(img.manifest.digest, 1 << 20);
+    std::string& layer = p.blobs[img.layers[1].digest.str()];
+    for (auto& ch : layer) ch = static_cast<char>(ch ^ 0x5a);
+  }
+  auto dst3 = *ImageStore::open(d.path / "d3");
+  auto bad_blob = verified_pull(p, dst3, "1", cfg);
+  ASSERT_FALSE(bad_blob);
+  EXPECT_EQ(bad_blob.error().code, "hash_mismatch") << bad_blob.error().describe();
+  EXPECT_NE(bad_blob.error().message.find(img.layers[1].digest.hex().substr(0, 12)),
+            std::string::npos)
+      << bad_blob.error().message;
+  EXPECT_TRUE(dst3.list()->empty());
+  EXPECT_FALSE(dst3.has_blob(img.layers[1].digest));
+  EXPECT_FALSE(dst3.has_blob(img.manifest.digest));
 }
 
 TEST(VerifyOnPull, ReplayedTimestampExpiryAndPinsAreRefused) {
