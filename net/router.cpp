@@ -72,6 +72,9 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q)
 
 Router::Router() {
   not_found_ = [](Request&, Response& res) { res.set(404, "text/plain", "404 page not found\n"); };
+  method_not_allowed_ = [](Request&, Response& res) {
+    res.set(405, "text/plain", "method not allowed\n");
+  };
 }
 Router::~Router() = default;
 
@@ -146,6 +149,9 @@ void Router::use(Middleware m) {
 }
 void Router::set_not_found(Handler h) {
   not_found_ = std::move(h);
+}
+void Router::set_method_not_allowed(Handler h) {
+  method_not_allowed_ = std::move(h);
 }
 
 static bool match_segments(const std::vector<Route::Segment>& pat, std::size_t pi,

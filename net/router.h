@@ -84,6 +84,8 @@ struct Request {
   std::string request_id;
   std::string remote_address;
   bool tls = false;
+  // Subject (RFC 2253) of the client certificate verified by mutual TLS, "" otherwise.
+  std::string tls_client_subject;
   std::string principal;  // authenticated user or subject, "" if anonymous
   // Scratch space for middleware to hand facts to handlers ("granted_actions" ...).
   std::map<std::string, std::string> attributes;
@@ -167,6 +169,8 @@ class Router {
   void use(Middleware m);  // runs in the order added
   // Replaces the default plain-text 404 / 405 answers.
   void set_not_found(Handler h);
+  // The answer when the path matched but not the method; the server adds `Allow` after it.
+  void set_method_not_allowed(Handler h);
 
   struct Match {
     const struct Route* route = nullptr;  // nullptr: no route
@@ -179,11 +183,13 @@ class Router {
   // Internal, for HttpServer.
   const std::vector<Middleware>& middleware() const { return middleware_; }
   const Handler& not_found() const { return not_found_; }
+  const Handler& method_not_allowed() const { return method_not_allowed_; }
 
  private:
   std::vector<std::unique_ptr<struct Route>> routes_;
   std::vector<Middleware> middleware_;
   Handler not_found_;
+  Handler method_not_allowed_;
   void add_route(std::unique_ptr<Route> r);
 };
 

@@ -174,6 +174,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file) {
   D("storage.maintenance.uploadpurging.interval", c.upload_purge_interval);
   U("registry.limits.manifest_bytes", c.max_manifest_bytes);
   U("registry.limits.catalog_entries", c.catalog_max_entries);
+  U("registry.limits.referrers_entries", c.referrers_max_entries);
   U("registry.cache.manifest_bytes", c.manifest_cache_bytes);
   S("auth.htpasswd.path", c.auth_htpasswd_path);
   S("auth.htpasswd.realm", c.auth_realm);

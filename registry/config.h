@@ -40,6 +40,7 @@ struct Config {
   // registry.*
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;     // registry.limits.manifest_bytes
   std::uint64_t catalog_max_entries = 1000;               // registry.limits.catalog_entries
+  std::uint64_t referrers_max_entries = 1000;             // registry.limits.referrers_entries
   std::uint64_t manifest_cache_bytes = 64 * 1024 * 1024;  // registry.cache.manifest_bytes
   // auth.*
   std::string auth_htpasswd_path;     // auth.htpasswd.path (enables Basic auth)

@@ -123,7 +123,8 @@ class FsDriver : public StorageDriver {
     return out;
   }
 
-  Status put(std::string_view path, std::string_view bytes) override {
+  Status put(std::string_view path, std::string_view bytes,
+             Durability durability = Durability::full) override {
     auto f = full(path);
     if (!f) return std::unexpected(f.error());
     std::error_code ec;
@@ -131,7 +132,8 @@ class FsDriver : public StorageDriver {
     if (ec)
       return make_error(Fault::local, "io",
                         "creating " + f->parent_path().string() + ": " + ec.message());
-    if (!opts_.unsafe_skip_fsync) return atomic_write_file(*f, bytes);
+    if (opts_.unsafe_skip_fsync) durability = Durability::none;
+    if (durability == Durability::full) return atomic_write_file(*f, bytes);
     fs::path tmp = f->parent_path() / ("." + f->filename().string() + ".tmp-" + random_hex_id());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return std::unexpected(io_error("creating", tmp, errno));
@@ -153,6 +155,7 @@ class FsDriver : public StorageDriver {
       ::unlink(tmp.c_str());
       return std::unexpected(io_error("renaming to", *f, e));
     }
+    if (durability == Durability::name_only) return fsync_dir(f->parent_path());
     return {};
   }
 

@@ -249,6 +249,53 @@ void commit_upload(Request& req, Response& res, UploadSession& s,
   blob_created(res, s.repo(), *d);
 }
 
+// Whether the request's Accept headers (all of them: Go clients send one line per type)
+// admit `type`. No Accept at all admits everything (curl, plain HTTP tools); a range with
+// q=0 refuses. Matching is on the media type without parameters, case-insensitively.
+bool accepts(const Request& req, std::string_view type) {
+  bool any = false;
+  auto lower = [](std::string_view v) {
+    std::string o(v);
+    for (auto& ch : o) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return o;
+  };
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  std::string want = lower(type);
+  std::string want_major = want.substr(0, want.find('/')) + "/*";
+  auto range = req.headers.equal_range(http::field::accept);
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view all(it->value().data(), it->value().size());
+    while (!all.empty()) {
+      auto comma = all.find(',');
+      std::string_view item = all.substr(0, comma);
+      all = comma == std::string_view::npos ? std::string_view() : all.substr(comma + 1);
+      auto semi = item.find(';');
+      std::string mt = lower(trim(item.substr(0, semi)));
+      if (mt.empty()) continue;
+      any = true;
+      bool q_zero = false;
+      for (auto params = semi == std::string_view::npos ? std::string_view() : item.substr(semi);
+           !params.empty();) {
+        params.remove_prefix(1);  // ';'
+        auto next = params.find(';');
+        std::string p = lower(trim(params.substr(0, next)));
+        if (p.starts_with("q=")) {
+          std::string_view q = std::string_view(p).substr(2);
+          q_zero = q.find_first_not_of("0.") == std::string_view::npos;
+        }
+        params = next == std::string_view::npos ? std::string_view() : params.substr(next);
+      }
+      if (q_zero) continue;
+      if (mt == "*/*" || mt == want || mt == want_major) return true;
+    }
+  }
+  return !any;
+}
+
 template <class Vec>
 void paginate(Request& req, Response& res, const Vec& all, std::size_t default_n, std::size_t max_n,
               const std::string& base, Json& out, const char* key) {
@@ -309,6 +356,17 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
     }
   });
 
+  router.set_method_not_allowed([](Request& req, Response& res) {
+    if (req.path.starts_with("/v2/")) {
+      res.set_json(
+          405, oci_error_body(oci_error("UNSUPPORTED", std::string(http::to_string(req.method)) +
+                                                           " is not supported on " + req.path)));
+      res.headers.set("Docker-Distribution-API-Version", "registry/2.0");
+    } else {
+      res.set(405, "text/plain", "method not allowed\n");
+    }
+  });
+
   router.add(
       V::get, "/v2/", "registry.base",
       [](Request&, Response& res) { res.set(200, "application/json", "{}"); }, tags({"base"}));
@@ -345,6 +403,14 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         if (!name) return;
         auto m = c->store.get_manifest(*name, req.params["reference"]);
         if (!m) return send_error(req, res, m.error());
+        // As distribution does: never answer with a type the client said it cannot read
+        // (there is no conversion to offer), so it sees MANIFEST_UNKNOWN, not wrong bytes.
+        if (!accepts(req, m->media_type))
+          return send_error(req, res,
+                            oci_error("MANIFEST_UNKNOWN",
+                                      "manifest " + m->digest.str() + " is " + m->media_type +
+                                          ", which the request's Accept header does not list",
+                                      Json{{"mediaType", m->media_type}}));
         res.status = 200;
         res.headers.set(http::field::content_type, m->media_type);
         res.headers.set("Docker-Content-Digest", m->digest.str());
@@ -487,9 +553,21 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         const std::string* name = repo_name(req, res);
         if (!name) return nullptr;
         std::string repo = *name;
+        HashAlgorithm alg = HashAlgorithm::sha256;
+        if (auto a = req.query_param("digest-algorithm")) {
+          auto p = parse_hash_algorithm(*a);
+          if (!p) {
+            send_error(req, res,
+                       oci_error("DIGEST_INVALID", "unsupported digest-algorithm '" + *a +
+                                                       "' (supported: sha256, sha512)"));
+            return nullptr;
+          }
+          alg = *p;
+        }
         if (auto mount = req.query_param("mount")) {
           auto d = digest_param(req, res, *mount);
           if (!d) return nullptr;
+          alg = d->algorithm();
           auto from = req.query_param("from");
           if (from && valid_repo_name(*from) &&
               (!c->opts.may_pull || c->opts.may_pull(req, *from))) {
@@ -507,7 +585,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         } else if (auto digest = req.query_param("digest")) {
           auto d = digest_param(req, res, *digest);
           if (!d) return nullptr;
-          auto s = c->store.start_upload(repo);
+          auto s = c->store.start_upload(repo, d->algorithm());
           if (!s || !(*s)->begin()) {
             send_error(req, res, s ? oci_error("BLOB_UPLOAD_INVALID", "upload busy") : s.error());
             return nullptr;
@@ -523,7 +601,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
                 blob_created(res, s.repo(), want);
               });
         }
-        auto s = c->store.start_upload(repo);
+        auto s = c->store.start_upload(repo, alg);
         if (!s) {
           send_error(req, res, s.error());
           return nullptr;
@@ -604,10 +682,30 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         auto d = digest_param(req, res, req.params["digest"]);
         if (!d) return;
         auto at = req.query_param("artifactType");
-        auto idx = c->store.referrers(*name, *d, at);
-        if (!idx) return send_error(req, res, idx.error());
-        res.set(200, std::string(media::oci_index), idx->dump());
+        std::optional<Digest> after;
+        if (auto l = req.query_param("last")) {
+          after = digest_param(req, res, *l);
+          if (!after) return;
+        }
+        std::size_t n = c->opts.referrers_max_entries;
+        if (auto q = req.query_param("n")) {
+          auto v = parse_u64(*q);
+          if (!v)
+            return send_error(req, res,
+                              oci_error("PAGINATION_NUMBER_INVALID",
+                                        "n must be a non-negative integer, not '" + *q + "'"));
+          n = static_cast<std::size_t>(std::min<std::uint64_t>(*v, n));
+        }
+        auto page = c->store.referrers(*name, *d, at, after, n);
+        if (!page) return send_error(req, res, page.error());
+        res.set(200, std::string(media::oci_index), page->index.dump());
         if (at) res.headers.set("OCI-Filters-Applied", "artifactType");
+        if (page->next) {
+          std::string link = "/v2/" + *name + "/referrers/" + d->str() + "?n=" + std::to_string(n) +
+                             "&last=" + page->next->str();
+          if (at) link += "&artifactType=" + percent_encode(*at);
+          res.headers.set(http::field::link, "<" + link + ">; rel=\"next\"");
+        }
       },
       tags({"pull"}));
 }

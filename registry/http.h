@@ -19,6 +19,8 @@ struct HttpOptions {
   bool read_only = false;      // push and delete answer 405 UNSUPPORTED
   bool delete_enabled = true;  // DELETE of blobs and manifests (405 UNSUPPORTED when off)
   std::size_t catalog_max_entries = 1000;  // `n` is clamped to this; also the default
+  // Referrers per page (`n` is clamped to this; also the default); more gives a Link header.
+  std::size_t referrers_max_entries = 1000;
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
   // Asked before a cross-repository mount: may this request pull from `repo`? The auth
   // middleware sets it; without auth every mount source is allowed.

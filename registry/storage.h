@@ -5,6 +5,8 @@
 // parameterised conformance suite in registry/tests/storage_conformance_test.cpp checks:
 //
 //  * put() and move() are atomic and durable: a reader sees the old file, the new file or
+//    nothing, never a torn one (put() with a weaker Durability keeps the atomicity but not
+//    every part of the durability: see below),
 //    nothing, never a torn one, and once they return the result survives a crash.
 //  * Writers write to a path that is not visible to get()/open() under a final blob name:
 //    the registry only ever renames verified uploads into place.
@@ -43,13 +45,25 @@ class FileWriter {
   virtual Status sync() = 0;
 };
 
+// What put() promises about a crash of the machine (a process crash loses nothing in any
+// mode). Each step down saves fsyncs, which on a journaling filesystem means whole journal
+// commits: the registry uses the weaker modes only where the stored bytes do not matter.
+enum class Durability {
+  full,       // name and content survive once put() returns
+  name_only,  // the name survives; after an OS crash the content may be empty (layer links,
+              // whose path is the information)
+  none,       // may vanish entirely after an OS crash (upload bookkeeping: a client whose
+              // session is lost starts the upload again)
+};
+
 class StorageDriver {
  public:
   virtual ~StorageDriver() = default;
   virtual std::string name() const = 0;
 
   virtual Result<std::string> get(std::string_view path, std::uint64_t max_bytes) = 0;
-  virtual Status put(std::string_view path, std::string_view bytes) = 0;
+  virtual Status put(std::string_view path, std::string_view bytes,
+                     Durability durability = Durability::full) = 0;
   virtual Result<FileInfo> stat(std::string_view path) = 0;
   // Names of the direct children, sorted bytewise.
   virtual Result<std::vector<std::string>> list(std::string_view dir) = 0;

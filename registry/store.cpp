@@ -7,35 +7,12 @@
 
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/names.h"
 #include "common/time.h"
 
 namespace docket::registry {
 
 namespace {
-
-bool is_lower_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// One path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
-bool valid_component(std::string_view c) {
-  if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) return false;
-  for (std::size_t i = 0; i < c.size();) {
-    if (is_lower_alnum(c[i])) {
-      ++i;
-      continue;
-    }
-    // separator run: "." | "_" | "__" | "-"+
-    std::size_t j = i;
-    while (j < c.size() && !is_lower_alnum(c[j])) ++j;
-    std::string_view sep = c.substr(i, j - i);
-    bool ok = sep == "." || sep == "_" || sep == "__" ||
-              sep.find_first_not_of('-') == std::string_view::npos;
-    if (!ok) return false;
-    i = j;
-  }
-  return true;
-}
 
 bool not_found(const Error& e) {
   return e.code == "not_found";
@@ -77,13 +54,7 @@ std::string strip_params(std::string_view ct) {
 }  // namespace
 
 bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRepoNameLength) return false;
-  while (true) {
-    auto s = name.find('/');
-    if (!valid_component(name.substr(0, s))) return false;
-    if (s == std::string_view::npos) return true;
-    name = name.substr(s + 1);
-  }
+  return valid_repository_name(name);
 }
 
 bool valid_tag(std::string_view t) {
@@ -205,7 +176,9 @@ Status Store::delete_blob(const std::string& repo, const Digest& d) {
 }
 
 Status Store::link_blob(const std::string& repo, const Digest& d) {
-  return driver_->put(layer_link(repo, d), d.str());
+  // Only the link's existence is read (the path names the digest), so its content need not
+  // be durable: one directory fsync instead of a file fsync plus a directory fsync.
+  return driver_->put(layer_link(repo, d), d.str(), Durability::name_only);
 }
 
 Result<bool> Store::mount_blob(const std::string& repo, const std::string& from, const Digest& d) {
@@ -249,7 +222,7 @@ Status UploadSession::append(std::string_view bytes) {
     broken_ = true;
     return st;
   }
-  sha256_.update(bytes);
+  hash_.update(bytes);
   size_ += bytes.size();
   return {};
 }
@@ -261,8 +234,8 @@ Status UploadSession::commit(const Digest& expected) {
   Digest actual = Digest::of("");
   // The session's hash is consumed either way: drop it so a retry rehashes from storage.
   broken_ = true;
-  if (expected.algorithm() == HashAlgorithm::sha256) {
-    actual = Digest::from_raw(HashAlgorithm::sha256, sha256_.finish());
+  if (expected.algorithm() == hash_.algorithm()) {
+    actual = Digest::from_raw(hash_.algorithm(), hash_.finish());
   } else {
     auto f = store_.driver().open(dir + "/data");
     if (!f) return std::unexpected(f.error());
@@ -300,15 +273,25 @@ void Store::forget_upload(const std::string& repo, const std::string& uuid) {
   uploads_.erase(repo + "\n" + uuid);
 }
 
-Result<std::shared_ptr<UploadSession>> Store::start_upload(const std::string& repo) {
+Result<std::shared_ptr<UploadSession>> Store::start_upload(const std::string& repo,
+                                                           HashAlgorithm alg) {
   std::string uuid = uuid4();
   std::string dir = upload_dir(repo, uuid);
-  if (auto st = driver_->put(dir + "/startedat", format_rfc3339(std::chrono::system_clock::now()));
+  // The algorithm file goes first: "startedat" is what makes the session exist.
+  if (alg != HashAlgorithm::sha256)
+    if (auto st = driver_->put(dir + "/hashalgorithm", hash_algorithm_name(alg), Durability::none);
+        !st)
+      return std::unexpected(st.error());
+  // Not fsynced: an upload session is not a promise (nothing was acknowledged with 201), and
+  // after an OS crash a client whose session is gone simply starts again.
+  if (auto st = driver_->put(dir + "/startedat", format_rfc3339(std::chrono::system_clock::now()),
+                             Durability::none);
       !st)
     return std::unexpected(st.error());
   auto w = driver_->append(dir + "/data");
   if (!w) return std::unexpected(w.error());
   std::shared_ptr<UploadSession> s(new UploadSession(*this, repo, uuid));
+  s->hash_ = Hasher(alg);
   s->writer_ = std::move(*w);
   std::lock_guard lk(uploads_mu_);
   uploads_[repo + "\n" + uuid] = s;
@@ -344,6 +327,16 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
     return std::unexpected(started.error());
   }
   std::shared_ptr<UploadSession> s(new UploadSession(*this, repo, uuid));
+  if (auto alg = driver_->get(dir + "/hashalgorithm", 16)) {
+    auto a = parse_hash_algorithm(*alg);
+    if (!a)
+      return make_error(
+          Fault::local, "io",
+          "upload " + uuid + " has a corrupt hashalgorithm file: " + a.error().message);
+    s->hash_ = Hasher(*a);
+  } else if (!not_found(alg.error())) {
+    return std::unexpected(alg.error());
+  }
   auto f = driver_->open(dir + "/data");
   if (f) {
     std::string buf(1 << 20, '\0');
@@ -352,7 +345,7 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
       ssize_t n = ::pread(f->file->fd(), buf.data(),
                           std::min<std::uint64_t>(buf.size(), f->length - off), off);
       if (n <= 0) return make_error(Fault::local, "io", "reading upload " + uuid);
-      s->sha256_.update(buf.data(), n);
+      s->hash_.update(buf.data(), n);
       off += n;
     }
     s->size_ = off;
@@ -724,24 +717,46 @@ Result<std::vector<std::string>> Store::repositories() {
   return out;
 }
 
-Result<Json> Store::referrers(const std::string& repo, const Digest& subject,
-                              const std::optional<std::string>& artifact_type) {
-  Json idx = {{"schemaVersion", 2}, {"mediaType", media::oci_index}, {"manifests", Json::array()}};
-  auto l = driver_->list(repo_path(repo) + "/_referrers/" + digest_dir(subject));
+Result<Store::ReferrersPage> Store::referrers(const std::string& repo, const Digest& subject,
+                                              const std::optional<std::string>& artifact_type,
+                                              const std::optional<Digest>& after,
+                                              std::size_t limit) {
+  ReferrersPage page;
+  page.index = {
+      {"schemaVersion", 2}, {"mediaType", media::oci_index}, {"manifests", Json::array()}};
+  std::string dir = repo_path(repo) + "/_referrers/" + digest_dir(subject);
+  auto l = driver_->list(dir);
   if (!l) {
-    if (not_found(l.error())) return idx;
+    if (not_found(l.error())) return page;
     return std::unexpected(l.error());
   }
-  for (const auto& name : *l) {
-    auto desc =
-        driver_->get(repo_path(repo) + "/_referrers/" + digest_dir(subject) + "/" + name, 1 << 20);
-    if (!desc) continue;
+  // Entries are named "<alg>-<hex>"; the listing is sorted, so paging resumes after `after`.
+  auto it = l->begin();
+  if (after) {
+    std::string key = std::string(hash_algorithm_name(after->algorithm())) + "-" + after->hex();
+    it = std::upper_bound(l->begin(), l->end(), key);
+  }
+  Json& out = page.index["manifests"];
+  std::optional<Digest> last;
+  for (; it != l->end(); ++it) {
+    auto desc = driver_->get(dir + "/" + *it, 1 << 20);
+    if (!desc) continue;  // deleted since the listing
     auto j = parse_json(*desc, "referrer descriptor", Fault::local);
     if (!j || !j->is_object()) continue;
     if (artifact_type && j->value("artifactType", "") != *artifact_type) continue;
-    idx["manifests"].push_back(std::move(*j));
+    if (out.size() == limit) {  // one more matches: there is a next page
+      page.next = last;
+      break;
+    }
+    auto dash = it->find('-');
+    auto alg = parse_hash_algorithm(std::string_view(*it).substr(0, dash));
+    auto d = alg ? Digest::from_hex(*alg, std::string_view(*it).substr(dash + 1))
+                 : Result<Digest>(std::unexpected(alg.error()));
+    if (!d) continue;  // not an entry this store wrote
+    last = *d;
+    out.push_back(std::move(*j));
   }
-  return idx;
+  return page;
 }
 
 }  // namespace docket::registry

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,14 +34,15 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/names.h"
 #include "registry/storage.h"
 
 namespace docket::registry {
 
-inline constexpr std::size_t kMaxRepoNameLength = 255;
+inline constexpr std::size_t kMaxRepoNameLength = kMaxRepositoryNameLength;
 inline constexpr std::size_t kMaxTagLength = 128;
 
-// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`, <= 255 bytes.
+// The distribution grammar (common/names.h), <= kMaxRepoNameLength bytes.
 bool valid_repo_name(std::string_view name);
 // `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
 bool valid_tag(std::string_view tag);
@@ -106,7 +108,10 @@ class UploadSession {
   bool broken_ = false;
   std::uint64_t size_ = 0;
   std::unique_ptr<FileWriter> writer_;
-  Hasher sha256_{HashAlgorithm::sha256};
+  // Hashes what is appended with the algorithm the client announced (POST
+  // ?digest-algorithm= or the monolithic ?digest=); sha256 by default. A commit with another
+  // algorithm rereads the stored bytes instead.
+  Hasher hash_{HashAlgorithm::sha256};
 };
 
 class Store {
@@ -123,7 +128,10 @@ class Store {
   Result<bool> mount_blob(const std::string& repo, const std::string& from, const Digest& d);
 
   // Uploads
-  Result<std::shared_ptr<UploadSession>> start_upload(const std::string& repo);
+  // `alg` is the digest algorithm the upload will be committed with (kept on disk so a
+  // resumed upload after a restart hashes the same way).
+  Result<std::shared_ptr<UploadSession>> start_upload(const std::string& repo,
+                                                      HashAlgorithm alg = HashAlgorithm::sha256);
   Result<std::shared_ptr<UploadSession>> find_upload(const std::string& repo,
                                                      const std::string& uuid);
   Status cancel_upload(const std::string& repo, const std::string& uuid);
@@ -143,9 +151,17 @@ class Store {
   // the cache at once, so only other replicas' changes can be that late.
   Result<std::vector<std::string>> repositories();
   static constexpr std::chrono::seconds kCatalogCacheTtl{2};
-  // The referrers index of `subject` in repo ("manifests" filtered by artifactType).
-  Result<Json> referrers(const std::string& repo, const Digest& subject,
-                         const std::optional<std::string>& artifact_type);
+  // One page of the referrers index of `subject` in repo ("manifests" filtered by
+  // artifactType), in the order of the referrers' digests: at most `limit` descriptors whose
+  // digest sorts after `after`. `next` is the last digest of the page when more remain.
+  struct ReferrersPage {
+    Json index;
+    std::optional<Digest> next;
+  };
+  Result<ReferrersPage> referrers(const std::string& repo, const Digest& subject,
+                                  const std::optional<std::string>& artifact_type,
+                                  const std::optional<Digest>& after = std::nullopt,
+                                  std::size_t limit = std::numeric_limits<std::size_t>::max());
 
   // Paths (for GC and tests).
   static std::string blob_path(const Digest& d);

@@ -7,6 +7,9 @@
 #if defined(DOCKET_HAVE_VERIFIER)
 #include "verifier/trust.h"
 #endif
+#if defined(DOCKET_HAVE_TRUSTCLIENT)
+#include "trustclient/context.h"
+#endif
 
 namespace {
 using namespace docket;
@@ -32,13 +35,15 @@ void add_common(CLI::App* cmd, TransferArgs& a) {
       ->check(CLI::Range(1, kMaxParallelTransfers));
 }
 
+#if !defined(DOCKET_HAVE_TRUSTCLIENT)
 void refuse_unsigned_push_if_trust(bool disable) {
-  // Never fall back to an unverified transfer when the user asked for content trust.
+  // Never fall back to an unsigned push when the user asked for content trust.
   if (content_trust_enabled(disable))
     raise(Fault::user, "trust_unavailable",
-          "DOCKER_CONTENT_TRUST is on but this docket build cannot sign yet; "
+          "DOCKER_CONTENT_TRUST is on but this docket build cannot sign; "
           "unset it or pass --disable-content-trust to push without signing");
 }
+#endif
 
 docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
   auto a = std::make_shared<TransferArgs>();
@@ -89,10 +94,31 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
   push->add_option("--chunk-size", b->chunk,
                    "Upload in PATCH chunks of this many bytes (0: one PUT per blob)");
   push->callback([b] {
-    refuse_unsigned_push_if_trust(b->disable_trust);
     auto ref = value_or_raise(Reference::parse(b->ref));
     if (ref.digest() && !ref.tag())
       raise(Fault::user, "usage", "push needs a tag, not a digest: " + b->ref);
+    const bool sign = content_trust_enabled(b->disable_trust);
+#if defined(DOCKET_HAVE_TRUSTCLIENT)
+    // With content trust on, everything signing needs is checked before any byte moves:
+    // the trust server answers, we hold a key for a role the tag can be signed into, and
+    // the passphrases can be had without prompting when there is no terminal.
+    std::unique_ptr<trustclient::KeyContext> kc;
+    std::unique_ptr<trustclient::Repository> repo;
+    if (sign) {
+      kc = value_or_raise(trustclient::KeyContext::create());
+      auto cfg = value_or_raise(trustclient::repository_config(ref, kc->trust_dir));
+      cfg.warn = [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); };
+      repo = value_or_raise(trustclient::Repository::open(std::move(cfg), *kc->store));
+      bool exists = value_or_raise(repo->refresh());
+      if (!exists) value_or_raise(repo->probe_server());
+      std::string tag = ref.tag().value_or(std::string(kDefaultTag));
+      auto roles = exists ? value_or_raise(repo->signable_roles(tag))
+                          : std::vector<std::string>{"root", "targets"};
+      value_or_raise(trustclient::preflight_passphrases(*kc, roles));
+    }
+#else
+    refuse_unsigned_push_if_trust(b->disable_trust);
+#endif
     auto store = value_or_raise(open_default_store());
     auto reg = value_or_raise(registry_for(ref.domain(), b->insecure, b->chunk));
     auto progress =
@@ -105,6 +131,22 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
                   ref.without_tag_or_digest().str().c_str());
     auto r = value_or_raise(push_image(*reg, store, ref, ref, o));
     if (b->quiet) std::printf("%s\n", r.target.digest.str().c_str());
+#if defined(DOCKET_HAVE_TRUSTCLIENT)
+    if (sign) {
+      std::string tag = ref.tag().value_or(std::string(kDefaultTag));
+      if (!b->quiet && b->format != "json") std::printf("Signing and pushing trust metadata\n");
+      auto out = value_or_raise(trustclient::sign_tag(*repo, tag, r.target.digest, r.target.size));
+      if (!b->quiet && b->format != "json") {
+        if (out.initialized)
+          std::printf("Finished initializing \"%s\"\n", repo->config().gun.c_str());
+        std::string roles;
+        for (const auto& x : out.roles) roles += (roles.empty() ? "" : ", ") + x;
+        std::printf(
+            out.unchanged ? "%s:%s was already signed (%s)\n" : "Successfully signed %s:%s (%s)\n",
+            ref.without_tag_or_digest().familiar().c_str(), tag.c_str(), roles.c_str());
+      }
+    }
+#endif
   });
 });
 }  // namespace

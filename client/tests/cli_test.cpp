@@ -101,13 +101,19 @@ TEST(DocketCli, LoginPushPullSaveLoadSearch) {
   EXPECT_NE(badref.out.find("bad_reference"), std::string::npos) << badref.out;
   // Content trust requested but not verifiable: refused, never silently unverified.
   // With content trust on, a pull from a registry with no trust data fails (never falls
-  // back to unverified), and a push refuses while signing is unavailable.
+  // back to unverified), and a push without a trust server to sign into is refused.
   auto trust = docket("pull --insecure " + img, "",
                       "DOCKER_CONTENT_TRUST=1 DOCKER_CONTENT_TRUST_SERVER=http://" + reg.domain());
   EXPECT_EQ(trust.rc, 1) << trust.out;
-  auto trust_push = docket("push --insecure " + img, "", "DOCKER_CONTENT_TRUST=1");
+  // Signing on push needs a trust server; this registry has none, so the push is refused
+  // before any byte is sent (never an unsigned push when trust was asked for).
+  auto trust_push =
+      docket("push --insecure " + img, "",
+             "DOCKER_CONTENT_TRUST=1 DOCKER_CONTENT_TRUST_SERVER=http://" + reg.domain());
   EXPECT_EQ(trust_push.rc, 1);
-  EXPECT_NE(trust_push.out.find("trust_unavailable"), std::string::npos) << trust_push.out;
+  EXPECT_EQ(trust_push.out.find("The push refers to"), std::string::npos) << trust_push.out;
+  EXPECT_NE(trust_push.out.find("does not act as a trust server"), std::string::npos)
+      << trust_push.out;
   EXPECT_EQ(
       docket("pull --disable-content-trust --insecure " + img, "", "DOCKER_CONTENT_TRUST=1").rc, 0);
   ASSERT_EQ(docket("logout " + reg.domain()).rc, 0);

@@ -150,6 +150,67 @@ TEST(RegistryAuth, TokenFlowWithScopes) {
             401u);
 }
 
+TEST(RegistryAuth, MountNeedsPullOnTheSourceRepository) {
+  AuthFixture f(true, false);
+  // bob may only touch bob/*; alice everything.
+  net::Htpasswd h;
+  ASSERT_TRUE(h.set_password("alice", "wonderland", 4));
+  ASSERT_TRUE(h.set_password("bob", "builder", 4));
+  ASSERT_TRUE(atomic_write_file(f.dir / "htpasswd", h.serialize()));
+  ASSERT_TRUE(atomic_write_file(f.dir / "policy.json", R"({"rules":[
+    {"account":"alice","type":"repository","name":"*","actions":["*"]},
+    {"account":"bob","type":"repository","name":"bob/*","actions":["*"]}]})"));
+  f.cfg.auth_token_policy = (f.dir / "policy.json").string();
+  AuthedServer s(f.cfg);
+  auto& reg = *s.reg;
+  auto token = [&](const std::string& user, const std::string& pass, const std::string& scopes) {
+    auto t = reg.send({"GET",
+                       "/auth/token?service=docket-test&" + scopes,
+                       "",
+                       {{"Authorization", basic(user, pass)}}});
+    EXPECT_EQ(t.status, 200u) << t.body;
+    return "Bearer " + Json::parse(t.body)["token"].get<std::string>();
+  };
+  std::string secret = "alice's private layer";
+  std::string d = Digest::of(secret).str();
+  auto a = token("alice", "wonderland", "scope=repository:private/app:pull,push");
+  ASSERT_EQ(
+      reg.send(
+             {"POST", "/v2/private/app/blobs/uploads/?digest=" + d, secret, {{"Authorization", a}}})
+          .status,
+      201u);
+  // bob asks for pull on private/app too; the policy grants nothing there, so the mount is
+  // not honoured: 202 and a fresh upload, and bob still cannot read the blob.
+  auto b = token("bob", "builder",
+                 "scope=repository:bob/app:pull,push&scope=repository:private/app:pull");
+  auto m = reg.send({"POST",
+                     "/v2/bob/app/blobs/uploads/?mount=" + d + "&from=private/app",
+                     "",
+                     {{"Authorization", b}}});
+  EXPECT_EQ(m.status, 202u);
+  EXPECT_FALSE(m.header("location").empty());
+  EXPECT_EQ(reg.send({"GET", "/v2/bob/app/blobs/" + d, "", {{"Authorization", b}}}).error_code(),
+            "BLOB_UNKNOWN");
+  // alice, who may pull the source, mounts it.
+  auto a2 = token("alice", "wonderland",
+                  "scope=repository:alice/app:pull,push&scope=repository:private/app:pull");
+  m = reg.send({"POST",
+                "/v2/alice/app/blobs/uploads/?mount=" + d + "&from=private/app",
+                "",
+                {{"Authorization", a2}}});
+  EXPECT_EQ(m.status, 201u) << m.body;
+  EXPECT_EQ(reg.send({"GET", "/v2/alice/app/blobs/" + d, "", {{"Authorization", a2}}}).body,
+            secret);
+  // A token without the source scope is not enough either, even for alice.
+  auto a3 = token("alice", "wonderland", "scope=repository:alice/other:pull,push");
+  EXPECT_EQ(reg.send({"POST",
+                      "/v2/alice/other/blobs/uploads/?mount=" + d + "&from=private/app",
+                      "",
+                      {{"Authorization", a3}}})
+                .status,
+            202u);
+}
+
 }  // namespace
 
 namespace {

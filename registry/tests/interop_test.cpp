@@ -86,7 +86,9 @@ void make_layout(const fs::path& layout, const fs::path& scratch, int layers,
 
 class Interop : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start(""); }
+  // `extra_config` is appended to the YAML config (an `auth:` section).
+  void start(const std::string& extra_config) {
     skopeo = nt::find_executable("skopeo");
     podman = nt::find_executable("podman");
     if (!skopeo) GTEST_SKIP() << "skopeo is not installed (scripts/install-deps.sh --peers)";
@@ -95,13 +97,13 @@ class Interop : public ::testing::Test {
     ca_dir = dir.path() / "certs";
     fs::create_directories(ca_dir);
     fs::copy_file(pki->ca_cert, ca_dir / "ca.crt");
-    port = nt::free_loopback_port();
+    port = fixed_port ? fixed_port : nt::free_loopback_port();
     std::string config =
         "http:\n  addr: 127.0.0.1:" + std::to_string(port) +
         "\n  tls:\n    certificate: " + pki->server_cert.string() +
         "\n    key: " + pki->server_key.string() +
         "\nstorage:\n  filesystem:\n    rootdirectory: " + (dir.path() / "data").string() +
-        "\nlog:\n  level: warn\n";
+        "\nlog:\n  level: warn\n" + extra_config;
     ASSERT_TRUE(atomic_write_file(dir.path() / "config.yml", config));
     nt::ProcessOptions o;
     o.argv = {std::string(DOCKET_BINARY_DIR) + "/cli/docket-server", "registry", "--config",
@@ -119,9 +121,174 @@ class Interop : public ::testing::Test {
   std::optional<fs::path> skopeo, podman;
   fs::path ca_dir;
   int port = 0;
+  int fixed_port = 0;  // set before start() when the config must name the port
   std::string host;
   std::optional<nt::Process> server;
 };
+
+// Started by the auth tests themselves (they need the port in the config first).
+class InteropAuth : public Interop {
+ protected:
+  void SetUp() override {}
+  // alice may do everything; bob may only pull team/*; both over htpasswd (bcrypt).
+  std::string users() {
+    fs::path h = dir.path() / "htpasswd";
+    EXPECT_EQ(sh("htpasswd -Bbc -C 4 " + h.string() + " alice wonderland && htpasswd -Bb -C 4 " +
+                 h.string() + " bob builder")
+                  .rc,
+              0);
+    EXPECT_TRUE(atomic_write_file(dir.path() / "policy.json", R"({"rules":[
+      {"account":"alice","type":"repository","name":"*","actions":["*"]},
+      {"account":"bob","type":"repository","name":"team/*","actions":["pull"]}]})"));
+    return "auth:\n  htpasswd:\n    path: " + h.string() + "\n";
+  }
+  bool have_htpasswd() { return nt::find_executable("htpasswd").has_value(); }
+  // A client error that is about credentials or permissions, not transport or TLS.
+  static bool auth_refusal(const std::string& out) {
+    // Words only: a status number could match a port in the client's message.
+    for (const char* w :
+         {"unauthorized", "denied", "authentication required", "insufficient_scope"})
+      if (out.find(w) != std::string::npos) return true;
+    return false;
+  }
+  std::string pm() {
+    return "podman --root " + (dir.path() / "root").string() + " --runroot " +
+           (dir.path() / "runroot").string() +
+           " --storage-driver vfs --cgroup-manager cgroupfs --events-backend file";
+  }
+  // Pushes, pulls back and compares bytes as alice, then checks that bob can pull but his
+  // push is refused with an auth error and leaves nothing behind.
+  void push_pull_deny(const std::string& alice, const std::string& bob) {
+    fs::path src = dir.path() / "src";
+    make_layout(src, dir.path(), 2, 200 * 1024);
+    std::string cd = " --dest-cert-dir " + ca_dir.string();
+    std::string sd = " --src-cert-dir " + ca_dir.string();
+    // No credentials: refused.
+    auto r =
+        sh("skopeo copy" + cd + " oci:" + src.string() + ":v1 docker://" + host + "/team/app:v1");
+    EXPECT_NE(r.rc, 0);
+    EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+    r = sh("skopeo copy" + cd + " --dest-creds " + alice + " oci:" + src.string() +
+           ":v1 docker://" + host + "/team/app:v1");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    fs::path back = dir.path() / "back";
+    r = sh("skopeo copy" + sd + " --src-creds " + bob + " docker://" + host +
+           "/team/app:v1 oci:" + back.string() + ":v1");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    for (auto& e : fs::directory_iterator(src / "blobs" / "sha256")) {
+      auto b = read_file(back / "blobs" / "sha256" / e.path().filename(), 1ull << 32);
+      ASSERT_TRUE(b) << "missing after pull: " << e.path().filename();
+      EXPECT_TRUE(*b == *read_file(e.path(), 1ull << 32));
+    }
+    // bob holds pull only: his push fails with the client's auth error.
+    r = sh("skopeo copy" + cd + " --dest-creds " + bob + " oci:" + src.string() + ":v1 docker://" +
+           host + "/team/app:bob");
+    EXPECT_NE(r.rc, 0) << r.out;
+    EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+    // Wrong password: refused too.
+    r = sh("skopeo list-tags --cert-dir " + ca_dir.string() + " --creds alice:nope docker://" +
+           host + "/team/app");
+    EXPECT_NE(r.rc, 0);
+    EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+    r = sh("skopeo list-tags --cert-dir " + ca_dir.string() + " --creds " + alice + " docker://" +
+           host + "/team/app");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_EQ(Json::parse(r.out)["Tags"], Json::parse(R"(["v1"])"));  // no "bob" tag
+
+    if (!podman) return;
+    // podman: login (stored in a private auth file), pull, push a new tag, denied push.
+    std::string af = " --authfile " + (dir.path() / "auth.json").string();
+    std::string certs = " --cert-dir " + ca_dir.string();
+    auto user = alice.substr(0, alice.find(':')), pass = alice.substr(alice.find(':') + 1);
+    r = sh(pm() + " login" + af + certs + " -u " + user + " -p " + pass + " " + host);
+    ASSERT_EQ(r.rc, 0) << r.out;
+    r = sh(pm() + " pull" + af + certs + " " + host + "/team/app:v1");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    r = sh(pm() + " push" + af + certs + " " + host + "/team/app:v1 docker://" + host +
+           "/team/app:v2");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    auto buser = bob.substr(0, bob.find(':')), bpass = bob.substr(bob.find(':') + 1);
+    std::string bf = " --authfile " + (dir.path() / "auth-bob.json").string();
+    r = sh(pm() + " login" + bf + certs + " -u " + buser + " -p " + bpass + " " + host);
+    ASSERT_EQ(r.rc, 0) << r.out;
+    r = sh(pm() + " push" + bf + certs + " " + host + "/team/app:v1 docker://" + host +
+           "/team/app:bob");
+    EXPECT_NE(r.rc, 0) << r.out;
+    EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+    r = sh("skopeo list-tags --cert-dir " + ca_dir.string() + " --creds " + alice + " docker://" +
+           host + "/team/app");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_EQ(Json::parse(r.out)["Tags"], Json::parse(R"(["v1","v2"])"));
+  }
+};
+
+TEST_F(InteropAuth, SkopeoAndPodmanThroughHtpasswdBasicAuth) {
+  if (!have_htpasswd()) GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+  // Basic auth grants every action to every valid user (per-user scopes need the token
+  // service, tested below), so this checks credentials: none, wrong, right.
+  fs::path h = dir.path() / "htpasswd";
+  ASSERT_EQ(sh("htpasswd -Bbc -C 4 " + h.string() + " alice wonderland").rc, 0);
+  start("auth:\n  htpasswd:\n    path: " + h.string() + "\n");
+  if (IsSkipped() || HasFatalFailure()) return;
+  fs::path src = dir.path() / "src";
+  make_layout(src, dir.path(), 2, 200 * 1024);
+  std::string cd = " --dest-cert-dir " + ca_dir.string();
+  auto r =
+      sh("skopeo copy" + cd + " oci:" + src.string() + ":v1 docker://" + host + "/basic/app:v1");
+  EXPECT_NE(r.rc, 0);
+  EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+  r = sh("skopeo copy" + cd + " --dest-creds alice:wrong oci:" + src.string() + ":v1 docker://" +
+         host + "/basic/app:v1");
+  EXPECT_NE(r.rc, 0);
+  EXPECT_TRUE(auth_refusal(r.out)) << r.out;
+  r = sh("skopeo copy" + cd + " --dest-creds alice:wonderland oci:" + src.string() +
+         ":v1 docker://" + host + "/basic/app:v1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  fs::path back = dir.path() / "back";
+  r = sh("skopeo copy --src-cert-dir " + ca_dir.string() +
+         " --src-creds alice:wonderland docker://" + host + "/basic/app:v1 oci:" + back.string() +
+         ":v1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (auto& e : fs::directory_iterator(src / "blobs" / "sha256"))
+    EXPECT_EQ(read_file(back / "blobs" / "sha256" / e.path().filename(), 1ull << 32).value_or("-"),
+              read_file(e.path(), 1ull << 32).value_or(""))
+        << e.path().filename();
+  if (!podman) return;
+  std::string af = " --authfile " + (dir.path() / "auth.json").string();
+  std::string certs = " --cert-dir " + ca_dir.string();
+  r = sh(pm() + " login" + af + certs + " -u alice -p wrong " + host);
+  EXPECT_NE(r.rc, 0);
+  r = sh(pm() + " login" + af + certs + " -u alice -p wonderland " + host);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = sh(pm() + " pull" + af + certs + " " + host + "/basic/app:v1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = sh(pm() + " push" + af + certs + " " + host + "/basic/app:v1 docker://" + host +
+         "/basic/app:v2");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = sh("skopeo list-tags --cert-dir " + ca_dir.string() + " --creds alice:wonderland docker://" +
+         host + "/basic/app");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(Json::parse(r.out)["Tags"], Json::parse(R"(["v1","v2"])"));
+}
+
+TEST_F(InteropAuth, SkopeoAndPodmanThroughTheTokenService) {
+  if (!have_htpasswd()) GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+  std::string auth = users();
+  ASSERT_EQ(sh("openssl ecparam -name prime256v1 -genkey -noout -out " +
+               (dir.path() / "token.pem").string())
+                .rc,
+            0);
+  // The realm is this server's own token endpoint, over the same verified TLS.
+  int p = nt::free_loopback_port();
+  fixed_port = p;
+  start(auth + "  token:\n    realm: https://127.0.0.1:" + std::to_string(p) +
+        "/auth/token\n    service: docket-interop\n    signingkey: " +
+        (dir.path() / "token.pem").string() +
+        "\n    policy: " + (dir.path() / "policy.json").string() + "\n");
+  if (IsSkipped() || HasFatalFailure()) return;
+  ASSERT_EQ(port, p);
+  push_pull_deny("alice:wonderland", "bob:builder");
+}
 
 TEST_F(Interop, SkopeoPushPullOciAndDockerFormatsListAndDelete) {
   fs::path src = dir.path() / "src";

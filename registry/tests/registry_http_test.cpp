@@ -3,6 +3,8 @@
 // Every OCI endpoint and error path over real HTTP against the real filesystem driver.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "common/digest.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -424,6 +426,237 @@ TEST(RegistryHttpModes, ReadOnlyAndDeleteDisabled) {
   r = reg2.send({"POST", "/v2/x/blobs/uploads/"});
   EXPECT_EQ(r.status, 405u);
   EXPECT_EQ(r.error_code(), "UNSUPPORTED");
+}
+
+}  // namespace
+
+namespace {
+
+std::string sha512_of(const std::string& s) {
+  return Digest::of(s, HashAlgorithm::sha512).str();
+}
+
+TEST_F(RegistryHttp, Sha512MonolithicChunkedAndResumed) {
+  // Monolithic: POST ?digest=sha512:... with the body.
+  std::string blob = "sha512 monolithic blob";
+  auto r = reg.send({"POST", "/v2/s5/blobs/uploads/?digest=" + sha512_of(blob), blob});
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(r.header("docker-content-digest"), sha512_of(blob));
+  auto g = reg.get("/v2/s5/blobs/" + sha512_of(blob));
+  EXPECT_EQ(g.status, 200u);
+  EXPECT_EQ(g.body, blob);
+  EXPECT_EQ(g.header("docker-content-digest"), sha512_of(blob));
+  // A sha512 body that does not match is refused and nothing becomes visible.
+  r = reg.send({"POST", "/v2/s5/blobs/uploads/?digest=" + sha512_of("other"), blob});
+  EXPECT_EQ(r.error_code(), "DIGEST_INVALID");
+  EXPECT_EQ(reg.get("/v2/s5/blobs/" + sha512_of("other")).error_code(), "BLOB_UNKNOWN");
+
+  // Chunked: POST ?digest-algorithm=sha512, two OCI chunks, PUT with the digest.
+  std::string big(200000, 'z');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = char('A' + i % 29);
+  auto s = reg.send({"POST", "/v2/s5/blobs/uploads/?digest-algorithm=sha512"});
+  ASSERT_EQ(s.status, 202u) << s.body;
+  std::string loc = upload_path(s);
+  ASSERT_EQ(reg.send({"PATCH", loc, big.substr(0, 120000), {{"Content-Range", "0-119999"}}}).status,
+            202u);
+  ASSERT_EQ(
+      reg.send({"PATCH", loc, big.substr(120000), {{"Content-Range", "120000-199999"}}}).status,
+      202u);
+  // A wrong digest keeps the session.
+  EXPECT_EQ(reg.send({"PUT", loc + "?digest=" + sha512_of("wrong")}).error_code(),
+            "DIGEST_INVALID");
+  auto put = reg.send({"PUT", loc + "?digest=" + sha512_of(big)});
+  ASSERT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(reg.get("/v2/s5/blobs/" + sha512_of(big)).body, big);
+  // A session started without an algorithm can still be committed with sha512 (the server
+  // rehashes the stored bytes).
+  s = reg.send({"POST", "/v2/s5/blobs/uploads/"});
+  loc = upload_path(s);
+  ASSERT_EQ(reg.send({"PATCH", loc, "mixed"}).status, 202u);
+  EXPECT_EQ(reg.send({"PUT", loc + "?digest=" + sha512_of("mixed")}).status, 201u);
+
+  // An algorithm the registry does not support.
+  r = reg.send({"POST", "/v2/s5/blobs/uploads/?digest-algorithm=md5"});
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.error_code(), "DIGEST_INVALID");
+}
+
+TEST(RegistryHttpRestart, Sha512UploadResumesAfterRestart) {
+  auto root = std::filesystem::temp_directory_path() / ("docket-s512-" + random_hex_id());
+  std::string loc;
+  {
+    RegistryServer a({}, root);
+    loc = upload_path(a.send({"POST", "/v2/r/blobs/uploads/?digest-algorithm=sha512"}));
+    ASSERT_EQ(a.send({"PATCH", loc, "first-half|"}).status, 202u);
+  }
+  // The algorithm survived the restart: the resumed session hashes with sha512.
+  EXPECT_EQ(read_file(root / ("repositories/r/_uploads/" + loc.substr(loc.rfind('/') + 1)) /
+                      "hashalgorithm")
+                .value_or(""),
+            "sha512");
+  {
+    RegistryServer b({}, root);
+    EXPECT_EQ(b.get(loc).header("range"), "0-10");
+    ASSERT_EQ(b.send({"PATCH", loc, "second-half", {{"Content-Range", "11-21"}}}).status, 202u);
+    auto put = b.send({"PUT", loc + "?digest=" + sha512_of("first-half|second-half")});
+    EXPECT_EQ(put.status, 201u) << put.body;
+    EXPECT_EQ(b.get("/v2/r/blobs/" + sha512_of("first-half|second-half")).body,
+              "first-half|second-half");
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST_F(RegistryHttp, ManifestAcceptNegotiation) {
+  std::string oci = reg.push_image("acc", "oci", {"l1"});
+  auto get = [&](const std::string& ref, std::vector<std::pair<std::string, std::string>> h) {
+    return reg.send({"GET", "/v2/acc/manifests/" + ref, "", std::move(h)});
+  };
+  // No Accept: served as is. OCI listed (among others, with parameters, in several lines).
+  EXPECT_EQ(get("oci", {}).status, 200u);
+  EXPECT_EQ(get("oci", {{"Accept", "application/vnd.docker.distribution.manifest.v2+json"},
+                        {"Accept", "application/vnd.oci.image.manifest.v1+json; q=0.9"}})
+                .status,
+            200u);
+  EXPECT_EQ(get("oci", {{"Accept", "*/*"}}).status, 200u);
+  EXPECT_EQ(get("oci", {{"Accept", "application/*"}}).status, 200u);
+  // A client that only reads Docker schema2 gets MANIFEST_UNKNOWN, by tag and by digest.
+  for (const std::string& ref : {std::string("oci"), oci}) {
+    auto r = get(ref, {{"Accept",
+                        "application/vnd.docker.distribution.manifest.v2+json, "
+                        "application/vnd.docker.distribution.manifest.list.v2+json"}});
+    EXPECT_EQ(r.status, 404u) << ref;
+    EXPECT_EQ(r.error_code(), "MANIFEST_UNKNOWN");
+    EXPECT_NE(r.body.find("application/vnd.oci.image.manifest.v1+json"), std::string::npos);
+  }
+  EXPECT_EQ(get("oci", {{"Accept", "application/vnd.oci.image.manifest.v1+json;q=0"}}).status,
+            404u);
+  EXPECT_EQ(
+      reg.send({"HEAD", "/v2/acc/manifests/oci", "", {{"Accept", "application/json"}}}).status,
+      404u);
+  // And the reverse: a Docker schema2 manifest to an OCI-only client.
+  std::string cfg = reg.push_blob("acc", "{\"os\":\"linux\"}");
+  Json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+            {"config",
+             {{"mediaType", "application/vnd.docker.container.image.v1+json"},
+              {"digest", cfg},
+              {"size", 15}}},
+            {"layers", Json::array()}};
+  ASSERT_EQ(reg.send({"PUT",
+                      "/v2/acc/manifests/d2",
+                      m.dump(),
+                      {{"Content-Type", "application/vnd.docker.distribution.manifest.v2+json"}}})
+                .status,
+            201u);
+  EXPECT_EQ(get("d2", {{"Accept",
+                        "application/vnd.oci.image.manifest.v1+json, "
+                        "application/vnd.oci.image.index.v1+json"}})
+                .error_code(),
+            "MANIFEST_UNKNOWN");
+  auto ok = get("d2", {{"Accept", "application/vnd.docker.distribution.manifest.v2+json"}});
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_EQ(ok.header("content-type"), "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+TEST(RegistryHttpPaging, ReferrersPagesWithLinkHeader) {
+  HttpOptions o;
+  o.referrers_max_entries = 2;
+  RegistryServer reg(o);
+  std::string subject = reg.push_image("rp", "v1", {"L"});
+  auto ms = reg.get("/v2/rp/manifests/v1");
+  std::string subj =
+      R"({"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      subject + R"(","size":)" + std::to_string(ms.body.size()) + "}";
+  std::set<std::string> sigs, all;
+  for (int i = 0; i < 5; ++i) {
+    std::string type = i % 2 ? "application/vnd.example.sbom" : "application/vnd.example+sig";
+    std::string d = reg.push_image("rp", "r" + std::to_string(i), {},
+                                   subj + R"(,"artifactType":")" + type + "\"}");
+    all.insert(d);
+    if (i % 2 == 0) sigs.insert(d);
+  }
+  // Walk the pages following Link, collecting digests: every referrer exactly once, in order.
+  auto walk = [&](std::string url, std::size_t& pages) {
+    std::vector<std::string> got;
+    pages = 0;
+    while (!url.empty()) {
+      auto r = reg.get(url);
+      EXPECT_EQ(r.status, 200u) << r.body;
+      if (r.status != 200 || ++pages > 10) break;
+      auto j = Json::parse(r.body);
+      EXPECT_LE(j["manifests"].size(), 2u);
+      for (auto& m : j["manifests"]) got.push_back(m["digest"].get<std::string>());
+      std::string link = r.header("link");
+      if (link.empty()) break;
+      EXPECT_TRUE(link.starts_with("</v2/rp/referrers/" + subject + "?")) << link;
+      EXPECT_TRUE(link.ends_with(">; rel=\"next\"")) << link;
+      url = link.substr(1, link.find('>') - 1);
+    }
+    return got;
+  };
+  std::size_t pages = 0;
+  auto got = walk("/v2/rp/referrers/" + subject, pages);
+  EXPECT_EQ(pages, 3u);
+  EXPECT_EQ(got, std::vector<std::string>(all.begin(), all.end()));
+  // The filter is carried in the Link (percent-encoded) and every page says it was applied.
+  got = walk("/v2/rp/referrers/" + subject + "?artifactType=application/vnd.example%2Bsig", pages);
+  EXPECT_EQ(pages, 2u);
+  EXPECT_EQ(got, std::vector<std::string>(sigs.begin(), sigs.end()));
+  auto r = reg.get("/v2/rp/referrers/" + subject + "?artifactType=application/vnd.example%2Bsig");
+  EXPECT_EQ(r.header("oci-filters-applied"), "artifactType");
+  EXPECT_NE(r.header("link").find("artifactType=application%2Fvnd.example%2Bsig"),
+            std::string::npos)
+      << r.header("link");
+  // n larger than the limit is clamped; n=1 pages by one; bad n and bad last are 400.
+  EXPECT_EQ(Json::parse(reg.get("/v2/rp/referrers/" + subject + "?n=100").body)["manifests"].size(),
+            2u);
+  EXPECT_EQ(Json::parse(reg.get("/v2/rp/referrers/" + subject + "?n=1").body)["manifests"].size(),
+            1u);
+  EXPECT_EQ(reg.get("/v2/rp/referrers/" + subject + "?n=x").error_code(),
+            "PAGINATION_NUMBER_INVALID");
+  EXPECT_EQ(reg.get("/v2/rp/referrers/" + subject + "?last=nope").error_code(), "DIGEST_INVALID");
+}
+
+TEST_F(RegistryHttp, TagsPagingEdgeCases) {
+  for (auto t : {"v1", "v10", "v2", "V3", "latest"}) reg.push_image("te/x", t, {});
+  // ASCII order (upper case first); `last` need not exist; the Link keeps the request's n.
+  auto r = reg.get("/v2/te/x/tags/list");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["V3","latest","v1","v10","v2"])"));
+  EXPECT_EQ(r.header("link"), "");
+  r = reg.get("/v2/te/x/tags/list?n=2&last=m");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["v1","v10"])"));
+  EXPECT_EQ(r.header("link"), "</v2/te/x/tags/list?n=2&last=v10>; rel=\"next\"");
+  r = reg.get("/v2/te/x/tags/list?last=v10");
+  EXPECT_EQ(Json::parse(r.body)["tags"], Json::parse(R"(["v2"])"));
+  EXPECT_EQ(Json::parse(r.body)["name"], "te/x");
+  // Exactly n left: no Link (no empty last page).
+  r = reg.get("/v2/te/x/tags/list?n=3&last=latest");
+  EXPECT_EQ(Json::parse(r.body)["tags"].size(), 3u);
+  EXPECT_EQ(r.header("link"), "");
+  EXPECT_EQ(reg.get("/v2/nope/tags/list").error_code(), "NAME_UNKNOWN");
+}
+
+TEST_F(RegistryHttp, EveryV2FailureHasAnOciErrorBody) {
+  // Wrong method on a known path: 405 UNSUPPORTED with an Allow header.
+  auto r = reg.send({"PATCH", "/v2/x/manifests/latest"});
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.error_code(), "UNSUPPORTED");
+  EXPECT_FALSE(r.header("allow").empty());
+  EXPECT_EQ(r.header("docker-distribution-api-version"), "registry/2.0");
+  r = reg.send({"POST", "/v2/x/tags/list"});
+  EXPECT_EQ(r.error_code(), "UNSUPPORTED");
+  // Unknown endpoint, unknown repository, bad tag, bad upload id.
+  EXPECT_EQ(reg.get("/v2/x/nothing").error_code(), "NAME_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/x/manifests/latest").error_code(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/x/manifests/bad:tag!").status, 400u);
+  EXPECT_EQ(reg.send({"PUT", "/v2/x/blobs/uploads/zz?digest=" + Digest::of("").str()}).error_code(),
+            "BLOB_UPLOAD_UNKNOWN");
+  for (const auto* path : {"/v2/x/manifests/latest", "/v2/x/nothing", "/v2/x/tags/list"}) {
+    auto e = reg.get(path);
+    EXPECT_GE(e.status, 400u);
+    EXPECT_EQ(e.header("content-type"), "application/json") << path;
+    EXPECT_FALSE(Json::parse(e.body)["errors"][0]["message"].get<std::string>().empty()) << path;
+  }
 }
 
 }  // namespace

@@ -46,6 +46,22 @@ TEST_P(DriverConformance, PutGetRoundTripAndReplace) {
   EXPECT_EQ(big.error().code, "too_large");
 }
 
+// Weaker durability changes what survives an OS crash, never what readers see: every mode
+// is atomic (old or new content), creates parents, replaces, and leaves no visible temp file.
+TEST_P(DriverConformance, PutIsAtomicInEveryDurabilityMode) {
+  for (auto mode : {Durability::full, Durability::name_only, Durability::none}) {
+    std::string p = "/dur/" + std::to_string(static_cast<int>(mode)) + "/f";
+    ASSERT_TRUE(d->put(p, "first", mode));
+    EXPECT_EQ(*d->get(p, 100), "first");
+    ASSERT_TRUE(d->put(p, "second", mode));
+    EXPECT_EQ(*d->get(p, 100), "second");
+    auto names = d->list(p.substr(0, p.rfind('/')));
+    ASSERT_TRUE(names);
+    EXPECT_EQ(*names, std::vector<std::string>{"f"});
+    EXPECT_EQ(d->put("/dur/../x", "y", mode).error().code, "bad_path");
+  }
+}
+
 TEST_P(DriverConformance, MissingPathsAreNotFound) {
   for (auto r : {d->get("/nope", 10).error().code, d->stat("/nope/x").error().code,
                  d->list("/nope").error().code, d->open("/nope").error().code})

@@ -1,0 +1,437 @@
+// `docket trust …`: Docker Content Trust's commands (inspect, sign, revoke, key, signer) and
+// Notary's repository ones (key rotate, status, publish, reset, cosign) on a trust
+// directory shared with `docker trust` and `notary` (docs/content-trust.md).
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "client/session.h"
+#include "client/transfer.h"
+#include "common/encoding.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "keys/pem.h"
+#include "trustclient/context.h"
+#include "trustclient/inspect.h"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace docket;
+using namespace docket::trustclient;
+
+struct Common {
+  std::string trust_dir;
+  std::string passphrase_file;
+};
+
+void add_common(CLI::App* cmd, Common& o) {
+  cmd->add_option("--trust-dir", o.trust_dir,
+                  "Trust directory (default $DOCKER_CONFIG/trust or ~/.docker/trust)");
+  cmd->add_option("--passphrase-file", o.passphrase_file,
+                  "Read key passphrases from the first line of this file");
+}
+
+std::unique_ptr<KeyContext> key_context(const Common& o) {
+  std::optional<fs::path> pf;
+  if (!o.passphrase_file.empty()) pf = fs::path(o.passphrase_file);
+  return value_or_raise(KeyContext::create(o.trust_dir, pf));
+}
+
+std::unique_ptr<Repository> open_repo(KeyContext& kc, const client::Reference& ref) {
+  auto cfg = value_or_raise(repository_config(ref, kc.trust_dir));
+  cfg.warn = [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); };
+  return value_or_raise(Repository::open(std::move(cfg), *kc.store));
+}
+
+client::Reference repo_ref(const std::string& s) {
+  auto r = value_or_raise(client::Reference::parse(s));
+  if (r.digest()) raise(Fault::user, "usage", "a trust command takes a tag, not a digest: " + s);
+  return r;
+}
+
+// Stages a delegation create (or key add) for `role` with `keys`, paths "" (everything).
+tuf::Change delegation_add(const RepositoryView* v, const std::string& role,
+                           const std::vector<keys::PublicKey>& keys, int threshold) {
+  tuf::DelegationChange d;
+  for (const auto& k : keys) d.add_keys.push_back(k.json());
+  d.add_paths = {""};
+  d.threshold = threshold;
+  bool exists = v && v->find(role);
+  return tuf::make_delegation_change(
+      exists ? tuf::change::kActionUpdate : tuf::change::kActionCreate, role, d);
+}
+
+void print_publish(const PublishResult& p, const std::string& gun) {
+  if (p.initialized) std::printf("Initialized %s\n", gun.c_str());
+  for (const auto& r : p.published)
+    std::printf("Published %s v%lld\n", r.role.c_str(), static_cast<long long>(r.version));
+}
+
+docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
+  auto* trust = app.add_subcommand("trust", "Sign images and manage content trust (Notary v1)");
+  trust->require_subcommand(1);
+
+  {  // inspect
+    auto o = std::make_shared<Common>();
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto pretty = std::make_shared<bool>(false);
+    auto* cmd = trust->add_subcommand("inspect", "Show signed tags, signers and keys");
+    cmd->add_option("repositories", *refs, "REPO[:TAG]...")->required();
+    cmd->add_flag("--pretty", *pretty, "Human-readable tables instead of JSON");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto kc = key_context(*o);
+      Json all = Json::array();
+      for (const auto& s : *refs) {
+        auto ref = repo_ref(s);
+        auto repo = open_repo(*kc, ref);
+        if (!value_or_raise(repo->refresh()))
+          raise(Fault::user, "not_signed",
+                "no signatures or cannot access " + s + ": no trust data on " +
+                    repo->config().server_url);
+        all.push_back(
+            inspect_json(ref.without_tag_or_digest().familiar(), repo->view(), ref.tag()));
+      }
+      if (*pretty)
+        for (const auto& j : all) std::fputs(inspect_pretty(j).c_str(), stdout);
+      else
+        std::printf("%s\n", all.dump(4).c_str());
+    });
+  }
+
+  {  // sign
+    auto o = std::make_shared<Common>();
+    auto image = std::make_shared<std::string>();
+    auto insecure = std::make_shared<bool>(false);
+    auto* cmd = trust->add_subcommand(
+        "sign",
+        "Sign IMAGE:TAG as the registry serves it (pushing the local image if the "
+        "registry has no such tag)");
+    cmd->add_option("image", *image, "IMAGE:TAG")->required();
+    cmd->add_flag("--insecure", *insecure, "Talk plain HTTP to the registry (test set-ups only)");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*image);
+      if (!ref.tag()) raise(Fault::user, "usage", "trust sign needs IMAGE:TAG, got " + *image);
+      auto reg = value_or_raise(client::registry_for(ref.domain(), *insecure));
+      auto d = value_or_raise(reg->head_manifest(ref.path(), *ref.tag()));
+      if (!d) {
+        auto store = value_or_raise(client::open_default_store());
+        if (!value_or_raise(store.resolve(ref)))
+          raise(Fault::user, "not_found",
+                ref.familiar() + " is neither in the registry nor in the local store");
+        client::PushOptions po;
+        auto pushed = value_or_raise(client::push_image(*reg, store, ref, ref, po));
+        d = pushed.target;
+      }
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      auto out = value_or_raise(sign_tag(*repo, *ref.tag(), d->digest, d->size));
+      if (out.initialized) std::printf("Initialized %s\n", repo->config().gun.c_str());
+      std::string roles;
+      for (const auto& r : out.roles) roles += (roles.empty() ? "" : ", ") + r;
+      std::printf(out.unchanged ? "%s (%s, %llu bytes) was already signed in %s\n"
+                                : "Signed %s (%s, %llu bytes) into %s\n",
+                  ref.familiar().c_str(), d->digest.str().c_str(),
+                  static_cast<unsigned long long>(d->size), roles.c_str());
+    });
+  }
+
+  {  // revoke
+    auto o = std::make_shared<Common>();
+    auto image = std::make_shared<std::string>();
+    auto yes = std::make_shared<bool>(false);
+    auto* cmd = trust->add_subcommand("revoke", "Remove signatures of IMAGE:TAG (or every tag)");
+    cmd->add_option("image", *image, "IMAGE[:TAG]")->required();
+    cmd->add_flag("-y,--yes", *yes, "Do not ask before revoking every tag");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*image);
+      if (!ref.tag() && !*yes)
+        raise(Fault::user, "usage", "revoking every signature of " + *image + " needs --yes (-y)");
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      std::size_t n = value_or_raise(revoke_tag(*repo, ref.tag().value_or("")));
+      std::printf(
+          "Successfully deleted signature%s for %s (%zu)\n", n == 1 ? "" : "s",
+          ref.tag() ? ref.familiar().c_str() : ref.without_tag_or_digest().familiar().c_str(), n);
+    });
+  }
+
+  auto* key = trust->add_subcommand("key", "Manage signing keys");
+  key->require_subcommand(1);
+  {  // key generate
+    auto o = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto dir = std::make_shared<std::string>(".");
+    auto* cmd = key->add_subcommand("generate", "Generate a signer key; writes NAME.pub");
+    cmd->add_option("name", *name, "Signer name")->required();
+    cmd->add_option("--dir", *dir, "Directory for NAME.pub (default: current directory)");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      if (!std::all_of(name->begin(), name->end(),
+                       [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                                c == '-';
+                       }) ||
+          name->empty() || (*name)[0] == '_' || (*name)[0] == '-')
+        raise(Fault::user, "usage",
+              "signer name \"" + *name + "\" must be lower-case letters, digits, '_' or '-'");
+      value_or_raise(keys::validate_role(*name));
+      fs::path pub = fs::path(*dir) / (*name + ".pub");
+      std::error_code ec;
+      if (fs::exists(pub, ec)) raise(Fault::user, "key_exists", pub.string() + " already exists");
+      auto kc = key_context(*o);
+      auto k = value_or_raise(keys::PrivateKey::generate(keys::Algorithm::ecdsa_p256));
+      std::string id = value_or_raise(kc->store->add(k, *name, ""));
+      value_or_raise(atomic_write_file(pub, public_key_pem(k, *name), 0644));
+      std::printf(
+          "Successfully generated and loaded private key. Corresponding public key "
+          "available: %s\nKey ID: %s\n",
+          pub.string().c_str(), id.c_str());
+    });
+  }
+  {  // key load
+    auto o = std::make_shared<Common>();
+    auto file = std::make_shared<std::string>();
+    auto name = std::make_shared<std::string>("signer");
+    auto* cmd = key->add_subcommand("load", "Load a private key (PEM) as a signer key");
+    cmd->add_option("file", *file, "PEM private key")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--name", *name, "Signer name (default \"signer\")");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      value_or_raise(keys::validate_role(*name));
+      if (keys::is_base_role(*name))
+        raise(Fault::user, "usage", "\"" + *name + "\" is a base role, not a signer name");
+      auto kc = key_context(*o);
+      std::string text = value_or_raise(read_file(*file, keys::kMaxPemBytes));
+      auto imported = value_or_raise(kc->store->import_pem(text, *name, ""));
+      for (const auto& k : imported)
+        std::printf("Successfully imported key from %s (ID %s, signer %s)\n", file->c_str(),
+                    k.id.c_str(), k.role.c_str());
+    });
+  }
+  {  // key list
+    auto o = std::make_shared<Common>();
+    auto* cmd = key->add_subcommand("list", "List signing keys in the trust directory");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto kc = key_context(*o);
+      std::printf("%-20s %-40s %s\n", "ROLE", "GUN", "KEY ID");
+      for (const auto& k : value_or_raise(kc->store->list()))
+        std::printf("%-20s %-40s %s\n", k.role.c_str(), k.gun.empty() ? "-" : k.gun.c_str(),
+                    k.id.c_str());
+    });
+  }
+  {  // key rotate
+    auto o = std::make_shared<Common>();
+    auto role = std::make_shared<std::string>();
+    auto repo_s = std::make_shared<std::string>();
+    auto server = std::make_shared<bool>(false);
+    auto* cmd = key->add_subcommand(
+        "rotate", "Replace the key of root, targets, snapshot or timestamp and publish");
+    cmd->add_option("role", *role, "root, targets, snapshot or timestamp")
+        ->required()
+        ->check(CLI::IsMember({"root", "targets", "snapshot", "timestamp"}));
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    cmd->add_flag("-r,--server-managed", *server,
+                  "Let the trust server hold the new key (snapshot, timestamp)");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      std::string id = value_or_raise(repo->rotate_key(*role, *server));
+      std::printf("Rotated the %s key of %s; new key ID %s%s\n", role->c_str(),
+                  repo->config().gun.c_str(), id.c_str(), *server ? " (held by the server)" : "");
+    });
+  }
+
+  auto* signer = trust->add_subcommand("signer", "Manage signers (delegations)");
+  signer->require_subcommand(1);
+  {  // signer add
+    auto o = std::make_shared<Common>();
+    auto keys_files = std::make_shared<std::vector<std::string>>();
+    auto name = std::make_shared<std::string>();
+    auto repos = std::make_shared<std::vector<std::string>>();
+    auto threshold = std::make_shared<int>(1);
+    auto* cmd = signer->add_subcommand(
+        "add", "Add a signer to repositories (targets/NAME and targets/releases)");
+    cmd->add_option("--key", *keys_files, "Public key or certificate PEM (repeatable)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--threshold", *threshold,
+                    "Signatures a tag needs from this signer's keys (default 1)")
+        ->check(CLI::Range(1, 100));
+    cmd->add_option("name", *name, "Signer name")->required();
+    cmd->add_option("repositories", *repos, "REPO...")->required();
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      if (*name == "releases")
+        raise(Fault::user, "usage", "\"releases\" is reserved for targets/releases");
+      value_or_raise(keys::validate_role("targets/" + *name));
+      std::vector<keys::PublicKey> ks;
+      for (const auto& f : *keys_files) {
+        std::string text = value_or_raise(read_file(f, keys::kMaxPemBytes));
+        ks.push_back(value_or_raise(public_key_from_pem(text, f)));
+      }
+      if (*threshold > static_cast<int>(ks.size()))
+        raise(Fault::user, "usage",
+              "threshold " + std::to_string(*threshold) + " needs at least that many --key files");
+      auto kc = key_context(*o);
+      for (const auto& r : *repos) {
+        auto ref = repo_ref(r);
+        auto repo = open_repo(*kc, ref);
+        bool exists = value_or_raise(repo->refresh());
+        const RepositoryView* v = exists ? &repo->view() : nullptr;
+        std::printf("Adding signer \"%s\" to %s...\n", name->c_str(), r.c_str());
+        value_or_raise(repo->stage(delegation_add(v, "targets/" + *name, ks, *threshold)));
+        value_or_raise(repo->stage(delegation_add(v, std::string(kReleasesRole), ks, *threshold)));
+        auto p = value_or_raise(repo->publish());
+        if (p.initialized) std::printf("Successfully initialized %s\n", repo->config().gun.c_str());
+        std::printf("Successfully added signer: %s to %s\n", name->c_str(), r.c_str());
+      }
+    });
+  }
+  {  // signer remove
+    auto o = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto repos = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
+    auto* cmd = signer->add_subcommand("remove", "Remove a signer from repositories");
+    cmd->add_option("name", *name, "Signer name")->required();
+    cmd->add_option("repositories", *repos, "REPO...")->required();
+    cmd->add_flag("-f,--force", *force,
+                  "Also when it is the last signer of targets/releases (its signed tags "
+                  "then no longer verify)");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto kc = key_context(*o);
+      for (const auto& r : *repos) {
+        auto ref = repo_ref(r);
+        auto repo = open_repo(*kc, ref);
+        if (!value_or_raise(repo->refresh()))
+          raise(Fault::user, "not_found", "no trust data for " + r);
+        const std::string role = "targets/" + *name;
+        const RoleView* sv = repo->view().find(role);
+        if (!sv) raise(Fault::user, "not_found", "no signer \"" + *name + "\" in " + r);
+        const RoleView* rel = repo->view().find(kReleasesRole);
+        if (rel) {
+          std::set<std::string> remaining(rel->key_ids.begin(), rel->key_ids.end());
+          for (const auto& id : sv->key_ids) remaining.erase(id);
+          if (remaining.empty()) {
+            if (!*force)
+              raise(Fault::user, "usage",
+                    "\"" + *name + "\" is the last signer of targets/releases in " + r +
+                        ": tags it signed there would no longer verify; pass --force");
+            value_or_raise(repo->stage(tuf::make_delegation_change(
+                tuf::change::kActionDelete, std::string(kReleasesRole), std::nullopt)));
+          } else if (remaining.size() != rel->key_ids.size()) {
+            tuf::DelegationChange d;
+            d.remove_keys = sv->canonical_key_ids;
+            if (rel->threshold > static_cast<int>(remaining.size()))
+              d.threshold = static_cast<int>(remaining.size());
+            value_or_raise(repo->stage(tuf::make_delegation_change(tuf::change::kActionUpdate,
+                                                                   std::string(kReleasesRole), d)));
+          }
+        }
+        value_or_raise(repo->stage(
+            tuf::make_delegation_change(tuf::change::kActionDelete, role, std::nullopt)));
+        value_or_raise(repo->publish());
+        std::printf("Successfully removed %s from %s\n", name->c_str(), r.c_str());
+      }
+    });
+  }
+
+  {  // status
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand("status", "Show staged, unpublished changes");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      auto changes = value_or_raise(repo->changelist().list());
+      std::error_code ec;
+      bool partial = fs::exists(repo->partial_dir() / "partial.json", ec);
+      if (changes.empty() && !partial) {
+        std::printf("No unpublished changes for %s\n", repo->config().gun.c_str());
+        return;
+      }
+      if (!changes.empty()) {
+        std::printf("Unpublished changes for %s:\n\n", repo->config().gun.c_str());
+        std::printf("%-5s %-8s %-20s %-12s %s\n", "#", "ACTION", "SCOPE", "TYPE", "PATH");
+        int i = 0;
+        for (const auto& c : changes)
+          std::printf("%-5d %-8s %-20s %-12s %s\n", i++, c.action.c_str(), c.role.c_str(),
+                      c.type.c_str(), c.path.c_str());
+      }
+      if (partial)
+        std::printf("\nPartially signed metadata waiting for more signatures: %s\n",
+                    repo->partial_dir().string().c_str());
+    });
+  }
+  {  // publish
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand("publish", "Sign and publish staged changes");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      auto p = value_or_raise(repo->publish());
+      print_publish(p, repo->config().gun);
+      if (p.published.empty() && !p.initialized)
+        std::printf("Nothing to publish for %s\n", repo->config().gun.c_str());
+    });
+  }
+  {  // reset
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand(
+        "reset", "Drop staged changes and partially signed metadata (nothing is published)");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      auto n = value_or_raise(repo->changelist().names()).size();
+      value_or_raise(repo->changelist().clear());
+      std::error_code ec;
+      fs::remove_all(repo->partial_dir(), ec);
+      std::printf("Dropped %zu staged change(s) for %s\n", n, repo->config().gun.c_str());
+    });
+  }
+  {  // cosign
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto dir = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand(
+        "cosign", "Add our signatures to partially signed metadata and publish it when complete");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    cmd->add_option("dir", *dir, "Directory with the partial metadata (default: ours)");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      fs::path from = dir->empty() ? repo->partial_dir() : fs::path(*dir);
+      auto out = value_or_raise(repo->cosign(from));
+      for (const auto& r : out)
+        std::printf("Published %s v%lld\n", r.role.c_str(), static_cast<long long>(r.version));
+    });
+  }
+});
+
+}  // namespace

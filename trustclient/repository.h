@@ -1,0 +1,148 @@
+// The client side of a Notary v1 trusted collection, as Notary's and Docker's clients keep
+// it, so one trust directory is shared with `notary` and `docker trust`:
+//
+//   <trust_dir>/private/<keyid>.key          keys (keys/keystore.h, encrypted)
+//   <trust_dir>/tuf/<gun>/metadata/          verified metadata cache (the TUF updater's)
+//   <trust_dir>/tuf/<gun>/changelist/        staged changes (tuf/changelist.h)
+//
+// refresh() loads and verifies the repository's current metadata from the trust server with
+// the TUF updater (cached root or trust on first use, timestamp, snapshot, targets) and
+// then every delegation the snapshot lists, each verified against its delegator. Nothing
+// unverified is ever edited or signed.
+//
+// publish() is Notary's publish: refresh, initialise the repository when the server has
+// none (root key reused from the key store or generated, a new targets key, snapshot and
+// timestamp keys held by the server), apply the changelist with the editor, sign with the
+// keys held (decrypting only the keys of roles that changed: pushing never asks for the
+// root passphrase), POST, and on success remove exactly the entries it applied. A role below
+// its signing threshold is not sent: the partially signed metadata is kept under
+// <trust_dir>/tuf/<gun>/partial/ and the error says how many signatures there are and how
+// many are needed; cosign() lets another key holder complete and publish it.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/time.h"
+#include "keys/keystore.h"
+#include "net/http_client.h"
+#include "tuf/changelist.h"
+#include "tuf/editor.h"
+#include "tuf/metadata.h"
+
+namespace docket::trustclient {
+
+// Most delegated roles refresh() walks (each one is a fetch and a verification).
+inline constexpr std::size_t kMaxWalkedDelegations = 1000;
+// Notary's delegation for release signatures (`docker trust sign` signs into it).
+inline constexpr std::string_view kReleasesRole = "targets/releases";
+
+struct RepositoryConfig {
+  std::string gun;                  // "127.0.0.1:5000/team/app"
+  std::string server_url;           // "https://host:port", no trailing slash
+  std::filesystem::path trust_dir;  // ~/.docker/trust
+  net::HttpClientOptions http;      // TLS for the trust server
+  std::function<TimePoint()> clock;
+  // Receives warnings (trust on first use).
+  std::function<void(const std::string&)> warn;
+};
+
+// One role's keys and targets as verified.
+struct RoleView {
+  std::string name;                            // "targets", "targets/releases", ...
+  std::vector<std::string> key_ids;            // as listed by the delegator
+  std::vector<std::string> canonical_key_ids;  // what key files are named by
+  int threshold = 1;
+  std::vector<std::string> paths;  // delegations only ("" = everything)
+  std::map<std::string, tuf::TargetFile> targets;
+};
+
+struct RepositoryView {
+  std::vector<std::string> root_key_ids;  // as in root.json (certificate IDs)
+  std::vector<std::string> root_canonical_ids;
+  int root_threshold = 1;
+  std::vector<RoleView> roles;                   // targets first, then delegations in walk order
+  std::map<std::string, std::int64_t> versions;  // role -> version
+  const RoleView* find(std::string_view role) const;
+};
+
+struct InitOptions {
+  // Keep the snapshot key on the server (Docker's default). false: a local snapshot key.
+  bool server_managed_snapshot = true;
+};
+
+struct PublishResult {
+  bool initialized = false;  // this publish created the repository
+  std::vector<tuf::SignedRole> published;
+  std::size_t applied_changes = 0;
+};
+
+class Repository {
+ public:
+  // `store` and the passphrases behind it must outlive the repository.
+  static Result<std::unique_ptr<Repository>> open(RepositoryConfig cfg, keys::KeyStore& store);
+  ~Repository();
+
+  const RepositoryConfig& config() const { return cfg_; }
+  tuf::Changelist& changelist() { return changelist_; }
+
+  // Fetches and verifies. false: the server has no trust data for the GUN.
+  Result<bool> refresh();
+  // After a successful refresh() that returned true.
+  const RepositoryView& view() const { return view_; }
+
+  // Checks that the server is a trust server that will take a new repository: asks for the
+  // GUN's timestamp key (which a Notary server creates on first request, as init does).
+  Status probe_server();
+
+  // Stages one change.
+  Status stage(const tuf::Change& c);
+  // Applies and publishes the changelist (see above).
+  Result<PublishResult> publish(const InitOptions& init = {});
+
+  // Roles a target may be signed into as `docker trust sign` chooses them: every direct
+  // child delegation of targets whose paths allow `tag` and whose keys we hold; targets
+  // itself when there are no delegations. Error no_signing_key when there are delegations
+  // but we hold none of their keys. Call after refresh(); an uninitialised repository
+  // gives {"targets"}.
+  Result<std::vector<std::string>> signable_roles(const std::string& tag);
+
+  // Replaces every key of a base role and publishes at once (root is cross-signed by the
+  // old and the new root key). server_managed: the server makes a new key (timestamp,
+  // snapshot). Returns the new key's ID.
+  Result<std::string> rotate_key(const std::string& role, bool server_managed);
+
+  // Completes partially signed metadata from `dir` (as written by a publish below threshold)
+  // with the keys we hold; publishes it when every threshold is met, else stores it back
+  // into our partial directory. Returns what was published (empty if still partial).
+  Result<std::vector<tuf::SignedRole>> cosign(const std::filesystem::path& dir);
+
+  // Canonical IDs of every key in the key store (nothing is decrypted).
+  Result<std::set<std::string>> held_key_ids() const;
+
+  // Where partially signed metadata is kept for this GUN.
+  std::filesystem::path partial_dir() const;
+  // Forgets the cached metadata of the GUN (not keys, not the changelist).
+  Status reset_cache();
+
+ private:
+  Repository(RepositoryConfig cfg, keys::KeyStore& store, tuf::Changelist cl);
+  struct Impl;
+  RepositoryConfig cfg_;
+  keys::KeyStore& store_;
+  tuf::Changelist changelist_;
+  RepositoryView view_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "<image>:<tag>" target entry as Docker writes it: length + sha256 only.
+tuf::TargetChange docker_target(std::uint64_t length, const std::string& sha256_raw);
+
+}  // namespace docket::trustclient

@@ -1,0 +1,293 @@
+// Content trust end to end, as users type it: `docket-server serve` (registry and trust
+// server on one loopback port, plain HTTP) started by the test, and the `docket` executable
+// signing on push, pulling with verification from fresh clients, revoking, rotating every
+// role's key and co-signing a threshold-2 delegation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "common/file.h"
+#include "common/json.h"
+#include "trustserver/tests/interop_util.h"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace docket;
+using namespace docket::trustserver::testing;
+
+const std::string kRootPass = "root-passphrase-1";
+const std::string kRepoPass = "repo-passphrase-1";
+
+std::string docket_bin() {
+  return std::string(DOCKET_BINARY_DIR) + "/cli/docket";
+}
+
+// A server and a work directory, cleaned up afterwards (kept on failure for the logs).
+class TrustE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("docket-trust-e2e-" + random_hex_id());
+    fs::create_directories(dir_ / "rootfs" / "etc");
+    ASSERT_TRUE(atomic_write_file(dir_ / "rootfs" / "etc" / "motd", "signed by docket\n"));
+    port_ = free_port();
+    host_ = "127.0.0.1:" + std::to_string(port_);
+    server_ = std::make_unique<Child>(
+        std::vector<std::string>{docket_server_bin(), "serve", "--addr", host_, "--data",
+                                 (dir_ / "server").string()},
+        std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "e2e-signer"},
+                                           {"DOCKET_LOG_LEVEL", "warn"}},
+        dir_ / "server.log");
+    ASSERT_TRUE(wait_for_port(port_, *server_)) << server_log();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);
+  }
+  std::string server_log() const { return read_file(dir_ / "server.log").value_or(""); }
+
+  // Runs docket as client `who` (its own DOCKER_CONFIG, trust dir and image store), trust on,
+  // passphrases set unless `env` overrides them, detached from any terminal (setsid).
+  RunResult docket(const std::string& who, const std::string& args,
+                   std::map<std::string, std::string> env = {}) const {
+    std::map<std::string, std::string> e{{"DOCKER_CONFIG", (dir_ / who / "docker").string()},
+                                         {"DOCKET_DATA_DIR", (dir_ / who / "data").string()},
+                                         {"DOCKER_CONTENT_TRUST", "1"},
+                                         {"DOCKER_CONTENT_TRUST_SERVER", "http://" + host_},
+                                         {"DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", kRootPass},
+                                         {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", kRepoPass}};
+    for (auto& [k, v] : env) e[k] = v;
+    std::string cmd = "setsid -w " + sh_quote(docket_bin());
+    cmd += " " + args;
+    auto r = run("sh -c " + sh_quote("cd " + sh_quote(dir_.string()) + " && " + cmd), e, "", 120);
+    return r;
+  }
+  std::string image(const std::string& repo_tag) const { return host_ + "/" + repo_tag; }
+  // Imports the rootfs as `ref` for client `who` and returns nothing; asserts success.
+  void make_image(const std::string& who, const std::string& ref) {
+    auto r = docket(who, "import rootfs " + ref);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  Json inspect(const std::string& who, const std::string& ref) {
+    auto r = docket(who, "trust inspect " + ref);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto j = parse_json(r.output, "trust inspect", Fault::bug);
+    EXPECT_TRUE(j) << r.output;
+    return j ? *j : Json::array();
+  }
+  std::string pushed_digest(const std::string& out) {
+    auto p = out.find("sha256:");
+    return p == std::string::npos ? "" : out.substr(p + 7, 64);
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::string host_;
+  std::unique_ptr<Child> server_;
+};
+
+TEST_F(TrustE2E, SignOnPushVerifiedPullUnsignedRefusedRevoke) {
+  const std::string img = image("team/app:1");
+  make_image("alice", img);
+  auto push = docket("alice", "push --insecure " + img);
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  EXPECT_NE(push.output.find("Finished initializing"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
+  auto digest = docket("alice", "push --insecure -q --disable-content-trust " + img);
+  ASSERT_EQ(digest.exit_code, 0) << digest.output;
+  std::string hex = pushed_digest(digest.output);
+  ASSERT_EQ(hex.size(), 64u) << digest.output;
+
+  // Keys landed in the trust directory as docker/notary keep them: a root key and a
+  // targets key for the GUN, encrypted.
+  auto keys = docket("alice", "trust key list");
+  ASSERT_EQ(keys.exit_code, 0) << keys.output;
+  EXPECT_NE(keys.output.find("root"), std::string::npos) << keys.output;
+  EXPECT_NE(keys.output.find(host_ + "/team/app"), std::string::npos) << keys.output;
+
+  Json j = inspect("alice", host_ + "/team/app");
+  ASSERT_EQ(j.size(), 1u);
+  ASSERT_EQ(j[0]["SignedTags"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["SignedTags"][0]["SignedTag"], "1");
+  EXPECT_EQ(j[0]["SignedTags"][0]["Digest"], hex);
+  EXPECT_EQ(j[0]["AdministrativeKeys"][0]["Name"], "Root");
+  EXPECT_EQ(j[0]["AdministrativeKeys"][0]["Keys"].size(), 1u);
+
+  // A fresh client (no cached trust data, empty store) pulls it verified.
+  auto pull = docket("bob", "pull --insecure " + img);
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
+  EXPECT_NE(pull.output.find(hex), std::string::npos) << pull.output;
+
+  // A tag pushed without signing is refused with trust on.
+  const std::string unsigned_img = image("team/app:unsigned");
+  ASSERT_EQ(docket("alice", "tag " + img + " " + unsigned_img).exit_code, 0);
+  ASSERT_EQ(docket("alice", "push --insecure --disable-content-trust " + unsigned_img).exit_code,
+            0);
+  auto refused = docket("carol", "pull --insecure " + unsigned_img);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("not_signed"), std::string::npos) << refused.output;
+  EXPECT_EQ(docket("carol", "images -q").output, "");
+
+  // Revoke: the tag's signature is gone, a fresh client refuses it.
+  auto revoke = docket("alice", "trust revoke " + img);
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.output;
+  EXPECT_NE(revoke.output.find("Successfully deleted signature"), std::string::npos);
+  j = inspect("alice", host_ + "/team/app");
+  EXPECT_TRUE(j[0]["SignedTags"].empty()) << j.dump();
+  auto after = docket("dave", "pull --insecure " + img);
+  EXPECT_EQ(after.exit_code, 1) << after.output;
+  EXPECT_NE(after.output.find("not_signed"), std::string::npos) << after.output;
+  // bob, whose cache still has the signed version, is refused too.
+  auto bob_after = docket("bob", "pull --insecure " + img);
+  EXPECT_EQ(bob_after.exit_code, 1) << bob_after.output;
+
+  // `trust sign` signs what the registry serves for the tag.
+  auto sign = docket("alice", "trust sign --insecure " + img);
+  ASSERT_EQ(sign.exit_code, 0) << sign.output;
+  EXPECT_NE(sign.output.find(hex), std::string::npos) << sign.output;
+  auto again = docket("dave", "pull --insecure " + img);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
+TEST_F(TrustE2E, PassphrasesMissingOrWrongFailAtOnce) {
+  const std::string img = image("team/pp:1");
+  make_image("alice", img);
+  // No passphrase variables and no terminal: refused before anything is pushed, naming the
+  // variable to set.
+  auto r = docket("alice", "push --insecure " + img,
+                  {{"DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ""},
+                   {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", ""}});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("The push refers to"), std::string::npos) << r.output;
+
+  ASSERT_EQ(docket("alice", "push --insecure " + img).exit_code, 0);
+  // A wrong repository passphrase: the targets key cannot be decrypted; exact error.
+  const std::string img2 = image("team/pp:2");
+  ASSERT_EQ(docket("alice", "tag " + img + " " + img2).exit_code, 0);
+  auto wrong = docket("alice", "push --insecure " + img2,
+                      {{"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "not-the-passphrase"}});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("passphrase"), std::string::npos) << wrong.output;
+  // The change stays staged, and publishing it with the right passphrase completes it.
+  auto status = docket("alice", "trust status " + host_ + "/team/pp");
+  EXPECT_NE(status.output.find("2"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("create"), std::string::npos) << status.output;
+  auto publish = docket("alice", "trust publish " + host_ + "/team/pp");
+  ASSERT_EQ(publish.exit_code, 0) << publish.output;
+  EXPECT_NE(publish.output.find("Published targets v"), std::string::npos) << publish.output;
+  auto pull = docket("bob", "pull --insecure " + img2);
+  EXPECT_EQ(pull.exit_code, 0) << pull.output;
+  // Signing again what is signed changes nothing.
+  auto same = docket("alice", "trust sign --insecure " + img2);
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_NE(same.output.find("already signed"), std::string::npos) << same.output;
+  // A key we do not hold: another client cannot sign into this repository.
+  const std::string img3 = image("team/pp:3");
+  make_image("mallory", img3);
+  ASSERT_EQ(docket("mallory", "push --insecure --disable-content-trust " + img3).exit_code, 0);
+  auto foreign = docket("mallory", "trust sign --insecure " + img3);
+  EXPECT_EQ(foreign.exit_code, 1) << foreign.output;
+  EXPECT_NE(foreign.output.find("no_signing_key"), std::string::npos) << foreign.output;
+  EXPECT_NE(foreign.output.find("no key for targets"), std::string::npos) << foreign.output;
+  auto reset = docket("mallory", "trust reset " + host_ + "/team/pp");
+  EXPECT_EQ(reset.exit_code, 0) << reset.output;
+  EXPECT_NE(reset.output.find("Dropped 1"), std::string::npos) << reset.output;
+}
+
+TEST_F(TrustE2E, KeyRotationOfEveryRoleThenVerifiedPulls) {
+  const std::string repo = host_ + "/team/rot";
+  make_image("alice", repo + ":1");
+  ASSERT_EQ(docket("alice", "push --insecure " + repo + ":1").exit_code, 0);
+  // bob caches the first root: he must follow every rotation from there.
+  ASSERT_EQ(docket("bob", "pull --insecure " + repo + ":1").exit_code, 0);
+  int n = 2;
+  for (std::string role : {"root", "targets", "snapshot", "timestamp", "root"}) {
+    bool server = role == "snapshot" || role == "timestamp";
+    auto r = docket("alice",
+                    "trust key rotate " + role + " " + repo + (server ? " --server-managed" : ""));
+    ASSERT_EQ(r.exit_code, 0) << role << ": " << r.output << server_log();
+    EXPECT_NE(r.output.find("Rotated the " + role + " key"), std::string::npos) << r.output;
+    // A new tag signed after the rotation, pulled by the old client and a fresh one.
+    std::string tag = repo + ":" + std::to_string(n++);
+    ASSERT_EQ(docket("alice", "tag " + repo + ":1 " + tag).exit_code, 0);
+    auto push = docket("alice", "push --insecure " + tag);
+    ASSERT_EQ(push.exit_code, 0) << role << ": " << push.output;
+    auto old_client = docket("bob", "pull --insecure " + tag);
+    EXPECT_EQ(old_client.exit_code, 0) << role << ": " << old_client.output;
+    auto fresh = docket("fresh-" + role + std::to_string(n), "pull --insecure " + tag);
+    EXPECT_EQ(fresh.exit_code, 0) << role << ": " << fresh.output;
+  }
+  Json j = inspect("alice", repo);
+  EXPECT_EQ(j[0]["SignedTags"].size(), 6u) << j.dump();
+  // A root rotation adds a root key to the trust directory (the old one is kept).
+  auto keys = docket("alice", "trust key list");
+  std::size_t roots = 0;
+  for (std::size_t p = keys.output.find("\nroot "); p != std::string::npos;
+       p = keys.output.find("\nroot ", p + 1))
+    ++roots;
+  EXPECT_EQ(roots, 3u) << keys.output;
+  // The timestamp can only be server-managed.
+  auto bad = docket("alice", "trust key rotate timestamp " + repo);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+}
+
+TEST_F(TrustE2E, SignersAndThresholdTwoCoSigning) {
+  const std::string repo = host_ + "/team/thr";
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0);
+  // Two signers, each with their own trust directory and key.
+  for (const std::string who : {"alice", "bob"}) {
+    auto g = docket(who, "trust key generate " + who + " --dir " + (dir_ / who).string());
+    ASSERT_EQ(g.exit_code, 0) << g.output;
+    ASSERT_TRUE(fs::exists(dir_ / who / (who + ".pub")));
+  }
+  auto add = docket("admin", "trust signer add --key " + (dir_ / "alice" / "alice.pub").string() +
+                                 " --key " + (dir_ / "bob" / "bob.pub").string() +
+                                 " --threshold 2 team " + repo);
+  ASSERT_EQ(add.exit_code, 0) << add.output << server_log();
+  Json j = inspect("admin", repo);
+  ASSERT_EQ(j[0]["Signers"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["Signers"][0]["Name"], "team");
+  EXPECT_EQ(j[0]["Signers"][0]["Keys"].size(), 2u);
+
+  // alice signs tag 2: one signature of the two needed; nothing is published.
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  ASSERT_EQ(docket("admin", "push --insecure --disable-content-trust " + repo + ":2").exit_code, 0);
+  auto partial = docket("alice", "trust sign --insecure " + repo + ":2");
+  EXPECT_EQ(partial.exit_code, 1) << partial.output;
+  EXPECT_NE(partial.output.find("threshold_not_met"), std::string::npos) << partial.output;
+  EXPECT_NE(partial.output.find("has 1 of the 2 signatures"), std::string::npos) << partial.output;
+  auto unsigned_pull = docket("carol", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(unsigned_pull.exit_code, 1) << unsigned_pull.output;
+  auto status = docket("alice", "trust status " + repo);
+  EXPECT_NE(status.output.find("Partially signed"), std::string::npos) << status.output;
+
+  // bob co-signs what alice left and publishes it.
+  fs::path partial_dir = dir_ / "alice" / "docker" / "trust" / "tuf" / repo / "partial";
+  ASSERT_TRUE(fs::exists(partial_dir / "partial.json"));
+  auto cosign = docket("bob", "trust cosign " + repo + " " + partial_dir.string());
+  ASSERT_EQ(cosign.exit_code, 0) << cosign.output << server_log();
+  EXPECT_NE(cosign.output.find("Published targets/releases"), std::string::npos) << cosign.output;
+  auto pull = docket("carol", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(pull.exit_code, 0) << pull.output;
+  j = inspect("admin", repo + ":2");
+  ASSERT_EQ(j[0]["SignedTags"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["SignedTags"][0]["Signers"], Json::array({"team"})) << j.dump();
+
+  // Removing the signer (the last one of targets/releases) needs --force, then tag 2 no
+  // longer verifies.
+  auto rm = docket("admin", "trust signer remove team " + repo);
+  EXPECT_EQ(rm.exit_code, 1) << rm.output;
+  rm = docket("admin", "trust signer remove --force team " + repo);
+  ASSERT_EQ(rm.exit_code, 0) << rm.output << server_log();
+  auto gone = docket("dave", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(gone.exit_code, 1) << gone.output;
+  auto still = docket("dave", "pull --insecure " + repo + ":1");
+  EXPECT_EQ(still.exit_code, 0) << still.output;
+}
+
+}  // namespace
