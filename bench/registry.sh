@@ -11,6 +11,7 @@ set -euo pipefail
 BUILD=${1:-build}
 BIN=$(realpath "$BUILD/cli/docket-server")
 DUR=${BENCH_DURATION:-5}
+RUNS=${BENCH_RUNS:-3}  # transfers and skopeo pushes: the median of this many runs
 CONNS=${BENCH_CONNECTIONS:-32}
 WORK=$(mktemp -d /tmp/docket-bench.XXXXXX)
 PIDS=()
@@ -50,7 +51,7 @@ UPID=$!; PIDS+=($UPID)
 wait_port $DP; wait_port $RP; wait_port $UP
 
 # ---- fixtures ----
-python3 - "$WORK" <<'PY'
+python3 - "$WORK" "$RUNS" <<'PY'
 import hashlib, json, os, sys
 w = sys.argv[1]
 def write(p, b):
@@ -71,8 +72,11 @@ def layout(name, layers):
     write(f'{d}/index.json', json.dumps({'schemaVersion': 2, 'manifests': [{'mediaType': 'application/vnd.oci.image.manifest.v1+json',
           'digest': md, 'size': len(m), 'annotations': {'org.opencontainers.image.ref.name': 'v1'}}]}).encode())
     write(f'{d}/oci-layout', b'{"imageLayoutVersion":"1.0.0"}')
-layout('one-big', [big])
-layout('many-small', [os.urandom(4096) for _ in range(200)])
+# One pair per run, with fresh layers: skopeo remembers where it pushed a blob and would
+# mount it from there instead of uploading again.
+for i in range(1, int(sys.argv[2]) + 1):
+    layout(f'one-big-{i}', [big[:-8] + os.urandom(8)])
+    layout(f'many-small-{i}', [os.urandom(4096) for _ in range(200)])
 PY
 SMALL_D=sha256:$(sha256sum "$WORK/small.bin" | cut -d' ' -f1)
 BIG_D=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
@@ -135,24 +139,40 @@ D[tags]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/tags/list"); R[tags]=$(wrk_
 D[cat]=$(wrk_rps "http://127.0.0.1:$DP/v2/_catalog"); R[cat]=$(wrk_rps "http://127.0.0.1:$RP/v2/_catalog")
 
 MIB=256
-t=$(push_blob $DP bench/big "$WORK/big.bin" $BIG_D); D[mono]=$(echo "$MIB / $t" | bc -l)
-t=$(push_blob $RP bench/big "$WORK/big.bin" $BIG_D); R[mono]=$(echo "$MIB / $t" | bc -l)
-t=$(push_blob $UP bench/big "$WORK/big.bin" $BIG_D); U_MONO=$(echo "$MIB / $t" | bc -l)
-t=$(push_chunked $DP bench/bigc "$WORK/big.bin" $BIG_D 16); D[chunk]=$(echo "$MIB / $t" | bc -l)
-t=$(push_chunked $RP bench/bigc "$WORK/big.bin" $BIG_D 16); R[chunk]=$(echo "$MIB / $t" | bc -l)
-
-big_get() { curl -s -o /dev/null -w '%{speed_download}' "$1" | awk '{printf "%.1f", $1/1048576}'; }
-D[bigget]=$(big_get "http://127.0.0.1:$DP/v2/bench/big/blobs/$BIG_D"); R[bigget]=$(big_get "http://127.0.0.1:$RP/v2/bench/big/blobs/$BIG_D")
-
+# Server CPU seconds (user + system, from /proc) spent on one operation: far steadier than
+# wall time on a shared machine, and it shows the work each server does per byte.
+TCK=$(getconf CLK_TCK)
+cpu() { awk -v t=$TCK '{printf "%.3f", ($14+$15)/t}' /proc/$1/stat; }
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+# measure NAME PID CMD...: runs CMD (prints seconds or MiB/s) RUNS times with a run index as
+# its last argument; sets M[NAME] (median figure) and C[NAME] (median server CPU seconds).
+declare -A M C
+measure() {
+  local name=$1 pid=$2; shift 2
+  local figs=() cpus=() c0 f
+  for i in $(seq $RUNS); do
+    c0=$(cpu $pid); f=$("$@" $i); figs+=("$f"); cpus+=("$(echo "$(cpu $pid) - $c0" | bc -l)")
+  done
+  M[$name]=$(printf '%s\n' "${figs[@]}" | median); C[$name]=$(printf '%s\n' "${cpus[@]}" | median)
+}
+rate() { echo "$MIB / $("$@")" | bc -l; }
+mono() { rate push_blob $1 bench/big$2 "$WORK/big.bin" $BIG_D; }
+chunked() { rate push_chunked $1 bench/bigc$2 "$WORK/big.bin" $BIG_D 16; }
+big_get() { curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$1/v2/bench/big1/blobs/$BIG_D" | awk '{printf "%.1f", $1/1048576}'; }
 skopeo_push() { # port layout repo
   local t0; t0=$(now)
   skopeo copy -q --dest-tls-verify=false "oci:$WORK/$2:v1" "docker://127.0.0.1:$1/$3:v1" >/dev/null
   echo "$(now) - $t0" | bc -l
 }
-t=$(skopeo_push $DP one-big sk/big); D[skbig]=$(echo "$MIB / $t" | bc -l)
-t=$(skopeo_push $RP one-big sk/big); R[skbig]=$(echo "$MIB / $t" | bc -l)
-D[sk200]=$(skopeo_push $DP many-small sk/many); R[sk200]=$(skopeo_push $RP many-small sk/many)
-U_SK200=$(skopeo_push $UP many-small sk/many)
+skbig() { rate skopeo_push $1 one-big-$2 sk/big$2; }
+sk200() { skopeo_push $1 many-small-$2 sk/many$2; }
+for op in mono chunked big_get skbig sk200; do
+  measure d_$op $DPID $op $DP; measure r_$op $RPID $op $RP
+done
+D[mono]=${M[d_mono]}; R[mono]=${M[r_mono]}; D[chunk]=${M[d_chunked]}; R[chunk]=${M[r_chunked]}
+D[bigget]=${M[d_big_get]}; R[bigget]=${M[r_big_get]}; D[skbig]=${M[d_skbig]}; R[skbig]=${M[r_skbig]}
+D[sk200]=${M[d_sk200]}; R[sk200]=${M[r_sk200]}
+U_MONO=$(mono $UP 1); U_SK200=$(sk200 $UP 1)
 
 D[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$DPID/status); R[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$RPID/status)
 
@@ -169,7 +189,9 @@ http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $WORK/n
   server { listen 127.0.0.1:$NP; root $WORK/nginx/www; } }
 NGX
   /usr/sbin/nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & NPID=$!; PIDS+=($NPID); sleep 0.5
-  NGX_SMALL=$(wrk_rps "http://127.0.0.1:$NP/small.bin"); NGX_BIG=$(big_get "http://127.0.0.1:$NP/big.bin")
+  NGX_SMALL=$(wrk_rps "http://127.0.0.1:$NP/small.bin")
+  NGX_BIG=$(for i in $(seq $RUNS); do curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$NP/big.bin"; done |
+            median | awk '{printf "%.1f", $1/1048576}')
 fi
 SHA=$(openssl speed -seconds 2 -bytes 16384 -evp sha256 2>/dev/null | awk '/^sha256/{printf "%.0f", $NF*1000/1048576}')
 
@@ -187,6 +209,14 @@ row "256 MiB layer push, skopeo (MiB/s)" ${D[skbig]} ${R[skbig]} $(ratio ${D[skb
 row "256 MiB blob GET, curl (MiB/s)" ${D[bigget]} ${R[bigget]} $(ratio ${D[bigget]} ${R[bigget]})
 row "200 x 4 KiB layers, skopeo (s, lower=better)" ${D[sk200]} ${R[sk200]} $(inv_ratio ${D[sk200]} ${R[sk200]})
 row "server peak RSS (MiB, lower=better)" ${D[rss]} ${R[rss]} $(inv_ratio ${D[rss]} ${R[rss]})
+echo "(transfers and skopeo rows: median of $RUNS runs)"
+printf '\n%-44s %14s %14s %9s\n' "server CPU seconds per operation (median)" docket distribution "dist/docket"
+crow() { printf '%-44s %14.3f %14.3f %9s\n' "$1" "$2" "$3" "$(inv_ratio $2 $3)"; }
+crow "256 MiB monolithic PUT" ${C[d_mono]} ${C[r_mono]}
+crow "256 MiB chunked 16 MiB PATCH" ${C[d_chunked]} ${C[r_chunked]}
+crow "256 MiB blob GET" ${C[d_big_get]} ${C[r_big_get]}
+crow "256 MiB layer push, skopeo" ${C[d_skbig]} ${C[r_skbig]}
+crow "200 x 4 KiB layers, skopeo" ${C[d_sk200]} ${C[r_sk200]}
 echo
 echo "context: nginx 4 KiB static GET ${NGX_SMALL} req/s; nginx 256 MiB sendfile GET ${NGX_BIG} MiB/s; OpenSSL SHA-256 (16 KiB blocks, 1 core) ${SHA} MiB/s"
 if [ "$NGX_BIG" != "-" ]; then echo "docket 256 MiB GET / nginx: $(ratio ${D[bigget]} $NGX_BIG)"; fi

@@ -19,10 +19,7 @@
 #include <vector>
 
 #include "common/error.h"
-
-namespace docket::net {
-class HttpClient;
-}
+#include "net/http_client.h"
 
 namespace docket::tuf {
 
@@ -60,6 +57,8 @@ struct HttpFetcherOptions {
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds idle_timeout{10'000};
   std::chrono::milliseconds total_timeout{120'000};
+  // CAs and client certificate for an https trust server (certs.d lookups are the caller's).
+  net::TlsOptions tls;
 };
 
 // Plain GET over net::HttpClient: no retries, no redirects, no proxy from the environment.

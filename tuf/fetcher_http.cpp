@@ -13,6 +13,7 @@ Result<std::unique_ptr<HttpFetcher>> HttpFetcher::create(const HttpFetcherOption
   ho.max_retries = 0;
   ho.follow_redirects = false;
   ho.proxy = "";  // behaviour must not depend on the environment
+  ho.tls = o.tls;
   auto c = net::HttpClient::create(ho);
   if (!c) return std::unexpected(c.error());
   std::unique_ptr<HttpFetcher> f(new HttpFetcher());

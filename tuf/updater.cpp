@@ -357,6 +357,12 @@ Status Updater::refresh_notary(TrustedSet first_set) {
 // ---- targets ----
 
 Result<std::optional<TargetInfo>> Updater::find_target(const TargetPath& path) {
+  return find_target_from(path, RoleName::targets(), {});
+}
+
+Result<std::optional<TargetInfo>> Updater::find_target_from(const TargetPath& path,
+                                                            const RoleName& start,
+                                                            const std::vector<RoleName>& skip) {
   if (!trusted_ || !trusted_->targets())
     return make_error(Fault::bug, "out_of_order", "find_target() before a successful refresh()");
   TrustedSet& t = *trusted_;
@@ -365,9 +371,44 @@ Result<std::optional<TargetInfo>> Updater::find_target(const TargetPath& path) {
     RoleName delegator;
     int depth;
   };
-  // §5.6.7: pre-order depth-first search from the top-level targets.
-  std::vector<Item> stack{{RoleName::targets(), RoleName::root(), 0}};
-  std::set<RoleName> visited;
+  Item first{RoleName::targets(), RoleName::root(), 0};
+  if (start != RoleName::targets()) {
+    // Notary names delegations by path: walk the parent chain down from "targets", loading
+    // each parent and checking that it delegates the next link for this target path.
+    const std::string& name = start.str();
+    if (!name.starts_with("targets/")) {
+      note("start role " + name + " is not a Notary delegation name");
+      return std::optional<TargetInfo>();
+    }
+    RoleName parent = RoleName::targets();
+    RoleName parent_delegator = RoleName::root();
+    int depth = 0;
+    for (std::size_t pos = name.find('/', 8);; pos = name.find('/', pos + 1)) {
+      auto link = RoleName::make(name.substr(0, pos));
+      if (!link) return std::unexpected(link.error());
+      if (auto s = load_targets(t, parent, parent_delegator); !s) return std::unexpected(s.error());
+      const Targets& pt = t.targets(parent)->md.signed_;
+      const DelegatedRole* entry = nullptr;
+      if (pt.delegations)
+        for (const auto& r : pt.delegations->roles)
+          if (r.name == *link) entry = &r;
+      if (!entry || !role_matches(*entry, path, pt.dialect)) {
+        note(link->str() + " is not delegated by " + parent.str() + " for " + path.str());
+        return std::optional<TargetInfo>();
+      }
+      if (++depth > o_.limits.max_delegation_depth) {
+        note("start role " + name + " is deeper than max_delegation_depth");
+        return std::optional<TargetInfo>();
+      }
+      parent_delegator = parent;
+      parent = *link;
+      if (pos == std::string::npos) break;
+    }
+    first = Item{start, parent_delegator, depth};
+  }
+  // §5.6.7: pre-order depth-first search from the start role.
+  std::vector<Item> stack{first};
+  std::set<RoleName> visited(skip.begin(), skip.end());
   int visits = 0;
   while (!stack.empty()) {
     Item it = std::move(stack.back());

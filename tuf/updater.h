@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/time.h"
@@ -66,6 +67,15 @@ class Updater {
   // Looks the target up: top-level targets, then delegations in pre-order depth-first order
   // (§5.6.7), fetching delegated roles lazily. nullopt: no role lists it.
   Result<std::optional<TargetInfo>> find_target(const TargetPath& path);
+
+  // Notary's walk (client.GetTargetByName for one role): the same pre-order search, but
+  // starting at `start` and never entering a role in `skip` (nor its subtree). A start role
+  // other than "targets" is reached through its Notary parent chain ("targets/a/b" is
+  // delegated by "targets/a", which is delegated by "targets"), each link checked to
+  // delegate it for `path`; a start role nobody delegates (or not for this path) yields
+  // nullopt, as in Notary.
+  Result<std::optional<TargetInfo>> find_target_from(const TargetPath& path, const RoleName& start,
+                                                     const std::vector<RoleName>& skip);
 
   // Verifies `bytes` against the trusted length and every listed hash.
   Status verify_target(const TargetInfo& info, std::string_view bytes) const;

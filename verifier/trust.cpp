@@ -6,10 +6,14 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "net/http_client.h"
 #include "tuf/fetcher.h"
+#include "tuf/repo_store.h"
 #include "tuf/store.h"
 #include "tuf/trusted_set.h"
 #include "tuf/updater.h"
+#include "verifier/notary_store.h"
+#include "verifier/root_certs.h"
 
 namespace docket::verifier {
 namespace fs = std::filesystem;
@@ -29,7 +33,12 @@ TrustConfig trust_config_for(const client::Reference& ref) {
   }
   while (!c.server_url.empty() && c.server_url.back() == '/') c.server_url.pop_back();
   c.trust_dir = client::docker_config_dir() / "trust";
+  c.certs_dirs = trust_certs_search_path();
   return c;
+}
+
+std::vector<fs::path> trust_certs_search_path() {
+  return {client::docker_config_dir() / "tls", "/etc/docker/certs.d"};
 }
 
 namespace {
@@ -80,19 +89,52 @@ Result<std::string> decode_sha256(const tuf::TargetInfo& t) {
   return *raw;
 }
 
+// "host:port" as written in an absolute URL (docker's url.Host), for certs directories.
+std::string url_authority(const std::string& url) {
+  auto b = url.find("://");
+  if (b == std::string::npos) return "";
+  b += 3;
+  auto e = url.find_first_of("/?#", b);
+  std::string a = url.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  if (auto at = a.rfind('@'); at != std::string::npos) a = a.substr(at + 1);
+  return a;
+}
+
+Result<tuf::HttpFetcherOptions> fetcher_options(const TrustConfig& cfg) {
+  tuf::HttpFetcherOptions fo;
+  if (!cfg.server_url.starts_with("https://")) return fo;
+  std::string host = url_authority(cfg.server_url);
+  if (host.empty() || host.find("..") != std::string::npos || host.find('/') != std::string::npos)
+    return fo;
+  for (const auto& dir : cfg.certs_dirs) {
+    std::error_code ec;
+    fs::path host_dir = dir / host;
+    if (!fs::is_directory(host_dir, ec)) continue;
+    auto tls = net::tls_options_from_certs_d(host_dir);
+    if (!tls) return std::unexpected(with_context(tls.error(), "trust server certificates"));
+    fo.tls = *tls;
+    break;
+  }
+  return fo;
+}
+
+const tuf::RoleName& releases_role() {
+  static const tuf::RoleName r = *tuf::RoleName::make("targets/releases");
+  return r;
+}
+
 }  // namespace
 
 Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
                                       const std::function<void(const std::string&)>& warn) {
   std::string gun = gun_of(ref);
   std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
-  fs::path meta_dir = cfg.trust_dir / "tuf" / gun / "metadata";
-  std::error_code ec;
-  fs::create_directories(meta_dir, ec);
-  if (ec)
-    return make_error(Fault::local, "io", "creating " + meta_dir.string() + ": " + ec.message());
-  tuf::DirectoryStore store(meta_dir);
-  auto fetcher = tuf::HttpFetcher::create();
+  auto repo = tuf::RepoStore::open(cfg.trust_dir, gun);
+  if (!repo) return std::unexpected(repo.error());
+  NotaryLayoutStore store(std::move(*repo));
+  auto fo = fetcher_options(cfg);
+  if (!fo) return std::unexpected(fo.error());
+  auto fetcher = tuf::HttpFetcher::create(*fo);
   if (!fetcher) return std::unexpected(fetcher.error());
   std::string metadata_url = cfg.server_url + "/v2/" + gun + "/_trust/tuf/";
   tuf::Limits limits;
@@ -115,6 +157,8 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     }
     auto ts = tuf::TrustedSet::create(*bytes, limits, clock);
     if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + gun));
+    if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
+      return std::unexpected(c.error());
     const auto& root_keys = ts->root()->role(tuf::RoleType::root).keyids;
     if (!pins->key_ids.empty()) {
       bool ok = false;
@@ -143,13 +187,30 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   tuf::Updater up(uo, store, **fetcher);
   if (auto s = up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
+  // The root may have been rotated during the refresh: the newest must pass too.
+  if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
+    return std::unexpected(c.error());
   auto path = tuf::TargetPath::make(tag);
   if (!path) return std::unexpected(path.error());
-  auto t = up.find_target(*path);
+  Result<std::optional<tuf::TargetInfo>> t = std::optional<tuf::TargetInfo>();
+  if (up.trusted()->dialect() == tuf::Dialect::notary) {
+    // As docker: GetTargetByName(tag, targets/releases, targets), each walk skipping the
+    // other role's subtree.
+    t = up.find_target_from(*path, releases_role(), {tuf::RoleName::targets()});
+    if (t && !*t) t = up.find_target_from(*path, tuf::RoleName::targets(), {releases_role()});
+  } else {
+    t = up.find_target(*path);
+  }
   if (!t) return std::unexpected(with_context(t.error(), "trust data for " + gun));
   if (!*t)
     return make_error(Fault::user, "not_signed",
                       "no signed tag \"" + tag + "\" in the trust data of " + gun);
+  if (up.trusted()->dialect() == tuf::Dialect::notary && (*t)->role != releases_role() &&
+      (*t)->role != tuf::RoleName::targets())
+    return make_error(Fault::user, "not_signed",
+                      "tag \"" + tag + "\" of " + gun + " is signed only by the delegation " +
+                          (*t)->role.str() +
+                          "; like docker, a pull trusts only targets/releases and targets");
   auto raw = decode_sha256(**t);
   if (!raw) return std::unexpected(raw.error());
   TrustedTarget out;

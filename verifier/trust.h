@@ -6,8 +6,19 @@
 // Where things are, as Docker does it:
 //  - trust server: $DOCKER_CONTENT_TRUST_SERVER, else https://<registry host> (docker.io:
 //    https://notary.docker.io);
+//  - trust server TLS: the system CAs plus, from the first directory that exists for the
+//    server's host:port, its *.crt CAs and a <name>.cert/<name>.key client pair:
+//    $DOCKER_CONFIG/tls/<host:port>/ (where docker looks for a notary server's CA), then
+//    /etc/docker/certs.d/<host:port>/;
 //  - trust directory: $DOCKER_CONFIG/trust (~/.docker/trust), metadata cached under
-//    tuf/<gun>/metadata/, so docker and notary share it.
+//    tuf/<gun>/metadata/ in Notary's layout (delegations in sub-directories:
+//    metadata/targets/releases.json), so docker and notary share it.
+//
+// Which signature counts, as docker pulls: the tag is looked up in targets/releases (and its
+// sub-delegations) first, then in targets and its other delegations; a tag found only in a
+// role other than targets/releases or targets is refused as not signed (docker: "No trust
+// data for <tag>"). Notary roots must also pass Notary's root certificate checks
+// (verifier/root_certs.h).
 //
 // First use of a repository (no cached root.json): if <trust dir>/trust_pinning.json pins
 // the GUN ({"certs": {"<gun>": ["<root key id>", ...]}}), the fetched root must be signed
@@ -19,6 +30,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/image.h"
 #include "client/reference.h"
@@ -30,12 +42,17 @@ namespace docket::verifier {
 struct TrustConfig {
   std::string server_url;           // "https://host:port", no trailing slash
   std::filesystem::path trust_dir;  // ~/.docker/trust
+  // Searched in order for <host:port>/ of an https server_url; the first that exists wins.
+  std::vector<std::filesystem::path> certs_dirs;
   // Tests only: the clock for expiry checks.
   std::function<TimePoint()> clock;
 };
 
 // The trust server and directory for a reference, from the environment.
 TrustConfig trust_config_for(const client::Reference& ref);
+
+// $DOCKER_CONFIG/tls, /etc/docker/certs.d.
+std::vector<std::filesystem::path> trust_certs_search_path();
 
 // The GUN Docker uses for a repository: "docker.io/library/nginx", "host:5000/team/app".
 std::string gun_of(const client::Reference& ref);

@@ -7,7 +7,9 @@
 #include "client/tests/image_builder.h"
 #include "client/tests/test_util.h"
 #include "client/transfer.h"
+#include "common/file.h"
 #include "net/testing/loopback_server.h"
+#include "net/testing/tls_testing.h"
 #include "tuf/simulator.h"
 #include "verifier/trust.h"
 
@@ -26,8 +28,10 @@ struct Peer {
   std::string gun;
   std::unique_ptr<LoopbackServer> srv;
 
-  Peer() {
-    srv = std::make_unique<LoopbackServer>([this](LoopbackServer::Connection& c) {
+  // tls: serve HTTPS; root_cn: the root certificate's CN (default: the GUN).
+  explicit Peer(std::optional<net::testing::ServerTls> tls = std::nullopt,
+                std::optional<std::string> root_cn = std::nullopt) {
+    auto handler = [this](LoopbackServer::Connection& c) {
       while (auto req = c.read_request()) {
         std::lock_guard l(mu);
         const std::string& t = req->target;
@@ -49,12 +53,14 @@ struct Peer {
         else
           c.respond(404, {}, R"({"errors":[{"code":"NOT_FOUND"}]})");
       }
-    });
+    };
+    srv = tls ? std::make_unique<LoopbackServer>(handler, *tls)
+              : std::make_unique<LoopbackServer>(handler);
     gun = domain() + "/app";
     tuf::Simulator::Options o;
     o.dialect = tuf::Dialect::notary;
     o.algorithm = keys::Algorithm::ecdsa_p256;
-    o.root_certificate_cn = gun;
+    o.root_certificate_cn = root_cn.value_or(gun);
     sim = std::make_unique<tuf::Simulator>(o);
   }
   std::string domain() const { return "127.0.0.1:" + std::to_string(srv->port()); }
@@ -109,7 +115,7 @@ TEST(VerifyOnPull, SignedTagPullsUnsignedAndTamperedAreRefused) {
   p.publish_image(s, img, "1");
   p.publish_image(s, other, "unsigned");
   p.sign(s, img, "1");
-  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}};
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}, {}};
 
   auto dst = *ImageStore::open(d.path / "d");
   std::vector<std::string> warnings;
@@ -136,6 +142,26 @@ TEST(VerifyOnPull, SignedTagPullsUnsignedAndTamperedAreRefused) {
   ASSERT_FALSE(swapped);
   EXPECT_EQ(swapped.error().code, "hash_mismatch");
   EXPECT_TRUE(dst2.list()->empty());
+
+  // The right manifest again, but one layer's bytes swapped (same length): the blob fails
+  // its digest while streaming, nothing is tagged and no blob lands under that digest.
+  {
+    std::lock_guard l(p.mu);
+    p.manifests["1"] = p.manifests[img.manifest.digest.str()] =
+        *s.read_blob(img.manifest.digest, 1 << 20);
+    std::string& layer = p.blobs[img.layers[1].digest.str()];
+    for (auto& ch : layer) ch = static_cast<char>(ch ^ 0x5a);
+  }
+  auto dst3 = *ImageStore::open(d.path / "d3");
+  auto bad_blob = verified_pull(p, dst3, "1", cfg);
+  ASSERT_FALSE(bad_blob);
+  EXPECT_EQ(bad_blob.error().code, "hash_mismatch") << bad_blob.error().describe();
+  EXPECT_NE(bad_blob.error().message.find(img.layers[1].digest.hex().substr(0, 12)),
+            std::string::npos)
+      << bad_blob.error().message;
+  EXPECT_TRUE(dst3.list()->empty());
+  EXPECT_FALSE(dst3.has_blob(img.layers[1].digest));
+  EXPECT_FALSE(dst3.has_blob(img.manifest.digest));
 }
 
 TEST(VerifyOnPull, ReplayedTimestampExpiryAndPinsAreRefused) {
@@ -148,7 +174,7 @@ TEST(VerifyOnPull, ReplayedTimestampExpiryAndPinsAreRefused) {
   std::string old_timestamp = p.sim->published.at("timestamp");
   p.sign(s, img, "2");  // newer timestamp, snapshot and targets
   p.publish_image(s, img, "2");
-  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}};
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}, {}};
   auto dst = *ImageStore::open(d.path / "d");
   ASSERT_TRUE(verified_pull(p, dst, "2", cfg));
 
@@ -177,9 +203,131 @@ TEST(VerifyOnPull, ReplayedTimestampExpiryAndPinsAreRefused) {
   ASSERT_TRUE(
       atomic_write_file(d.path / "pinned" / "trust_pinning.json",
                         R"({"certs": {")" + p.gun + R"(": [")" + std::string(64, 'a') + R"("]}})"));
-  verifier::TrustConfig pinned{"http://" + p.domain(), d.path / "pinned", {}};
+  verifier::TrustConfig pinned{"http://" + p.domain(), d.path / "pinned", {}, {}};
   auto pin = verified_pull(p, dst, "1", pinned);
   ASSERT_FALSE(pin);
   EXPECT_EQ(pin.error().code, "pin_mismatch");
   EXPECT_FALSE(fs::exists(d.path / "pinned" / "tuf" / p.gun / "metadata" / "root.json"));
+}
+
+// Docker's preference: targets/releases first, then targets; a tag only another delegation
+// signed is not trusted. Delegations are cached where notary keeps them.
+TEST(VerifyOnPull, ReleasesIsPreferredAndOtherDelegationsAreNotTrusted) {
+  Peer p;
+  test::TempDir d;
+  auto s = *ImageStore::open(d.path / "s");
+  auto a = test::build_image(s, 1, 1000), b = test::build_image(s, 1, 1001),
+       c = test::build_image(s, 1, 1002);
+  for (const auto* img : {&a, &b, &c}) p.publish_image(s, *img, img->manifest.digest.hex());
+  auto manifest = [&](const test::BuiltImage& i) {
+    return *s.read_blob(i.manifest.digest, 1 << 20);
+  };
+  {
+    std::lock_guard l(p.mu);
+    // "alice" is listed before "releases" in targets, so TUF's plain pre-order search alone
+    // would find alice's signature first.
+    p.sim->add_delegation("targets", "targets/alice", {""});
+    p.sim->add_delegation("targets", "targets/releases", {""});
+    p.sim->add_target("targets", "both", manifest(a));
+    p.sim->add_target("targets/releases", "both", manifest(b));
+    p.sim->add_target("targets/alice", "both", manifest(c));
+    p.sim->add_target("targets", "top", manifest(a));
+    p.sim->add_target("targets/alice", "top", manifest(c));
+    p.sim->add_target("targets/alice", "alice-only", manifest(c));
+    p.sim->add_target("targets/releases", "released", manifest(b));
+    p.sim->bump_targets("targets/alice");
+    p.sim->bump_targets("targets/releases");
+    p.sim->bump_targets("targets");
+    p.sim->publish();
+  }
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}, {}};
+  auto resolve = [&](const std::string& tag) {
+    return verifier::resolve_trusted(R(p.domain() + "/app:" + tag), cfg, {});
+  };
+  auto both = resolve("both");
+  ASSERT_TRUE(both) << both.error().describe();
+  EXPECT_EQ(both->descriptor.digest, b.manifest.digest);
+  EXPECT_EQ(both->role, "targets/releases");
+  auto top = resolve("top");
+  ASSERT_TRUE(top) << top.error().describe();
+  EXPECT_EQ(top->descriptor.digest, a.manifest.digest);
+  EXPECT_EQ(top->role, "targets");
+  auto released = resolve("released");
+  ASSERT_TRUE(released) << released.error().describe();
+  EXPECT_EQ(released->descriptor.digest, b.manifest.digest);
+  auto alice = resolve("alice-only");
+  ASSERT_FALSE(alice);
+  EXPECT_EQ(alice.error().code, "not_signed");
+  EXPECT_NE(alice.error().message.find("targets/alice"), std::string::npos)
+      << alice.error().message;
+
+  fs::path meta = d.path / "trust" / "tuf" / p.gun / "metadata";
+  EXPECT_TRUE(fs::is_regular_file(meta / "targets" / "releases.json"));
+  EXPECT_TRUE(fs::is_regular_file(meta / "targets" / "alice.json"));
+  EXPECT_TRUE(fs::is_regular_file(meta / "targets.json"));
+  EXPECT_TRUE(fs::is_regular_file(meta / "snapshot.json"));
+  EXPECT_FALSE(fs::exists(meta / "targets%2Freleases.json"));
+}
+
+// Notary's root checks: a root whose certificate names another repository is refused before
+// anything is cached.
+TEST(VerifyOnPull, RootCertificateForAnotherRepositoryIsRefused) {
+  Peer p(std::nullopt, "127.0.0.1/someone-else");
+  test::TempDir d;
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 1, 1000);
+  p.publish_image(s, img, "1");
+  p.sign(s, img, "1");
+  verifier::TrustConfig cfg{"http://" + p.domain(), d.path / "trust", {}, {}};
+  auto dst = *ImageStore::open(d.path / "d");
+  auto r = verified_pull(p, dst, "1", cfg);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "bad_root_certificate") << r.error().describe();
+  EXPECT_NE(r.error().message.find("someone-else"), std::string::npos);
+  EXPECT_FALSE(fs::exists(d.path / "trust" / "tuf" / p.gun / "metadata" / "root.json"));
+  EXPECT_TRUE(dst.list()->empty());
+}
+
+// An HTTPS trust server is trusted through $DOCKER_CONFIG/tls/<host:port>/ca.crt (docker's
+// place for a notary CA) or /etc/docker/certs.d/<host:port>/, never without a CA.
+TEST(VerifyOnPull, TrustServerCaFromCertsDirectories) {
+  test::TempDir d;
+  auto pki = net::testing::make_test_pki(d.path / "pki");
+  ASSERT_TRUE(pki) << pki.error().describe();
+  Peer p(net::testing::ServerTls{pki->server_cert, pki->server_key, std::nullopt});
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 1, 1000);
+  p.publish_image(s, img, "1");
+  p.sign(s, img, "1");
+  Reference ref = R(p.domain() + "/app:1");
+
+  verifier::TrustConfig cfg{"https://" + p.domain(), d.path / "trust", {d.path / "none"}, {}};
+  auto no_ca = verifier::resolve_trusted(ref, cfg, {});
+  ASSERT_FALSE(no_ca);
+  EXPECT_EQ(no_ca.error().code, "network") << no_ca.error().describe();
+
+  fs::create_directories(d.path / "second" / p.domain());
+  fs::copy_file(pki->ca_cert, d.path / "second" / p.domain() / "ca.crt");
+  cfg.certs_dirs = {d.path / "first", d.path / "second"};
+  auto ok = verifier::resolve_trusted(ref, cfg, {});
+  ASSERT_TRUE(ok) << ok.error().describe();
+  EXPECT_EQ(ok->descriptor.digest, img.manifest.digest);
+
+  // The environment picks the server and the directories as docker does.
+  ::setenv("DOCKER_CONFIG", (d.path / "dockercfg").c_str(), 1);
+  ::setenv("DOCKER_CONTENT_TRUST_SERVER", ("https://" + p.domain() + "/").c_str(), 1);
+  auto env_cfg = verifier::trust_config_for(R("registry.example:5000/team/app:1"));
+  ::unsetenv("DOCKER_CONTENT_TRUST_SERVER");
+  EXPECT_EQ(env_cfg.server_url, "https://" + p.domain());
+  ASSERT_FALSE(env_cfg.certs_dirs.empty());
+  EXPECT_EQ(env_cfg.certs_dirs[0], d.path / "dockercfg" / "tls");
+  EXPECT_EQ(env_cfg.trust_dir, d.path / "dockercfg" / "trust");
+  fs::create_directories(d.path / "dockercfg" / "tls" / p.domain());
+  fs::copy_file(pki->ca_cert, d.path / "dockercfg" / "tls" / p.domain() / "ca.crt");
+  auto via_env = verifier::resolve_trusted(ref, env_cfg, {});
+  ::unsetenv("DOCKER_CONFIG");
+  ASSERT_TRUE(via_env) << via_env.error().describe();
+  EXPECT_EQ(via_env->descriptor.digest, img.manifest.digest);
+  auto default_server = verifier::trust_config_for(R("registry.example:5000/team/app:1"));
+  EXPECT_EQ(default_server.server_url, "https://registry.example:5000");
 }

@@ -1,0 +1,353 @@
+// Verify-on-pull cost and cold trust lookups: docket beside the unverified transfer, skopeo
+// and the notary CLI, in one run, on loopback: Debian's docker-registry (plain HTTP) holds
+// the images, `docket-server trust` (HTTPS, SQLite) the trust data, which Debian's real
+// `notary` CLI writes. The trust server is given as DOCKER_CONTENT_TRUST_SERVER would give it.
+//
+//   bench/client_trust.sh [runs] [tags]
+//   build/bench/client_trust_bench BUILD_DIR [runs] [tags]
+//
+// Part A: images "big" (256 MiB in 4 layers) and "many" (200 layers of 64 KiB), each tag
+// signed with `notary addhash`. Every run starts from an empty store and trust directory.
+//   verified  docket pull with content trust: cold TUF resolve of the tag (root, timestamp,
+//             snapshot, targets from the trust server), then the pull by the signed digest,
+//             every byte hashed and checked, stored atomically (verifier + client/transfer)
+//   docket    the same pull with content trust off (still hashes and checks every byte)
+//   raw       the same parallel blob GETs written to files, no hashing, no checks (floor)
+//   skopeo    skopeo copy docker://… oci:DIR
+// Part B: one repository with `tags` (default 1000) tags, added by `notary addhash` and one
+// `notary publish`; a cold lookup of one tag (fresh trust directory each run, so root,
+// timestamp, snapshot and the 1000-entry targets are fetched and verified):
+//   docket    a fresh process (`client_trust_bench lookup …`) resolving the tag
+//   notary    `notary lookup GUN TAG` with a fresh trust_dir
+// Figures are medians of `runs` (default 3).
+#define DOCKET_BINARY_DIR ""  // interop_util.h's default server path is not used here
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "client/tests/image_builder.h"
+#include "client/tests/registry_fixture.h"
+#include "client/tests/test_util.h"
+#include "client/transfer.h"
+#include "common/encoding.h"
+#include "common/json.h"
+#include "trustserver/tests/interop_util.h"
+#include "verifier/trust.h"
+
+using namespace docket;
+using namespace docket::client;
+namespace fs = std::filesystem;
+namespace ts = docket::trustserver::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? -1 : v[v.size() / 2];
+}
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Env {
+  fs::path work, certs;  // certs/<host:port>/ca.crt
+  std::string host;      // trust server 127.0.0.1:port
+  std::string registry;  // registry 127.0.0.1:port
+  fs::path ca;
+  std::map<std::string, std::string> notary_env{{"NOTARY_ROOT_PASSPHRASE", "bench-root"},
+                                                {"NOTARY_TARGETS_PASSPHRASE", "bench-targets"},
+                                                {"NOTARY_SNAPSHOT_PASSPHRASE", "bench-snap"}};
+  fs::path notary_config(const fs::path& trust_dir) const {
+    Json cfg = {{"trust_dir", trust_dir.string()},
+                {"remote_server", {{"url", "https://" + host}, {"root_ca", ca.string()}}}};
+    fs::path p = trust_dir.string() + ".json";
+    value_or_raise(atomic_write_file(p, cfg.dump()));
+    return p;
+  }
+  ts::RunResult notary(const fs::path& cfg, const std::string& args, int timeout = 120) const {
+    return ts::run("notary -c " + ts::sh_quote(cfg.string()) + " " + args, notary_env, "", timeout);
+  }
+};
+
+std::shared_ptr<RegistryClient> make_client(const Env& e) {
+  RegistryOptions o;
+  o.insecure_http = true;
+  return value_or_raise(RegistryClient::create(e.registry, std::nullopt, o));
+}
+
+verifier::TrustConfig trust_config(const Env& e, const fs::path& trust_dir) {
+  return verifier::TrustConfig{"https://" + e.host, trust_dir, {e.certs}, {}};
+}
+
+double time_verified(const Env& e, const Reference& ref, const fs::path& dir) {
+  fs::remove_all(dir);
+  auto store = value_or_raise(ImageStore::open(dir / "store"));
+  auto c = make_client(e);
+  auto t0 = Clock::now();
+  auto t = value_or_raise(verifier::resolve_trusted(ref, trust_config(e, dir / "trust"), {}));
+  PullOptions o;
+  o.trusted = t.descriptor;
+  value_or_raise(pull_image(*c, store, ref, o));
+  return since(t0);
+}
+
+double time_docket(const Env& e, const Reference& ref, const fs::path& dir) {
+  fs::remove_all(dir);
+  auto store = value_or_raise(ImageStore::open(dir / "store"));
+  auto c = make_client(e);
+  auto t0 = Clock::now();
+  value_or_raise(pull_image(*c, store, ref, PullOptions{}));
+  return since(t0);
+}
+
+double time_raw(const Env& e, const Reference& ref, const fs::path& dir) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto c = make_client(e);
+  auto t0 = Clock::now();
+  auto m = value_or_raise(c->get_manifest(ref.path(), ref.manifest_reference()));
+  auto manifest = value_or_raise(parse_manifest(m.bytes, Fault::remote));
+  std::vector<Descriptor> blobs{manifest.config};
+  blobs.insert(blobs.end(), manifest.layers.begin(), manifest.layers.end());
+  std::vector<std::function<Status()>> tasks;
+  for (const auto& d : blobs)
+    tasks.push_back([&, d]() -> Status {
+      auto w = FileWriter::create(dir / d.digest.hex());
+      if (!w) return std::unexpected(w.error());
+      auto s = c->get_blob(ref.path(), d, (*w)->sink(), [] { return Status{}; });
+      if (!s) return s;
+      return (*w)->close();
+    });
+  value_or_raise(run_parallel(kDefaultParallelTransfers, std::move(tasks)));
+  return since(t0);
+}
+
+double time_skopeo(const Env& e, const Reference& ref, const fs::path& dir) {
+  fs::remove_all(dir);
+  std::string cmd = "skopeo --insecure-policy copy -q --src-tls-verify=false docker://" +
+                    ref.str() + " oci:" + dir.string() + ":x";
+  auto t0 = Clock::now();
+  int rc = std::system(cmd.c_str());
+  double t = since(t0);
+  return rc == 0 ? t : -1;
+}
+
+// The child side of part B: one cold resolve, digest on stdout.
+int lookup_main(int argc, char** argv) {
+  if (argc != 7) return 2;
+  Env e;
+  e.host = argv[2];
+  e.certs = argv[6];
+  auto ref = value_or_raise(Reference::parse(std::string(argv[3]) + ":" + argv[4]));
+  auto t = verifier::resolve_trusted(ref, trust_config(e, argv[5]), {});
+  if (!t) {
+    std::fprintf(stderr, "%s\n", t.error().describe().c_str());
+    return 1;
+  }
+  std::printf("%s %llu %s\n", t->descriptor.digest.str().c_str(),
+              static_cast<unsigned long long>(t->descriptor.size), t->role.c_str());
+  return 0;
+}
+
+std::string capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return "";
+  return out;
+}
+
+void sign_with_notary(const Env& e, const fs::path& cfg, const std::string& gun,
+                      const std::vector<std::pair<std::string, Descriptor>>& tags) {
+  auto r = e.notary(cfg, "init " + gun);
+  if (r.exit_code != 0) throw std::runtime_error("notary init: " + r.output);
+  for (const auto& [tag, d] : tags) {
+    r = e.notary(cfg, "addhash " + gun + " " + tag + " " + std::to_string(d.size) + " --sha256 " +
+                          d.digest.hex());
+    if (r.exit_code != 0) throw std::runtime_error("notary addhash: " + r.output);
+  }
+  r = e.notary(cfg, "publish " + gun, 600);
+  if (r.exit_code != 0) throw std::runtime_error("notary publish: " + r.output);
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv, const fs::path& work_dir);
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "lookup") return lookup_main(argc, argv);
+  client::test::TempDir work;
+  try {
+    return run_bench(argc, argv, work.path);
+  } catch (const std::exception& ex) {
+    std::string log = read_file(work.path / "server.log").value_or("");
+    if (log.size() > 4000) log = log.substr(log.size() - 4000);
+    std::fprintf(stderr, "bench failed: %s\nserver log (tail):\n%s\n", ex.what(), log.c_str());
+    return 1;
+  }
+}
+
+int run_bench(int argc, char** argv, const fs::path& work_dir) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s BUILD_DIR [runs] [tags]\n", argv[0]);
+    return 2;
+  }
+  fs::path build = argv[1];
+  int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
+  int ntags = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1000;
+  for (const char* p : {"notary", "openssl", "docker-registry"})
+    if (!client::test::have_program(p)) {
+      std::fprintf(stderr, "%s not installed\n", p);
+      return 1;
+    }
+  bool skopeo = client::test::have_program("skopeo");
+  struct {
+    fs::path path;
+  } work{work_dir};
+  Env e;
+  e.work = work.path;
+  ts::TestPki pki(work.path);
+  e.ca = pki.ca_cert;
+  int port = ts::free_port();
+  e.host = "127.0.0.1:" + std::to_string(port);
+  e.certs = work.path / "certs";
+  fs::create_directories(e.certs / e.host);
+  fs::copy_file(pki.ca_cert, e.certs / e.host / "ca.crt");
+  client::test::DockerRegistry reg;
+  if (!reg.ready()) {
+    std::fprintf(stderr, "docker-registry did not start:\n%s\n", reg.log().c_str());
+    return 1;
+  }
+  e.registry = reg.domain();
+  ts::Child server({fs::absolute(build / "cli" / "docket-server").string(), "trust", "--addr",
+                    e.host, "--data", (work.path / "data").string()},
+                   {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "bench-pass"},
+                    {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
+                    {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
+                    {"DOCKET_TRUST_STORAGE_URL", "sqlite://" + (work.path / "trust.db").string()},
+                    {"DOCKET_TRUST_SIGNER_DIRECTORY", (work.path / "server-keys").string()},
+                    {"DOCKET_LOG_LEVEL", "warn"}},
+                   work.path / "server.log");
+  if (!ts::wait_for_port(port, server)) {
+    std::fprintf(stderr, "docket-server did not start:\n%s\n",
+                 read_file(work.path / "server.log").value_or("").c_str());
+    return 1;
+  }
+  fs::path signer_cfg = e.notary_config(work.path / "signer");
+
+  // ---- Part A ----
+  auto src = value_or_raise(ImageStore::open(work.path / "src"));
+  struct Case {
+    std::string name;
+    int layers;
+    std::size_t layer_size;
+  };
+  std::vector<Case> cases{{"big", 4, 64u << 20}, {"many", 200, 64u << 10}};
+  if (const char* only = std::getenv("BENCH_ONLY"))
+    std::erase_if(cases, [&](const Case& c) { return c.name != only; });
+  auto c = make_client(e);
+  std::printf("A. pull, cold (empty store and trust dir), median of %d runs, seconds\n", runs);
+  std::printf("%-6s %-7s %6s %10s %10s %10s %10s %12s %12s\n", "image", "size", "layers",
+              "verified", "docket", "raw", "skopeo", "vs docket", "vs raw");
+  for (const auto& cs : cases) {
+    auto img = client::test::build_image(src, cs.layers, cs.layer_size);
+    Reference local = value_or_raise(Reference::parse(cs.name + ":1"));
+    value_or_raise(src.tag(local, img.manifest));
+    std::string gun = e.registry + "/bench/" + cs.name;
+    Reference remote = value_or_raise(Reference::parse(gun + ":1"));
+    value_or_raise(push_image(*c, src, local, remote, PushOptions{}));
+    sign_with_notary(e, signer_cfg, gun,
+                     std::vector<std::pair<std::string, Descriptor>>{{"1", img.manifest}});
+    std::uint64_t total = img.config.size;
+    for (const auto& l : img.layers) total += l.size;
+    std::vector<double> v, d, u, s;
+    for (int i = 0; i < runs; ++i) {
+      // Rotate the order so page-cache and server warm-up favour no column.
+      u.push_back(time_raw(e, remote, work.path / "raw"));
+      v.push_back(time_verified(e, remote, work.path / "ver"));
+      d.push_back(time_docket(e, remote, work.path / "dkt"));
+      if (skopeo) s.push_back(time_skopeo(e, remote, work.path / "sk"));
+    }
+    double vm = median(v), dm = median(d), um = median(u), sm = skopeo ? median(s) : -1;
+    char size[32];
+    std::snprintf(size, sizeof size, "%.0fMiB", total / 1048576.0);
+    std::printf("%-6s %-7s %6d %10.3f %10.3f %10.3f %10.3f %11.1f%% %11.1f%%\n", cs.name.c_str(),
+                size, cs.layers, vm, dm, um, sm, (vm / dm - 1) * 100, (vm / um - 1) * 100);
+    std::fflush(stdout);
+    fs::remove_all(work.path / "raw");
+    fs::remove_all(work.path / "ver");
+    fs::remove_all(work.path / "dkt");
+    fs::remove_all(work.path / "sk");
+  }
+
+  // ---- Part B ----
+  std::string gun = e.registry + "/bench/tags";
+  std::vector<std::pair<std::string, Descriptor>> tags;
+  for (int i = 0; i < ntags; ++i) {
+    Descriptor d;
+    d.digest = Digest::of("manifest " + std::to_string(i));
+    d.size = 1000 + i;
+    tags.emplace_back("v" + std::to_string(i), d);
+  }
+  auto t0 = Clock::now();
+  sign_with_notary(e, signer_cfg, gun, tags);
+  std::printf(
+      "\nB. cold lookup of one tag among %d (notary addhash x%d + publish took %.0f s), "
+      "median of %d runs, ms\n",
+      ntags, ntags, since(t0), runs);
+  std::string tag = tags[ntags / 2].first;
+  std::string want = tags[ntags / 2].second.digest.hex();
+  if (std::getenv("BENCH_HOLD")) {
+    // For profiling by hand: print a lookup command line and keep the servers up.
+    std::printf("%s lookup %s %s %s TRUST_DIR %s\nnotary -c %s lookup %s %s\n",
+                fs::canonical("/proc/self/exe").c_str(), e.host.c_str(), gun.c_str(), tag.c_str(),
+                e.certs.c_str(), e.notary_config(work.path / "hold").c_str(), gun.c_str(),
+                tag.c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(std::atoi(std::getenv("BENCH_HOLD"))));
+    return 0;
+  }
+  std::vector<double> dp, dn, np;
+  std::string self = fs::canonical("/proc/self/exe").string();
+  for (int i = 0; i < runs; ++i) {
+    fs::path td = work.path / ("lk-docket-" + std::to_string(i));
+    auto t1 = Clock::now();
+    std::string out =
+        capture(ts::sh_quote(self) + " lookup " + e.host + " " + gun + " " + tag + " " +
+                ts::sh_quote(td.string()) + " " + ts::sh_quote(e.certs.string()));
+    dp.push_back(since(t1) * 1000);
+    if (out.find(want) == std::string::npos) {
+      std::fprintf(stderr, "docket lookup gave the wrong answer: %s\n", out.c_str());
+      return 1;
+    }
+    fs::path ti = work.path / ("lk-inproc-" + std::to_string(i));
+    auto ref = value_or_raise(Reference::parse(gun + ":" + tag));
+    auto t2 = Clock::now();
+    auto r = value_or_raise(verifier::resolve_trusted(ref, trust_config(e, ti), {}));
+    dn.push_back(since(t2) * 1000);
+    if (r.descriptor.digest.hex() != want) return 1;
+    fs::path cfg = e.notary_config(work.path / ("lk-notary-" + std::to_string(i)));
+    auto t3 = Clock::now();
+    auto nr = e.notary(cfg, "lookup " + gun + " " + tag);
+    np.push_back(since(t3) * 1000);
+    if (nr.exit_code != 0 || nr.output.find(want) == std::string::npos) {
+      std::fprintf(stderr, "notary lookup failed: %s\n", nr.output.c_str());
+      return 1;
+    }
+  }
+  std::printf("%-34s %10s\n", "client", "ms");
+  std::printf("%-34s %10.1f\n", "docket (new process)", median(dp));
+  std::printf("%-34s %10.1f\n", "docket (in-process resolve)", median(dn));
+  std::printf("%-34s %10.1f\n", "notary lookup (new process)", median(np));
+  std::printf("%-34s %9.2fx\n", "notary / docket (processes)", median(np) / median(dp));
+  return 0;
+}

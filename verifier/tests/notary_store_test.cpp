@@ -1,0 +1,56 @@
+// The verifier's metadata cache uses Notary's trust-directory layout.
+#include "verifier/notary_store.h"
+
+#include <gtest/gtest.h>
+
+#include "client/tests/test_util.h"
+#include "common/file.h"
+
+using namespace docket;
+namespace fs = std::filesystem;
+
+TEST(NotaryLayoutStore, DelegationsLiveInSubDirectoriesAsNotaryKeepsThem) {
+  client::test::TempDir d;
+  auto repo = value_or_raise(tuf::RepoStore::open(d.path, "example.com/team/app"));
+  verifier::NotaryLayoutStore store(repo);
+  fs::path meta = d.path / "tuf" / "example.com/team/app" / "metadata";
+  ASSERT_TRUE(store.store(tuf::RoleName::root(), "root-bytes"));
+  ASSERT_TRUE(store.store(*tuf::RoleName::make("targets/releases"), "releases-bytes"));
+  ASSERT_TRUE(store.store(*tuf::RoleName::make("targets/team/alice"), "alice-bytes"));
+  EXPECT_EQ(*read_file(meta / "root.json"), "root-bytes");
+  EXPECT_EQ(*read_file(meta / "targets" / "releases.json"), "releases-bytes");
+  EXPECT_EQ(*read_file(meta / "targets" / "team" / "alice.json"), "alice-bytes");
+  EXPECT_FALSE(fs::exists(meta / "targets%2Freleases.json"));
+
+  // What notary wrote is read back the same way.
+  ASSERT_TRUE(atomic_write_file(meta / "targets.json", "targets-by-notary"));
+  auto t = store.load(tuf::RoleName::targets(), 1 << 20);
+  ASSERT_TRUE(t && *t);
+  EXPECT_EQ(**t, "targets-by-notary");
+  auto r = store.load(*tuf::RoleName::make("targets/releases"), 1 << 20);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ(**r, "releases-bytes");
+  auto missing = store.load(*tuf::RoleName::make("targets/bob"), 1 << 20);
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+  // Over the cap is an error, not a truncated read.
+  EXPECT_FALSE(store.load(*tuf::RoleName::make("targets/releases"), 3));
+}
+
+TEST(NotaryLayoutStore, RoleNamesThatAreNoSafePathAreNeverWritten) {
+  client::test::TempDir d;
+  verifier::NotaryLayoutStore store(
+      value_or_raise(tuf::RepoStore::open(d.path, "example.com/app")));
+  for (std::string bad : {"targets/../../escape", "targets/./x", "targets//x"}) {
+    auto role = tuf::RoleName::make(bad);
+    if (!role) continue;  // refused even earlier
+    auto s = store.store(*role, "x");
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().code, "bad_role");
+    auto l = store.load(*role, 1 << 20);
+    ASSERT_TRUE(l);
+    EXPECT_FALSE(*l);
+  }
+  EXPECT_FALSE(fs::exists(d.path / "escape.json"));
+  EXPECT_FALSE(fs::exists(d.path / "tuf" / "escape.json"));
+}
