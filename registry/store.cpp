@@ -71,6 +71,18 @@ Result<ManifestReference> parse_manifest_reference(std::string_view reference) {
   return ManifestReference{std::nullopt, std::string(reference)};
 }
 
+// Whether blob `d` is linked into `repo`: BLOB_UNKNOWN when it is not.
+Status layer_linked(StorageDriver& driver, const std::string& repo, const Digest& d) {
+  auto link = driver.stat(Store::layer_link(repo, d));
+  if (!link) {
+    if (not_found(link.error()))
+      return std::unexpected(
+          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
+    return std::unexpected(link.error());
+  }
+  return {};
+}
+
 // The revision link of manifest `d` in `repo` (its JSON metadata); MANIFEST_UNKNOWN when the
 // repository has no such revision.
 Result<std::string> read_revision_link(StorageDriver& driver, const std::string& repo,
@@ -172,13 +184,7 @@ Store::Store(std::unique_ptr<StorageDriver> driver, StoreOptions opts)
 // ---- blobs ----
 
 Result<std::uint64_t> Store::blob_size(const std::string& repo, const Digest& d) {
-  auto link = driver_->stat(layer_link(repo, d));
-  if (!link) {
-    if (not_found(link.error()))
-      return std::unexpected(
-          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
-    return std::unexpected(link.error());
-  }
+  if (auto st = layer_linked(*driver_, repo, d); !st) return std::unexpected(st.error());
   auto info = driver_->stat(blob_path(d));
   if (!info) {
     if (not_found(info.error()))
@@ -190,13 +196,7 @@ Result<std::uint64_t> Store::blob_size(const std::string& repo, const Digest& d)
 }
 
 Result<net::FileBody> Store::open_blob(const std::string& repo, const Digest& d) {
-  auto link = driver_->stat(layer_link(repo, d));
-  if (!link) {
-    if (not_found(link.error()))
-      return std::unexpected(
-          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
-    return std::unexpected(link.error());
-  }
+  if (auto st = layer_linked(*driver_, repo, d); !st) return std::unexpected(st.error());
   auto f = driver_->open(blob_path(d));
   if (!f && not_found(f.error()))
     return std::unexpected(
@@ -205,13 +205,7 @@ Result<net::FileBody> Store::open_blob(const std::string& repo, const Digest& d)
 }
 
 Status Store::delete_blob(const std::string& repo, const Digest& d) {
-  auto link = driver_->stat(layer_link(repo, d));
-  if (!link) {
-    if (not_found(link.error()))
-      return std::unexpected(
-          oci_error("BLOB_UNKNOWN", "blob " + d.str() + " is unknown to repository " + repo));
-    return std::unexpected(link.error());
-  }
+  if (auto st = layer_linked(*driver_, repo, d); !st) return st;
   return driver_->remove(repo_path(repo) + "/_layers/" + digest_dir(d));
 }
 
