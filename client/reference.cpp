@@ -2,7 +2,13 @@
 
 #include <algorithm>
 
+#include "common/names.h"
+
 namespace docket::client {
+
+// The whole name (host included) obeys distribution's one limit.
+static_assert(kMaxNameLength == kMaxRepositoryNameLength);
+
 namespace {
 
 auto bad(std::string msg) {
@@ -20,26 +26,6 @@ bool is_digit(char c) {
 }
 bool is_word(char c) {
   return is_alnum(c) || c == '_';
-}
-
-// path-component: [a-z0-9]+ (separator [a-z0-9]+)*, separator: [_.] | __ | [-]+
-bool valid_path_component(std::string_view c) {
-  if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) return false;
-  std::size_t i = 0;
-  while (i < c.size()) {
-    if (is_lower_alnum(c[i])) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < c.size() && !is_lower_alnum(c[j])) ++j;
-    std::string_view sep = c.substr(i, j - i);
-    bool ok = sep == "." || sep == "_" || sep == "__" ||
-              std::all_of(sep.begin(), sep.end(), [](char x) { return x == '-'; });
-    if (!ok) return false;
-    i = j;
-  }
-  return true;
 }
 
 // domain-component: [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?
@@ -125,18 +111,10 @@ Result<Split> split_and_validate_name(std::string_view name, std::string_view wh
   if (std::any_of(out.path.begin(), out.path.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
     return bad("invalid reference format: repository name \"" + std::string(remainder) +
                "\" must be lowercase");
-  std::size_t start = 0;
-  while (true) {
-    auto s = out.path.find('/', start);
-    std::string_view comp =
-        std::string_view(out.path).substr(start, s == std::string::npos ? s : s - start);
-    if (!valid_path_component(comp))
-      return bad("invalid reference format: repository name component \"" + std::string(comp) +
-                 "\" in \"" + std::string(whole) +
-                 "\" must be lower-case letters and digits separated by '.', '_', '__' or dashes");
-    if (s == std::string::npos) break;
-    start = s + 1;
-  }
+  if (auto comp = invalid_repository_component(out.path))
+    return bad("invalid reference format: repository name component \"" + std::string(*comp) +
+               "\" in \"" + std::string(whole) +
+               "\" must be lower-case letters and digits separated by '.', '_', '__' or dashes");
   if (out.domain.size() + 1 + out.path.size() > kMaxNameLength)
     return bad("invalid reference format: repository name \"" + std::string(whole) +
                "\" is longer than " + std::to_string(kMaxNameLength) + " characters");

@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -122,7 +126,24 @@ std::string serialize_head(const Response& res, unsigned version, bool keep_aliv
 struct Conn {
   bool busy = false;
   std::function<void()> cancel;
+  std::string client_subject;  // verified client certificate's subject (mutual TLS)
 };
+
+// RFC 2253 form of the peer certificate's subject, "" without one.
+std::string peer_subject(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return "";
+  std::string out;
+  if (BIO* b = BIO_new(BIO_s_mem())) {
+    X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b, &p);
+    if (n > 0) out.assign(p, static_cast<std::size_t>(n));
+    BIO_free(b);
+  }
+  X509_free(cert);
+  return out;
+}
 
 }  // namespace
 
@@ -220,7 +241,10 @@ awaitable<void> HttpServer::Impl::session(Worker& w, Stream& stream, std::string
       lowest.expires_after(opts.header_timeout);
       co_await stream.async_handshake(ssl::stream_base::server,
                                       asio::redirect_error(use_awaitable, ec));
-      if (ec) ok = false;
+      if (ec)
+        ok = false;
+      else if (!opts.tls_client_ca_file.empty())
+        conn.client_subject = peer_subject(stream.native_handle());
     }
     beast::flat_buffer buf;
     bool first = true;
@@ -376,6 +400,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   req.headers = hdr.base();
   req.remote_address = remote;
   req.tls = is_tls;
+  req.tls_client_subject = conn.client_subject;
   req.request_id = new_request_id();
   bool keep_alive = hdr.keep_alive();
   bool is_head = req.method == http::verb::head;
@@ -580,6 +605,9 @@ Status HttpServer::start() {
     w->guard.emplace(w->ctx.get_executor());
     s.workers.push_back(std::move(w));
   }
+  if (!s.opts.tls_client_ca_file.empty() && s.opts.tls_cert_file.empty())
+    return make_error(Fault::user, "config",
+                      "a client CA file (mutual TLS) needs a server certificate and key");
   if (!s.opts.tls_cert_file.empty() || !s.opts.tls_key_file.empty()) {
     if (s.opts.tls_cert_file.empty() || s.opts.tls_key_file.empty())
       return make_error(Fault::user, "config", "TLS needs both a certificate file and a key file");
@@ -590,10 +618,20 @@ Status HttpServer::start() {
                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
       s.tls->use_certificate_chain_file(s.opts.tls_cert_file.string());
       s.tls->use_private_key_file(s.opts.tls_key_file.string(), ssl::context::pem);
+      if (!s.opts.tls_client_ca_file.empty()) {
+        // Mutual TLS: the handshake fails without a client certificate chaining to the CA.
+        s.tls->load_verify_file(s.opts.tls_client_ca_file.string());
+        s.tls->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+        SSL_CTX_set_verify_depth(s.tls->native_handle(), 8);
+      }
     } catch (const boost::system::system_error& e) {
       return make_error(Fault::user, "config",
                         "loading TLS certificate " + s.opts.tls_cert_file.string() + " / key " +
-                            s.opts.tls_key_file.string() + ": " + e.what());
+                            s.opts.tls_key_file.string() +
+                            (s.opts.tls_client_ca_file.empty()
+                                 ? ""
+                                 : " / client CA " + s.opts.tls_client_ca_file.string()) +
+                            ": " + e.what());
     }
   }
   boost::system::error_code ec;

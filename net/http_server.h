@@ -28,6 +28,10 @@ struct ServerOptions {
   // TLS: both set, or neither (plain HTTP).
   std::filesystem::path tls_cert_file;
   std::filesystem::path tls_key_file;
+  // Mutual TLS: when set (needs TLS), every client must present a certificate that chains
+  // to a CA in this PEM file; the handshake fails otherwise. The verified subject is in
+  // Request::tls_client_subject.
+  std::filesystem::path tls_client_ca_file;
   std::chrono::milliseconds header_timeout{30'000};     // whole request header
   std::chrono::milliseconds body_idle_timeout{60'000};  // no body byte for this long
   std::chrono::milliseconds idle_timeout{75'000};       // keep-alive wait for next request

@@ -84,6 +84,8 @@ struct Request {
   std::string request_id;
   std::string remote_address;
   bool tls = false;
+  // Subject (RFC 2253) of the client certificate verified by mutual TLS, "" otherwise.
+  std::string tls_client_subject;
   std::string principal;  // authenticated user or subject, "" if anonymous
   // Scratch space for middleware to hand facts to handlers ("granted_actions" ...).
   std::map<std::string, std::string> attributes;

@@ -56,6 +56,7 @@ struct Metrics::Impl {
   mutable std::mutex mu;
   std::map<std::tuple<std::string, std::string, unsigned>, Series> series;
   std::vector<std::tuple<std::string, std::string, std::function<double()>>> gauges;
+  std::vector<std::function<std::string()>> texts;
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -82,6 +83,11 @@ Middleware Metrics::middleware() {
 void Metrics::add_gauge(std::string name, std::string help, std::function<double()> value) {
   std::lock_guard lk(impl_->mu);
   impl_->gauges.emplace_back(std::move(name), std::move(help), std::move(value));
+}
+
+void Metrics::add_text(std::function<std::string()> text) {
+  std::lock_guard lk(impl_->mu);
+  impl_->texts.push_back(std::move(text));
 }
 
 std::string Metrics::render() const {
@@ -120,6 +126,7 @@ std::string Metrics::render() const {
   for (auto& [name, help, fn] : impl_->gauges)
     o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
       << name << " " << fn() << "\n";
+  for (auto& fn : impl_->texts) o << fn();
   return o.str();
 }
 

@@ -20,6 +20,9 @@ class Metrics {
   Middleware middleware();
   // Extra gauges sampled at scrape time (open connections, ...): name, help, value.
   void add_gauge(std::string name, std::string help, std::function<double()> value);
+  // More exposition text appended at scrape time (a component's own counters and
+  // histograms, already in the text format with HELP/TYPE lines). Must not call render().
+  void add_text(std::function<std::string()> text);
   // Prometheus text exposition format 0.0.4.
   std::string render() const;
 

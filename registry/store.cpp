@@ -7,35 +7,12 @@
 
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/names.h"
 #include "common/time.h"
 
 namespace docket::registry {
 
 namespace {
-
-bool is_lower_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// One path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
-bool valid_component(std::string_view c) {
-  if (c.empty() || !is_lower_alnum(c.front()) || !is_lower_alnum(c.back())) return false;
-  for (std::size_t i = 0; i < c.size();) {
-    if (is_lower_alnum(c[i])) {
-      ++i;
-      continue;
-    }
-    // separator run: "." | "_" | "__" | "-"+
-    std::size_t j = i;
-    while (j < c.size() && !is_lower_alnum(c[j])) ++j;
-    std::string_view sep = c.substr(i, j - i);
-    bool ok = sep == "." || sep == "_" || sep == "__" ||
-              sep.find_first_not_of('-') == std::string_view::npos;
-    if (!ok) return false;
-    i = j;
-  }
-  return true;
-}
 
 bool not_found(const Error& e) {
   return e.code == "not_found";
@@ -77,13 +54,7 @@ std::string strip_params(std::string_view ct) {
 }  // namespace
 
 bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRepoNameLength) return false;
-  while (true) {
-    auto s = name.find('/');
-    if (!valid_component(name.substr(0, s))) return false;
-    if (s == std::string_view::npos) return true;
-    name = name.substr(s + 1);
-  }
+  return valid_repository_name(name);
 }
 
 bool valid_tag(std::string_view t) {

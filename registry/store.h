@@ -34,14 +34,15 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/names.h"
 #include "registry/storage.h"
 
 namespace docket::registry {
 
-inline constexpr std::size_t kMaxRepoNameLength = 255;
+inline constexpr std::size_t kMaxRepoNameLength = kMaxRepositoryNameLength;
 inline constexpr std::size_t kMaxTagLength = 128;
 
-// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`, <= 255 bytes.
+// The distribution grammar (common/names.h), <= kMaxRepoNameLength bytes.
 bool valid_repo_name(std::string_view name);
 // `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
 bool valid_tag(std::string_view tag);

@@ -98,6 +98,8 @@ class TrustService {
   std::mutex& gun_lock(const std::string& gun);
 
   Storage& storage_;
+  // Every signer call goes through this wrapper, which counts and times it for /metrics.
+  std::unique_ptr<class MeteredSigner> metered_;
   signer::Signer& signer_;
   TrustOptions o_;
   std::unique_ptr<ServerKeys> keys_;

@@ -31,6 +31,15 @@ const std::vector<Role>& roles() {
   return role_list();
 }
 
+Result<std::shared_ptr<const registry::AuthSetup>> RoleContext::auth_setup() {
+  if (!auth_) {
+    auto a = registry::make_auth(config);
+    if (!a) return std::unexpected(a.error());
+    auth_ = std::make_shared<const registry::AuthSetup>(std::move(*a));
+  }
+  return auth_;
+}
+
 void add_common_flags(CLI::App* cmd, CommonFlags& f) {
   cmd->add_option("--config,-c", f.config_file, "YAML config file (docs/server-config.md)");
   cmd->add_option("--addr", f.addr,
@@ -58,7 +67,8 @@ void run_server(const registry::Config& config, const std::vector<std::string>& 
   if (config.access_log) router.use(net::access_log_middleware());
   if (config.metrics_enabled) router.use(metrics->middleware());
   net::install_health_routes(router, config.metrics_enabled ? metrics.get() : nullptr);
-  RoleContext ctx{config, router, owned};
+  RoleContext ctx{config, router, owned, nullptr, nullptr};
+  if (config.metrics_enabled) ctx.metrics = metrics.get();
   std::vector<std::string> installed;
   for (const auto& r : roles()) {
     if (!only.empty() && std::find(only.begin(), only.end(), r.name) == only.end()) continue;
@@ -104,9 +114,9 @@ static RoleRegistration registry_role(
        ho.catalog_max_entries = c.catalog_max_entries;
        ho.referrers_max_entries = c.referrers_max_entries;
        ho.max_manifest_bytes = c.max_manifest_bytes;
-       auto auth = registry::make_auth(c);
+       auto auth = ctx.auth_setup();
        if (!auth) return std::unexpected(auth.error());
-       registry::install_auth(ctx.router, *auth, ho);
+       registry::install_auth(ctx.router, **auth, ho);
        if (c.ratelimit_enabled) {
          auto rl = net::RateLimiter::create(
              net::RateLimitOptions{c.ratelimit_manifest_pulls, c.ratelimit_window});

@@ -24,6 +24,8 @@
 #include "cli/command.h"
 #include "common/error.h"
 #include "net/router.h"
+#include "net/server_middleware.h"
+#include "registry/auth.h"
 #include "registry/config.h"
 
 namespace docket::server {
@@ -32,7 +34,14 @@ struct RoleContext {
   const registry::Config& config;
   net::Router& router;
   std::vector<std::shared_ptr<void>>& owned;
+  // The server's /metrics (null when metrics are off): roles add their own series.
+  net::Metrics* metrics = nullptr;
   void keep(std::shared_ptr<void> p) { owned.push_back(std::move(p)); }
+  // The auth.* set-up (authorizer, token endpoint), built once from the config and shared
+  // by every role, so the registry and the trust server accept the same tokens and share one
+  // credential cache.
+  Result<std::shared_ptr<const registry::AuthSetup>> auth_setup();
+  std::shared_ptr<const registry::AuthSetup> auth_;
 };
 
 struct Role {

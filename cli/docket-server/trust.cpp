@@ -5,14 +5,22 @@
 //                            | postgres://user@host:port/db
 //   trust.signer.directory   <rootdirectory>/trust-keys  (encrypted server keys)
 //   trust.signer.alias       default  (passphrase from DOCKET_SIGNER_PASSPHRASE_<ALIAS>)
+//   trust.signer.url         https://signer:7899  (a remote `docket-server signer`; then
+//   trust.signer.ca           its CA, and this server's client certificate and key for
+//   trust.signer.cert         mutual TLS; the directory/alias above are not used)
+//   trust.signer.key
 //   trust.key_algorithm      ed25519 | ecdsa | rsa
 //   trust.cache              true (serve current metadata from memory; sqlite only)
+// Authentication is the server's auth.* section (docs/auth.md), shared with the registry in
+// `serve`: the trust routes need Notary's scopes (trustserver/http.h). Alone, the trust role
+// also serves the token endpoint /auth/token when auth.token.* and auth.htpasswd.path are set.
 #if defined(DOCKET_HAVE_TRUST_HTTP) && __has_include("cli/docket-server/serve.h")
 #include <filesystem>
 
 #include "cli/command.h"
 #include "cli/docket-server/serve.h"
 #include "common/log.h"
+#include "signer/remote.h"
 #include "signer/signer.h"
 #include "trustserver/http.h"
 #include "trustserver/service.h"
@@ -38,7 +46,12 @@ server::RoleRegistration trust_role(
        auto alias = registry::config_string(doc, "trust.signer.alias", "default");
        auto alg = registry::config_string(doc, "trust.key_algorithm", "ed25519");
        auto cache = registry::config_bool(doc, "trust.cache", true);
-       for (const auto* r : {&url, &keydir, &alias, &alg})
+       auto signer_url = registry::config_string(doc, "trust.signer.url", "");
+       auto signer_ca = registry::config_string(doc, "trust.signer.ca", "");
+       auto signer_cert = registry::config_string(doc, "trust.signer.cert", "");
+       auto signer_key = registry::config_string(doc, "trust.signer.key", "");
+       for (const auto* r :
+            {&url, &keydir, &alias, &alg, &signer_url, &signer_ca, &signer_cert, &signer_key})
          if (!*r) return std::unexpected(r->error());
        if (!cache) return std::unexpected(cache.error());
        auto algorithm = keys::parse_algorithm(*alg);
@@ -52,19 +65,48 @@ server::RoleRegistration trust_role(
        auto st = trustserver::open_storage(*url);
        if (!st) return std::unexpected(st.error());
        role->storage = std::move(*st);
-       signer::LocalSignerOptions lo;
-       lo.directory = *keydir;
-       lo.default_alias = *alias;
-       auto sg = signer::open_local_signer(lo);
-       if (!sg) return std::unexpected(sg.error());
-       role->signer = std::move(*sg);
+       if (signer_url->empty()) {
+         signer::LocalSignerOptions lo;
+         lo.directory = *keydir;
+         lo.default_alias = *alias;
+         auto sg = signer::open_local_signer(lo);
+         if (!sg) return std::unexpected(sg.error());
+         role->signer = std::move(*sg);
+       } else {
+         signer::RemoteSignerOptions ro;
+         ro.url = *signer_url;
+         ro.ca_file = *signer_ca;
+         ro.client_cert_file = *signer_cert;
+         ro.client_key_file = *signer_key;
+         auto sg = signer::open_remote_signer(ro);
+         if (!sg) return std::unexpected(with_context(sg.error(), "trust.signer"));
+         role->signer = std::move(*sg);
+       }
        trustserver::TrustOptions to;
        to.key_algorithm = *algorithm;
        to.cache_current = *cache && role->storage->backend() == "sqlite";
        role->service =
            std::make_unique<trustserver::TrustService>(*role->storage, *role->signer, to);
-       trustserver::install_trust_routes(ctx.router, *role->service);
-       log::info("trust role ready", {{"storage", role->storage->backend()}, {"signer", *keydir}});
+       auto auth = ctx.auth_setup();
+       if (!auth) return std::unexpected(auth.error());
+       trustserver::MountOptions mo;
+       mo.authorizer = (*auth)->authorizer;
+       mo.anonymous_pull = (*auth)->anonymous_pull;
+       // Alone (no registry role), the token endpoint is ours to serve.
+       if ((*auth)->token_service && !ctx.router.match(net::http::verb::get, "/auth/token").route) {
+         registry::HttpOptions unused;
+         registry::install_auth(ctx.router, **auth, unused);
+       }
+       trustserver::install_trust_routes(ctx.router, *role->service, mo);
+       if (ctx.metrics) {
+         auto* svc = role->service.get();  // kept alive by ctx.keep(role) below
+         ctx.metrics->add_text([svc] { return svc->metrics_text(); });
+       }
+       log::info("trust role ready",
+                 {{"storage", role->storage->backend()},
+                  {"signer", signer_url->empty() ? *keydir : *signer_url},
+                  {"auth", mo.authorizer ? (ctx.config.auth_token_realm.empty() ? "basic" : "token")
+                                         : "none"}});
        ctx.keep(role);
        return {};
      }});
@@ -76,6 +118,7 @@ cli::Registration trust_cmd("docket-server", 30, [](CLI::App& app) {
   server::add_common_flags(cmd, *f);
   struct Extra {
     std::string tls_cert, tls_key, storage, signer_dir, key_algorithm, log_level;
+    std::string signer_url, signer_ca, signer_cert, signer_key;
   };
   auto x = std::make_shared<Extra>();
   cmd->add_option("--tls-cert", x->tls_cert,
@@ -85,6 +128,15 @@ cli::Registration trust_cmd("docket-server", 30, [](CLI::App& app) {
                   "sqlite:///path/db or postgres://...; env DOCKET_TRUST_STORAGE_URL");
   cmd->add_option("--signer-dir", x->signer_dir,
                   "Encrypted server key directory; env DOCKET_TRUST_SIGNER_DIRECTORY");
+  cmd->add_option("--signer-url", x->signer_url,
+                  "Remote `docket-server signer` (https://host:port) instead of the local key "
+                  "directory; env DOCKET_TRUST_SIGNER_URL");
+  cmd->add_option("--signer-ca", x->signer_ca,
+                  "CA of the remote signer's certificate; env DOCKET_TRUST_SIGNER_CA");
+  cmd->add_option("--signer-cert", x->signer_cert,
+                  "Client certificate for the remote signer; env DOCKET_TRUST_SIGNER_CERT");
+  cmd->add_option("--signer-key", x->signer_key,
+                  "Client key for the remote signer; env DOCKET_TRUST_SIGNER_KEY");
   cmd->add_option("--key-algorithm", x->key_algorithm,
                   "ed25519 | ecdsa | rsa; env DOCKET_TRUST_KEY_ALGORITHM");
   cmd->add_option("--log-level", x->log_level, "debug | info | warn | error; env DOCKET_LOG_LEVEL");
@@ -97,6 +149,10 @@ cli::Registration trust_cmd("docket-server", 30, [](CLI::App& app) {
     set("DOCKET_TRUST_STORAGE_URL", x->storage);
     set("DOCKET_TRUST_SIGNER_DIRECTORY", x->signer_dir);
     set("DOCKET_TRUST_KEY_ALGORITHM", x->key_algorithm);
+    set("DOCKET_TRUST_SIGNER_URL", x->signer_url);
+    set("DOCKET_TRUST_SIGNER_CA", x->signer_ca);
+    set("DOCKET_TRUST_SIGNER_CERT", x->signer_cert);
+    set("DOCKET_TRUST_SIGNER_KEY", x->signer_key);
     set("DOCKET_LOG_LEVEL", x->log_level);
     server::run_server(server::load_with_flags(*f), {"trust"});
   });

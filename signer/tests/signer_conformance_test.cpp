@@ -7,6 +7,12 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "signer/signer.h"
+#if DOCKET_SIGNER_REMOTE
+#include "net/http_server.h"
+#include "net/testing/process.h"
+#include "net/testing/tls_testing.h"
+#include "signer/remote.h"
+#endif
 
 namespace docket::signer {
 namespace {
@@ -30,15 +36,71 @@ LocalSignerOptions test_options(const fs::path& dir, std::string pass = "correct
   return o;
 }
 
+#if DOCKET_SIGNER_REMOTE
+// `docket-server signer`'s API in process: a local signer behind an HttpServer that
+// requires client certificates from the test CA, on a loopback port.
+struct SignerServer {
+  explicit SignerServer(const fs::path& keys, const net::testing::TestPki& pki) {
+    local = value_or_raise(open_local_signer(test_options(keys)));
+    install_signer_routes(router, *local);
+    net::ServerOptions o;
+    o.port = 0;
+    o.threads = 1;
+    o.tls_cert_file = pki.server_cert;
+    o.tls_key_file = pki.server_key;
+    o.tls_client_ca_file = pki.ca_cert;
+    server = std::make_unique<net::HttpServer>(o, router);
+    value_or_raise(server->start());
+  }
+  ~SignerServer() { stop(); }
+  void stop() {
+    if (!server) return;
+    server->stop();
+    server->wait();
+    server.reset();
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(server->port()); }
+  std::unique_ptr<Signer> local;
+  net::Router router;
+  std::unique_ptr<net::HttpServer> server;
+};
+
+RemoteSignerOptions remote_options(const std::string& url, const net::testing::TestPki& pki) {
+  RemoteSignerOptions o;
+  o.url = url;
+  o.ca_file = pki.ca_cert.string();
+  o.client_cert_file = pki.client_cert.string();
+  o.client_key_file = pki.client_key.string();
+  o.connect_timeout = std::chrono::milliseconds(2000);
+  o.request_timeout = std::chrono::milliseconds(5000);
+  return o;
+}
+#endif
+
 class SignerConformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto s = open_local_signer(test_options(dir_.path));
+    if (GetParam() == "local") {
+      auto s = open_local_signer(test_options(dir_.path));
+      ASSERT_TRUE(s) << s.error().describe();
+      signer_ = std::move(*s);
+      return;
+    }
+#if DOCKET_SIGNER_REMOTE
+    fs::create_directories(dir_.path);
+    pki_ = value_or_raise(net::testing::make_test_pki(dir_.path));
+    server_ = std::make_unique<SignerServer>(dir_.path / "keys", pki_);
+    auto s = open_remote_signer(remote_options(server_->url(), pki_));
     ASSERT_TRUE(s) << s.error().describe();
     signer_ = std::move(*s);
+#endif
   }
   TempDir dir_;
   std::unique_ptr<Signer> signer_;
+#if DOCKET_SIGNER_REMOTE
+  net::testing::TestPki pki_;
+  std::unique_ptr<SignerServer> server_;
+#endif
 };
 
 TEST_P(SignerConformance, CreatesKeysThatSignVerifiably) {
@@ -86,7 +148,94 @@ TEST_P(SignerConformance, ListsGetsAndDeletesKeys) {
   EXPECT_TRUE(signer_->check_health());
 }
 
-INSTANTIATE_TEST_SUITE_P(Local, SignerConformance, ::testing::Values("local"));
+#if DOCKET_SIGNER_REMOTE
+INSTANTIATE_TEST_SUITE_P(Signers, SignerConformance, ::testing::Values("local", "remote"));
+
+class RemoteSignerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_.path);
+    pki_ = value_or_raise(net::testing::make_test_pki(dir_.path));
+    server_ = std::make_unique<SignerServer>(dir_.path / "keys", pki_);
+  }
+  TempDir dir_;
+  net::testing::TestPki pki_;
+  std::unique_ptr<SignerServer> server_;
+};
+
+TEST_F(RemoteSignerTest, RefusesClientWithoutCertificate) {
+  // curl (through HttpClient) without a client certificate: the handshake fails.
+  net::HttpClientOptions co;
+  co.proxy = "";
+  co.tls.ca_file = pki_.ca_cert;
+  auto c = value_or_raise(net::HttpClient::create(co));
+  auto r = c.get(server_->url() + "/v1/health");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "network");
+}
+
+TEST_F(RemoteSignerTest, RefusesClientCertificateFromAnotherCa) {
+  TempDir other;
+  fs::create_directories(other.path);
+  auto other_pki = value_or_raise(net::testing::make_test_pki(other.path));
+  auto o = remote_options(server_->url(), pki_);
+  o.client_cert_file = other_pki.client_cert.string();
+  o.client_key_file = other_pki.client_key.string();
+  auto s = value_or_raise(open_remote_signer(o));
+  auto k = s->create_key("example.com/app", "timestamp", keys::Algorithm::ed25519);
+  ASSERT_FALSE(k);
+  EXPECT_EQ(k.error().code, "signer_unavailable");
+  EXPECT_EQ(k.error().fault, Fault::remote);
+  // Nothing was created on the signer.
+  EXPECT_TRUE(value_or_raise(server_->local->list_keys("example.com/app", "timestamp")).empty());
+}
+
+TEST_F(RemoteSignerTest, SignerDownIsAClearError) {
+  auto s = value_or_raise(open_remote_signer(remote_options(server_->url(), pki_)));
+  auto k =
+      value_or_raise(s->create_key("example.com/app", "timestamp", keys::Algorithm::ecdsa_p256));
+  const auto url = server_->url();
+  server_->stop();
+  auto sig = s->sign(k.key_id, "bytes");
+  ASSERT_FALSE(sig);
+  EXPECT_EQ(sig.error().code, "signer_unavailable");
+  EXPECT_NE(sig.error().message.find(url), std::string::npos) << sig.error().message;
+  auto h = s->check_health();
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.error().code, "signer_unavailable");
+}
+
+TEST_F(RemoteSignerTest, RejectsBadRequestsWithNamedErrors) {
+  auto s = value_or_raise(open_remote_signer(remote_options(server_->url(), pki_)));
+  auto k = s->create_key("example.com/app", "targets", keys::Algorithm::ed25519);
+  ASSERT_FALSE(k);
+  EXPECT_EQ(k.error().code, "bad_request");
+  EXPECT_NE(k.error().message.find("role"), std::string::npos) << k.error().message;
+  auto g = s->get_key(std::string(64, 'a'));
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, "not_found");
+}
+
+TEST(RemoteSignerConfig, NeedsHttpsAndMutualTlsFiles) {
+  RemoteSignerOptions o;
+  o.url = "http://127.0.0.1:1";
+  o.ca_file = o.client_cert_file = o.client_key_file = "/nonexistent";
+  auto s = open_remote_signer(o);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "config");
+  o.url = "https://127.0.0.1:1";
+  o.client_key_file.clear();
+  s = open_remote_signer(o);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "config");
+  o.client_key_file = "/nonexistent";
+  s = open_remote_signer(o);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "config");
+}
+#else
+INSTANTIATE_TEST_SUITE_P(Signers, SignerConformance, ::testing::Values("local"));
+#endif
 
 TEST(LocalSigner, KeysAreEncryptedAtRestAndSurviveARestart) {
   TempDir dir;

@@ -103,6 +103,18 @@ TEST(DockerTrustInterop, KeySignerInspectRevoke) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("No signatures for " + gun), std::string::npos) << r.output;
 
+  // `docker trust signer remove`: docker 28's CLI only removes a signer in the case where it
+  // asks for confirmation (the signer signed the last release); otherwise its
+  // maybePromptForSignerRemoval() returns false and it exits 0 having sent nothing but
+  // metadata GETs (a client bug). What is asserted: the command runs against our server
+  // without error and the repository still inspects cleanly afterwards.
+  r = docker("trust signer remove bob " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Removing signer \"bob\" from " + gun), std::string::npos) << r.output;
+  r = docker("trust inspect " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(parse_json(r.output, "docker trust inspect", Fault::bug)) << r.output;
+
   server.stop(SIGTERM);
   std::error_code ec;
   if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);

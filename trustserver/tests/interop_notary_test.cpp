@@ -7,8 +7,10 @@
 #include <fstream>
 
 #include "common/digest.h"
+#include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "net/htpasswd.h"
 #include "trustserver/tests/interop_util.h"
 
 namespace docket::trustserver {
@@ -22,6 +24,8 @@ class NotaryInterop : public ::testing::Test {
  protected:
   // The server command: "trust" (the role alone) or "serve" (registry + trust on one port).
   virtual std::string command() const { return "trust"; }
+  // More server environment (auth set-up); called once dir_, pki_ and port_ are set.
+  virtual std::map<std::string, std::string> server_env() { return {}; }
   void SetUp() override {
     if (!fs::exists("/usr/bin/notary"))
       GTEST_SKIP() << "notary CLI not installed (Debian package notary)";
@@ -31,18 +35,19 @@ class NotaryInterop : public ::testing::Test {
     port_ = free_port();
     // Common flags only; the rest through the documented environment overrides, which
     // `serve` and `trust` share.
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{docket_server_bin(), command(), "--addr",
-                                 "127.0.0.1:" + std::to_string(port_), "--data",
-                                 (dir_ / "data").string()},
-        std::map<std::string, std::string>{
-            {"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"},
-            {"DOCKET_HTTP_TLS_CERTIFICATE", pki_->server_cert.string()},
-            {"DOCKET_HTTP_TLS_KEY", pki_->server_key.string()},
-            {"DOCKET_TRUST_STORAGE_URL", "sqlite://" + (dir_ / "trust.db").string()},
-            {"DOCKET_TRUST_SIGNER_DIRECTORY", (dir_ / "server-keys").string()},
-            {"DOCKET_LOG_LEVEL", "warn"}},
-        dir_ / "server.log");
+    std::map<std::string, std::string> env{
+        {"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-pass"},
+        {"DOCKET_HTTP_TLS_CERTIFICATE", pki_->server_cert.string()},
+        {"DOCKET_HTTP_TLS_KEY", pki_->server_key.string()},
+        {"DOCKET_TRUST_STORAGE_URL", "sqlite://" + (dir_ / "trust.db").string()},
+        {"DOCKET_TRUST_SIGNER_DIRECTORY", (dir_ / "server-keys").string()},
+        {"DOCKET_LOG_LEVEL", "warn"}};
+    for (auto& [k, v] : server_env()) env[k] = v;
+    server_ =
+        std::make_unique<Child>(std::vector<std::string>{docket_server_bin(), command(), "--addr",
+                                                         "127.0.0.1:" + std::to_string(port_),
+                                                         "--data", (dir_ / "data").string()},
+                                env, dir_ / "server.log");
     ASSERT_TRUE(wait_for_port(port_, *server_)) << log();
     write_config("client", "");
   }
@@ -67,14 +72,15 @@ class NotaryInterop : public ::testing::Test {
     return p;
   }
   RunResult notary(const std::string& args, const std::string& client = "client",
-                   const std::string& stdin_file = "") {
-    auto r = run("notary -c " + sh_quote((dir_ / (client + ".json")).string()) + " " + args,
-                 {{"NOTARY_ROOT_PASSPHRASE", "root-pass"},
-                  {"NOTARY_TARGETS_PASSPHRASE", "targets-pass"},
-                  {"NOTARY_SNAPSHOT_PASSPHRASE", "snapshot-pass"},
-                  {"NOTARY_DELEGATION_PASSPHRASE", "deleg-pass"}},
-                 stdin_file);
-    return r;
+                   const std::string& stdin_file = "",
+                   const std::map<std::string, std::string>& more_env = {}) {
+    std::map<std::string, std::string> env{{"NOTARY_ROOT_PASSPHRASE", "root-pass"},
+                                           {"NOTARY_TARGETS_PASSPHRASE", "targets-pass"},
+                                           {"NOTARY_SNAPSHOT_PASSPHRASE", "snapshot-pass"},
+                                           {"NOTARY_DELEGATION_PASSPHRASE", "deleg-pass"}};
+    for (const auto& [k, v] : more_env) env[k] = v;
+    return run("notary -c " + sh_quote((dir_ / (client + ".json")).string()) + " " + args, env,
+               stdin_file);
   }
   fs::path file(const std::string& name, const std::string& content) {
     auto p = dir_ / name;
@@ -275,6 +281,198 @@ TEST_F(NotaryInteropServe, PublishAndListThroughTheRegistryPort) {
   auto health = run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
                     sh_quote(url() + "/_notary_server/health"));
   EXPECT_EQ(health.output, "{}");
+}
+
+// Token auth (Docker token spec, Notary's scopes): the server's own token endpoint, users in
+// an htpasswd file, an access policy. The notary CLI reads the challenge from the /v2/ ping,
+// asks the realm for a token with Basic credentials from NOTARY_AUTH (base64 user:pass;
+// read-only commands ask anonymously) and retries with the Bearer token. Run on `trust`
+// alone (it serves /auth/token itself) and on `serve` (the registry's token endpoint and
+// authorizer, shared).
+class NotaryInteropAuth : public NotaryInterop, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string command() const override { return GetParam(); }
+  std::map<std::string, std::string> server_env() override {
+    auto users = value_or_raise(net::Htpasswd::parse(""));
+    EXPECT_TRUE(users.set_password("alice", "alice-pass", 4));
+    EXPECT_TRUE(users.set_password("bob", "bob-pass", 4));
+    EXPECT_TRUE(atomic_write_file(dir_ / "htpasswd", users.serialize()));
+    auto gen = run("openssl ecparam -name prime256v1 -genkey -noout -out " +
+                   sh_quote((dir_ / "token.key").string()));
+    EXPECT_EQ(gen.exit_code, 0) << gen.output;
+    // alice owns localhost:4443/*; bob and anonymous users may only pull.
+    Json policy = {{"rules",
+                    {{{"account", "alice"}, {"name", "localhost:4443/*"}, {"actions", {"*"}}},
+                     {{"account", "bob"}, {"name", "localhost:4443/*"}, {"actions", {"pull"}}},
+                     {{"account", ""}, {"name", "localhost:4443/*"}, {"actions", {"pull"}}}}}};
+    EXPECT_TRUE(atomic_write_file(dir_ / "policy.json", policy.dump()));
+    return {{"DOCKET_AUTH_HTPASSWD_PATH", (dir_ / "htpasswd").string()},
+            {"DOCKET_AUTH_TOKEN_REALM", url() + "/auth/token"},
+            {"DOCKET_AUTH_TOKEN_SERVICE", "notary-interop"},
+            {"DOCKET_AUTH_TOKEN_SIGNINGKEY", (dir_ / "token.key").string()},
+            {"DOCKET_AUTH_TOKEN_POLICY", (dir_ / "policy.json").string()},
+            {"DOCKET_AUTH_ANONYMOUS_PULL", "true"}};
+  }
+  static std::map<std::string, std::string> as(const std::string& user, const std::string& pw) {
+    return {{"NOTARY_AUTH", base64_encode(user + ":" + pw)}};
+  }
+};
+
+TEST_P(NotaryInteropAuth, TokenAuthWithNotarysScopes) {
+  const std::string g = sh_quote(kGun);
+  // The challenge names our token endpoint, the service and the scope (reads are open to
+  // anonymous users here, so ask for the server's key, which needs push,pull).
+  auto raw = run("curl -sS -i --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+                 sh_quote(url() + "/v2/" + kGun + "/_trust/tuf/timestamp.key"));
+  ASSERT_EQ(raw.exit_code, 0) << raw.output;
+  EXPECT_NE(raw.output.find(" 401"), std::string::npos) << raw.output;
+  EXPECT_NE(raw.output.find("Bearer realm=\"" + url() + "/auth/token\""), std::string::npos)
+      << raw.output;
+  EXPECT_NE(raw.output.find("scope=\"repository:" + kGun + ":pull,push\""), std::string::npos)
+      << raw.output;
+  EXPECT_NE(raw.output.find("\"code\":\"UNAUTHORIZED\""), std::string::npos) << raw.output;
+
+  // No credentials for a write: the client cannot get a push token (its prompt reads EOF).
+  auto r = notary("init " + g + " -p");
+  STEP(r, false);
+  // A wrong password is refused by the token endpoint.
+  r = notary("init " + g + " -p", "client", "", as("alice", "wrong"));
+  STEP(r, false);
+  // alice holds everything on the GUN: init, publish.
+  r = notary("init " + g + " -p", "client", "", as("alice", "alice-pass"));
+  STEP(r, true);
+  auto v1 = file("v1.txt", "behind token auth");
+  r = notary("add " + g + " v1 " + sh_quote(v1.string()) + " -p", "client", "",
+             as("alice", "alice-pass"));
+  STEP(r, true);
+  // Reads go anonymously and are allowed by the policy.
+  r = notary("list " + g);
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v1", "behind token auth")) << r.output;
+  // bob may only pull: his publish is refused and nothing changes.
+  auto v2 = file("v2.txt", "bob was here");
+  r = notary("add " + g + " v2 " + sh_quote(v2.string()) + " -p", "client", "",
+             as("bob", "bob-pass"));
+  STEP(r, false);
+  r = notary("reset " + g + " --all");
+  STEP(r, true);
+  r = notary("list " + g);
+  STEP(r, true);
+  EXPECT_EQ(r.output.find("v2"), std::string::npos) << r.output;
+  // Rotation of the server's timestamp key needs "*": bob cannot, alice can.
+  r = notary("key rotate " + g + " timestamp -r", "client", "", as("bob", "bob-pass"));
+  STEP(r, false);
+  r = notary("key rotate " + g + " timestamp -r", "client", "", as("alice", "alice-pass"));
+  STEP(r, true);
+  r = notary("list " + g);
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v1", "behind token auth")) << r.output;
+  // delete --remote needs "*" as well.
+  r = notary("delete " + g + " --remote", "client", "", as("bob", "bob-pass"));
+  STEP(r, false);
+  r = notary("delete " + g + " --remote", "client", "", as("alice", "alice-pass"));
+  STEP(r, true);
+  write_config("fresh", "");
+  r = notary("list " + g, "fresh");
+  STEP(r, false);
+  EXPECT_NE(r.output.find("does not have trust data"), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Commands, NotaryInteropAuth, ::testing::Values("trust", "serve"));
+
+// The server-managed keys live in a separate `docket-server signer`, reached over mutual
+// TLS with a client certificate from the test CA: key creation, rotation and every
+// timestamp signature go over the wire, and the notary CLI verifies the result.
+class NotaryInteropRemoteSigner : public NotaryInterop {
+ protected:
+  std::map<std::string, std::string> server_env() override {
+    auto [crt, key] = pki_->client_cert("trust-server");
+    signer_port_ = free_port();
+    start_signer();
+    return {{"DOCKET_TRUST_SIGNER_URL", signer_url()},
+            {"DOCKET_TRUST_SIGNER_CA", pki_->ca_cert.string()},
+            {"DOCKET_TRUST_SIGNER_CERT", crt.string()},
+            {"DOCKET_TRUST_SIGNER_KEY", key.string()},
+            // The trust server itself holds no key and needs no passphrase.
+            {"DOCKET_SIGNER_PASSPHRASE_DEFAULT", ""}};
+  }
+  void start_signer() {
+    signer_ = std::make_unique<Child>(
+        std::vector<std::string>{docket_server_bin(), "signer", "--addr",
+                                 "127.0.0.1:" + std::to_string(signer_port_), "--tls-cert",
+                                 pki_->server_cert.string(), "--tls-key", pki_->server_key.string(),
+                                 "--client-ca", pki_->ca_cert.string(), "--dir",
+                                 (dir_ / "signer-keys").string(), "--log-level", "warn"},
+        std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "signer-pass"}},
+        dir_ / "signer.log");
+    ASSERT_TRUE(wait_for_port(signer_port_, *signer_))
+        << read_file(dir_ / "signer.log").value_or("");
+  }
+  std::string signer_url() const { return "https://127.0.0.1:" + std::to_string(signer_port_); }
+  std::string curl(const std::string& path) {
+    return run("curl -sS --cacert " + sh_quote(pki_->ca_cert.string()) + " " +
+               sh_quote(url() + path))
+        .output;
+  }
+  int signer_port_ = 0;
+  std::unique_ptr<Child> signer_;
+};
+
+TEST_F(NotaryInteropRemoteSigner, PublishesThroughTheRemoteSigner) {
+  const std::string g = sh_quote(kGun);
+  auto r = notary("init " + g + " -p");
+  STEP(r, true);
+  auto v1 = file("v1.txt", "signed remotely");
+  r = notary("add " + g + " v1 " + sh_quote(v1.string()) + " -p");
+  STEP(r, true);
+  r = notary("verify " + g + " v1", "client", v1.string());
+  STEP(r, true);
+  // The timestamp key is in the signer's directory; the trust server wrote no key.
+  auto keys_in = [](const fs::path& d) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.path().extension() == ".json") ++n;
+    return n;
+  };
+  EXPECT_EQ(keys_in(dir_ / "signer-keys"), 1u);
+  EXPECT_FALSE(fs::exists(dir_ / "server-keys"));
+  // Rotation over the wire, then a publish signed with the new key.
+  r = notary("key rotate " + g + " timestamp -r");
+  STEP(r, true);
+  EXPECT_EQ(keys_in(dir_ / "signer-keys"), 2u);
+  r = notary("key rotate " + g + " snapshot -r");
+  STEP(r, true);
+  auto v2 = file("v2.txt", "second");
+  r = notary("add " + g + " v2 " + sh_quote(v2.string()) + " -p");
+  STEP(r, true);
+  write_config("cold", "");
+  r = notary("list " + g, "cold");
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v1", "signed remotely")) << r.output;
+  EXPECT_TRUE(lists(r.output, "v2", "second")) << r.output;
+
+  // Signer down: health says so, a publish fails with Notary's error and stores nothing.
+  signer_->stop(SIGTERM);
+  auto health = curl("/_notary_server/health");
+  EXPECT_NE(health.find("signer"), std::string::npos) << health;
+  auto v3 = file("v3.txt", "third");
+  r = notary("add " + g + " v3 " + sh_quote(v3.string()) + " -p");
+  STEP(r, false);
+  EXPECT_NE(log().find("signer_unavailable"), std::string::npos) << log();
+  write_config("cold2", "");
+  r = notary("list " + g, "cold2");
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v2", "second")) << r.output;
+  EXPECT_EQ(r.output.find("v3"), std::string::npos) << r.output;
+  // Signer back: the staged change publishes.
+  start_signer();
+  r = notary("publish " + g);
+  STEP(r, true);
+  r = notary("list " + g, "cold2");
+  STEP(r, true);
+  EXPECT_TRUE(lists(r.output, "v3", "third")) << r.output;
+  signer_.reset();
 }
 
 }  // namespace

@@ -442,6 +442,52 @@ TEST_F(TrustServiceTest, UnknownRoutesAndMethodsAre404AndHealthIsUp) {
   EXPECT_NE(m.body.find("docket_trust_publishes_total"), std::string::npos);
 }
 
+TEST_F(TrustServiceTest, PartsNeedJsonWithAnIntegerSignedVersion) {
+  // Each of these is Notary's MALFORMED_JSON (checked in one SAX pass, before validation).
+  for (const std::string& bad : std::vector<std::string>{
+           "{not json", "[]", "{}", "{\"signed\":[]}", "{\"signed\":{}}",
+           "{\"signed\":{\"version\":\"3\"}}", "{\"signed\":{\"version\":3.5}}",
+           "{\"signed\":{\"x\":{\"version\":3}}}", "{\"a\":{\"signed\":{\"version\":3}}}",
+           "{\"signed\":{\"version\":3}} trailing", std::string(100, '[') + std::string(100, ']'),
+           "{\"signed\":{\"version\":3}"}) {
+    auto r = publish(kGun, {{"targets", bad}});
+    EXPECT_EQ(code(r), "MALFORMED_JSON") << bad << " -> " << r.body;
+  }
+  // Well-formed with an integer version: past the probe, rejected by validation instead.
+  for (const std::string& ok : std::vector<std::string>{
+           "{\"signed\":{\"version\":3}}",
+           "{\"signatures\":[],\"signed\":{\"a\":{\"b\":[1,{\"version\":\"x\"}]},"
+           "\"version\":-1}}"}) {
+    auto r = publish(kGun, {{"targets", ok}});
+    EXPECT_NE(code(r), "MALFORMED_JSON") << ok << " -> " << r.body;
+    EXPECT_EQ(r.status, 400u) << r.body;
+  }
+}
+
+TEST_F(TrustServiceTest, MetricsCountPublishesAndSignerCalls) {
+  auto value = [&](const std::string& series) -> long {
+    auto m = call("GET", "/metrics").body;
+    auto at = m.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stol(m.substr(at + series.size() + 2));
+  };
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 0);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 0);
+  init_repo(kGun);
+  // One publish (init_repo), one signature (the server's timestamp), one key created.
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 1);
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_bucket{le=\"+Inf\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"create_key\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_call_duration_seconds_count{op=\"sign\"}"), 1);
+  // A rejected publish is timed too; it signs nothing.
+  auto bad = publish(kGun, {{"targets", "{}"}});
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(value("docket_trust_publish_duration_seconds_count"), 2);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"ok\"}"), 1);
+  EXPECT_EQ(value("docket_trust_signer_calls_total{op=\"sign\",result=\"error\"}"), 0);
+}
+
 TEST(AccessFor, NotaryScopes) {
   EXPECT_EQ(access_for("GET", "/v2/g/_trust/tuf/root.json").actions,
             std::vector<std::string>{"pull"});

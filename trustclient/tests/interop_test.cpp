@@ -1,0 +1,238 @@
+// Content trust interop with the real peers, all on loopback over TLS:
+//  - what `docket push` signs on `docket-server serve` is read by `notary list` and
+//    `docker trust inspect` from the same trust directory, and a signer key made by docket
+//    is added with `docker trust signer add` and then used by `docket push`;
+//  - what the `notary` CLI publishes is read by `docket trust inspect`;
+//  - sign on push, key rotation and revoke against Debian's notary-server and
+//    docker-registry, checked with `notary list` from a client that cached the first root.
+// Skipped only when a peer binary is absent.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "client/tests/registry_fixture.h"
+#include "common/digest.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "trustserver/tests/interop_util.h"
+#include "tuf/tests/notary_harness.h"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace docket;
+namespace ts = docket::trustserver::testing;
+
+std::string docket_bin() {
+  return std::string(DOCKET_BINARY_DIR) + "/cli/docket";
+}
+
+// A client identity: DOCKER_CONFIG (trust dir, tls/<host>/ca.crt), data dir, certs.d.
+struct Client {
+  fs::path home;
+  std::map<std::string, std::string> env;
+  Client(const fs::path& h, const std::string& trust_server, const fs::path& ca,
+         const std::string& trust_host)
+      : home(h) {
+    fs::create_directories(home / "docker" / "tls" / trust_host);
+    fs::copy_file(ca, home / "docker" / "tls" / trust_host / "ca.crt",
+                  fs::copy_options::overwrite_existing);
+    env = {{"DOCKER_CONFIG", (home / "docker").string()},
+           {"DOCKET_DATA_DIR", (home / "data").string()},
+           {"DOCKET_CERTS_D", (home / "docker" / "tls").string()},
+           {"DOCKER_CONTENT_TRUST", "1"},
+           {"DOCKER_CONTENT_TRUST_SERVER", trust_server},
+           {"DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "interop-root"},
+           {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "interop-repo"},
+           {"HOME", home.string()}};
+  }
+  ts::RunResult run(const std::string& program, const std::string& args) const {
+    return ts::run("setsid -w sh -c " + ts::sh_quote("cd " + ts::sh_quote(home.string()) + " && " +
+                                                     program + " " + args),
+                   env, "", 120);
+  }
+  ts::RunResult docket(const std::string& args) const { return run(docket_bin(), args); }
+  fs::path trust_dir() const { return home / "docker" / "trust"; }
+};
+
+std::string digest_hex(const std::string& out) {
+  auto p = out.find("sha256:");
+  return p == std::string::npos ? "" : out.substr(p + 7, 64);
+}
+
+// The JSON document in a command's output (a trust-on-first-use warning may precede it).
+std::optional<Json> json_in(const std::string& out) {
+  auto p = out.find("[\n");
+  if (p == std::string::npos) return std::nullopt;
+  auto j = parse_json(out.substr(p), "command output", Fault::bug);
+  if (!j) return std::nullopt;
+  return *j;
+}
+
+bool have(const char* bin) {
+  return ts::run(std::string("which ") + bin).exit_code == 0;
+}
+
+TEST(TrustInterop, NotaryAndDockerReadWhatDocketSignedOnDocketServer) {
+  for (const char* bin : {"docker", "notary", "openssl"})
+    if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
+  fs::path dir = fs::temp_directory_path() / ("docket-trust-interop-" + random_hex_id());
+  fs::create_directories(dir);
+  ts::TestPki pki(dir);
+  const int port = ts::free_port();
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  ts::Child server(
+      {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
+      {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
+       {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
+       {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
+       {"DOCKET_LOG_LEVEL", "warn"}},
+      dir / "server.log");
+  ASSERT_TRUE(ts::wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
+  auto log = [&] { return read_file(dir / "server.log").value_or(""); };
+  Client me(dir / "me", "https://" + host, pki.ca_cert, host);
+  fs::create_directories(me.home / "rootfs");
+  ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "hello.txt", "interop\n"));
+  const std::string gun = host + "/team/app";
+
+  ASSERT_EQ(me.docket("import rootfs " + gun + ":1").exit_code, 0);
+  auto push = me.docket("push " + gun + ":1");
+  ASSERT_EQ(push.exit_code, 0) << push.output << log();
+  auto q = me.docket("push -q --disable-content-trust " + gun + ":1");
+  std::string hex = digest_hex(q.output);
+  ASSERT_EQ(hex.size(), 64u) << q.output;
+
+  // notary, on docket's own trust directory (shared cache and keys).
+  ASSERT_TRUE(atomic_write_file(
+      dir / "notary.json",
+      Json{{"trust_dir", me.trust_dir().string()},
+           {"remote_server", {{"url", "https://" + host}, {"root_ca", pki.ca_cert.string()}}}}
+          .dump()));
+  auto list =
+      me.run("notary", "-c " + ts::sh_quote((dir / "notary.json").string()) + " list " + gun);
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(hex), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("targets"), std::string::npos) << list.output;
+
+  // docker trust inspect reads the same.
+  auto inspect = me.run("docker", "trust inspect " + gun);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  auto j = parse_json(inspect.output, "docker trust inspect", Fault::bug);
+  ASSERT_TRUE(j) << inspect.output;
+  ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["SignedTag"], "1");
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["Digest"], hex);
+  // ... and docket's own inspect agrees with docker's on keys.
+  auto mine = me.docket("trust inspect " + gun);
+  ASSERT_EQ(mine.exit_code, 0) << mine.output;
+  auto m = json_in(mine.output);
+  ASSERT_TRUE(m) << mine.output;
+  EXPECT_EQ((*m)[0]["AdministrativeKeys"], (*j)[0]["AdministrativeKeys"]) << mine.output;
+
+  // A signer key docket generated, added by docker, used by docket push.
+  auto gen = me.docket("trust key generate alice");
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  auto add = me.run("docker", "trust signer add --key alice.pub alice " + gun);
+  ASSERT_EQ(add.exit_code, 0) << add.output << log();
+  ASSERT_EQ(me.docket("tag " + gun + ":1 " + gun + ":2").exit_code, 0);
+  auto push2 = me.docket("push " + gun + ":2");
+  ASSERT_EQ(push2.exit_code, 0) << push2.output << log();
+  EXPECT_NE(push2.output.find("targets/alice"), std::string::npos) << push2.output;
+  EXPECT_NE(push2.output.find("targets/releases"), std::string::npos) << push2.output;
+  inspect = me.run("docker", "trust inspect " + gun + ":2");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  j = parse_json(inspect.output, "docker trust inspect", Fault::bug);
+  ASSERT_TRUE(j) << inspect.output;
+  ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << inspect.output;
+
+  server.stop(SIGTERM);
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
+
+TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
+  auto server = docket::testing::NotaryServer::start();
+  if (!server) GTEST_SKIP() << docket::testing::NotaryServer::skip_reason();
+  const std::string gun = "docket.test/team/notary-signed";
+  fs::path ntrust = server->dir() / "notary-trust";
+  ASSERT_TRUE(atomic_write_file(server->dir() / "payload", "signed by notary\n"));
+  auto r = server->cli(ntrust, {"init", gun, "-p"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = server->cli(ntrust, {"add", gun, "v1", (server->dir() / "payload").string(), "-p"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  std::string host = server->url().substr(8);
+  Client me(server->dir() / "me", server->url(), server->ca_file(), host);
+  auto inspect = me.docket("trust inspect " + gun + ":v1");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  auto j = json_in(inspect.output);
+  ASSERT_TRUE(j) << inspect.output;
+  ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
+  EXPECT_EQ((*j)[0]["SignedTags"][0]["Digest"], sha256_hex("signed by notary\n"));
+  EXPECT_EQ((*j)[0]["AdministrativeKeys"][0]["Keys"].size(), 1u);
+  auto pretty = me.docket("trust inspect --pretty " + gun);
+  EXPECT_NE(pretty.output.find("(Repo Admin)"), std::string::npos) << pretty.output;
+  // A tag notary did not sign.
+  auto none = me.docket("trust inspect " + gun + ":v2");
+  j = json_in(none.output);
+  ASSERT_TRUE(j) << none.output;
+  EXPECT_TRUE((*j)[0]["SignedTags"].empty());
+}
+
+TEST(TrustInterop, SignOnPushRotateRevokeAgainstNotaryServerAndDockerRegistry) {
+  if (!client::test::have_program("docker-registry"))
+    GTEST_SKIP() << "docker-registry not installed";
+  auto server = docket::testing::NotaryServer::start();
+  if (!server) GTEST_SKIP() << docket::testing::NotaryServer::skip_reason();
+  client::test::DockerRegistry reg;
+  ASSERT_TRUE(reg.ready()) << reg.log();
+  std::string host = server->url().substr(8);
+  Client me(server->dir() / "me", server->url(), server->ca_file(), host);
+  fs::create_directories(me.home / "rootfs");
+  ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "a.txt", "to notary-server\n"));
+  const std::string gun = reg.domain() + "/team/app";
+  ASSERT_EQ(me.docket("import rootfs " + gun + ":1").exit_code, 0);
+  auto push = me.docket("push --insecure " + gun + ":1");
+  ASSERT_EQ(push.exit_code, 0) << push.output << server->log();
+  std::string hex =
+      digest_hex(me.docket("push --insecure -q --disable-content-trust " + gun + ":1").output);
+  ASSERT_EQ(hex.size(), 64u);
+
+  fs::path watcher = server->dir() / "watcher";  // a notary client that cached the first root
+  auto list = server->cli(watcher, {"list", gun});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(hex), std::string::npos) << list.output;
+
+  int n = 2;
+  for (std::string role : {"targets", "root", "snapshot", "timestamp"}) {
+    bool server_managed = role == "snapshot" || role == "timestamp";
+    auto rot = me.docket("trust key rotate " + role + " " + gun +
+                         (server_managed ? " --server-managed" : ""));
+    ASSERT_EQ(rot.exit_code, 0) << role << ": " << rot.output << server->log();
+    std::string tag = std::to_string(n++);
+    ASSERT_EQ(me.docket("tag " + gun + ":1 " + gun + ":" + tag).exit_code, 0);
+    auto p = me.docket("push --insecure " + gun + ":" + tag);
+    ASSERT_EQ(p.exit_code, 0) << role << ": " << p.output << server->log();
+    list = server->cli(watcher, {"list", gun});
+    ASSERT_EQ(list.exit_code, 0) << role << ": " << list.output;
+    EXPECT_NE(list.output.find("\n" + tag + " "), std::string::npos) << role << ": " << list.output;
+    // docket's verified view from a fresh client agrees.
+    Client fresh(server->dir() / ("fresh-" + role), server->url(), server->ca_file(), host);
+    auto inspect = fresh.docket("trust inspect " + gun + ":" + tag);
+    ASSERT_EQ(inspect.exit_code, 0) << role << ": " << inspect.output;
+    auto j = json_in(inspect.output);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
+  }
+
+  auto revoke = me.docket("trust revoke " + gun + ":1");
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.output << server->log();
+  list = server->cli(watcher, {"list", gun});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_EQ(list.output.find("\n1 "), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("\n2 "), std::string::npos) << list.output;
+}
+
+}  // namespace
