@@ -18,6 +18,16 @@ namespace docket::registry {
 
 namespace fs = std::filesystem;
 
+// Creates the directories above `file` (a put, move or append may be the first into them).
+Status create_parent_dirs(const fs::path& file) {
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  if (ec)
+    return make_error(Fault::local, "io",
+                      "creating " + file.parent_path().string() + ": " + ec.message());
+  return {};
+}
+
 Status check_path(std::string_view path) {
   auto bad = [&](const char* why) {
     return make_error(Fault::bug, "bad_path", "storage path '" + std::string(path) + "': " + why);
@@ -127,11 +137,7 @@ class FsDriver : public StorageDriver {
              Durability durability = Durability::full) override {
     auto f = full(path);
     if (!f) return std::unexpected(f.error());
-    std::error_code ec;
-    fs::create_directories(f->parent_path(), ec);
-    if (ec)
-      return make_error(Fault::local, "io",
-                        "creating " + f->parent_path().string() + ": " + ec.message());
+    if (auto st = create_parent_dirs(*f); !st) return st;
     if (opts_.unsafe_skip_fsync) durability = Durability::none;
     if (durability == Durability::full) return atomic_write_file(*f, bytes);
     fs::path tmp = f->parent_path() / ("." + f->filename().string() + ".tmp-" + random_hex_id());
@@ -203,11 +209,7 @@ class FsDriver : public StorageDriver {
     if (!a) return std::unexpected(a.error());
     auto b = full(to);
     if (!b) return std::unexpected(b.error());
-    std::error_code ec;
-    fs::create_directories(b->parent_path(), ec);
-    if (ec)
-      return make_error(Fault::local, "io",
-                        "creating " + b->parent_path().string() + ": " + ec.message());
+    if (auto st = create_parent_dirs(*b); !st) return st;
     if (::rename(a->c_str(), b->c_str()) != 0)
       return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
     if (!opts_.unsafe_skip_fsync)
@@ -218,11 +220,7 @@ class FsDriver : public StorageDriver {
   Result<std::unique_ptr<FileWriter>> append(std::string_view path) override {
     auto f = full(path);
     if (!f) return std::unexpected(f.error());
-    std::error_code ec;
-    fs::create_directories(f->parent_path(), ec);
-    if (ec)
-      return make_error(Fault::local, "io",
-                        "creating " + f->parent_path().string() + ": " + ec.message());
+    if (auto st = create_parent_dirs(*f); !st) return std::unexpected(st.error());
     int fd = ::open(f->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return std::unexpected(io_error("opening", *f, errno));
     struct stat st {};

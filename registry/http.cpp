@@ -1,6 +1,7 @@
 #include "registry/http.h"
 
 #include <charconv>
+#include <type_traits>
 
 #include "common/encoding.h"
 #include "common/log.h"
@@ -96,6 +97,45 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+// Wraps the handler of a /v2/{name...}/ route: a name outside the grammar is answered with
+// NAME_INVALID before the handler runs; otherwise the handler gets the validated name. Works
+// for plain handlers (void) and streaming ones (which then return no body sink).
+template <class F>
+auto with_repo(F f) {
+  return [f = std::move(f)](Request& req, Response& res) {
+    using R = std::invoke_result_t<F&, Request&, Response&, const std::string&>;
+    const std::string* name = repo_name(req, res);
+    if (!name) return R();
+    return f(req, res, *name);
+  };
+}
+
+// DELETE routes answer UNSUPPORTED unless deletion is enabled in the configuration.
+bool deletion_allowed(const HttpOptions& opts, Request& req, Response& res) {
+  if (opts.delete_enabled) return true;
+  send_error(req, res, oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
+  return false;
+}
+
+// The `n` query parameter of a paginated list, capped at `max_n`; `n` keeps its default when
+// the parameter is absent. Answers PAGINATION_NUMBER_INVALID and returns false when it is not
+// a non-negative integer.
+bool page_size_param(Request& req, Response& res, std::size_t max_n, std::size_t& n,
+                     bool* given = nullptr) {
+  auto q = req.query_param("n");
+  if (!q) return true;
+  auto v = parse_u64(*q);
+  if (!v) {
+    send_error(req, res,
+               oci_error("PAGINATION_NUMBER_INVALID",
+                         "n must be a non-negative integer, not '" + *q + "'"));
+    return false;
+  }
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(*v, max_n));
+  if (given) *given = true;
+  return true;
 }
 
 // Appends the request body to an upload session. Used by PATCH, PUT (final chunk) and
@@ -301,15 +341,7 @@ void paginate(Request& req, Response& res, const Vec& all, std::size_t default_n
               const std::string& base, Json& out, const char* key) {
   std::size_t n = default_n;
   bool n_given = false;
-  if (auto q = req.query_param("n")) {
-    auto v = parse_u64(*q);
-    if (!v)
-      return send_error(req, res,
-                        oci_error("PAGINATION_NUMBER_INVALID",
-                                  "n must be a non-negative integer, not '" + *q + "'"));
-    n = static_cast<std::size_t>(std::min<std::uint64_t>(*v, max_n));
-    n_given = true;
-  }
+  if (!page_size_param(req, res, max_n, n, &n_given)) return;
   std::string last = req.query_param("last").value_or("");
   auto it = last.empty() ? all.begin() : std::upper_bound(all.begin(), all.end(), last);
   Json arr = Json::array();
@@ -382,49 +414,43 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       },
       tags({"catalog"}));
 
-  router.add(
-      V::get, "/v2/{name...}/tags/list", "registry.tags.list",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        auto t = c->store.tags(*name);
-        if (!t) return send_error(req, res, t.error(), Json{{"name", *name}});
-        Json out = {{"name", *name}};
-        paginate(req, res, *t, t->size(), std::numeric_limits<std::size_t>::max(),
-                 "/v2/" + *name + "/tags/list", out, "tags");
-      },
-      tags({"pull"}));
+  router.add(V::get, "/v2/{name...}/tags/list", "registry.tags.list",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               auto t = c->store.tags(name);
+               if (!t) return send_error(req, res, t.error(), Json{{"name", name}});
+               Json out = {{"name", name}};
+               paginate(req, res, *t, t->size(), std::numeric_limits<std::size_t>::max(),
+                        "/v2/" + name + "/tags/list", out, "tags");
+             }),
+             tags({"pull"}));
 
   // ---- manifests ----
-  router.add(
-      V::get, "/v2/{name...}/manifests/{reference}", "registry.manifest.get",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        auto m = c->store.get_manifest(*name, req.params["reference"]);
-        if (!m) return send_error(req, res, m.error());
-        // As distribution does: never answer with a type the client said it cannot read
-        // (there is no conversion to offer), so it sees MANIFEST_UNKNOWN, not wrong bytes.
-        if (!accepts(req, m->media_type))
-          return send_error(req, res,
-                            oci_error("MANIFEST_UNKNOWN",
-                                      "manifest " + m->digest.str() + " is " + m->media_type +
-                                          ", which the request's Accept header does not list",
-                                      Json{{"mediaType", m->media_type}}));
-        res.status = 200;
-        res.headers.set(http::field::content_type, m->media_type);
-        res.headers.set("Docker-Content-Digest", m->digest.str());
-        res.headers.set(http::field::etag, "\"" + m->digest.str() + "\"");
-        res.body = *m->bytes;
-      },
-      tags({"pull", "manifest-pull"}));
+  router.add(V::get, "/v2/{name...}/manifests/{reference}", "registry.manifest.get",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               auto m = c->store.get_manifest(name, req.params["reference"]);
+               if (!m) return send_error(req, res, m.error());
+               // As distribution does: never answer with a type the client said it cannot read
+               // (there is no conversion to offer), so it sees MANIFEST_UNKNOWN, not wrong bytes.
+               if (!accepts(req, m->media_type))
+                 return send_error(
+                     req, res,
+                     oci_error("MANIFEST_UNKNOWN",
+                               "manifest " + m->digest.str() + " is " + m->media_type +
+                                   ", which the request's Accept header does not list",
+                               Json{{"mediaType", m->media_type}}));
+               res.status = 200;
+               res.headers.set(http::field::content_type, m->media_type);
+               res.headers.set("Docker-Content-Digest", m->digest.str());
+               res.headers.set(http::field::etag, "\"" + m->digest.str() + "\"");
+               res.body = *m->bytes;
+             }),
+             tags({"pull", "manifest-pull"}));
 
   router.add_stream(
       V::put, "/v2/{name...}/manifests/{reference}", "registry.manifest.put",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
-        const std::string* name = repo_name(req, res);
-        if (!name) return nullptr;
-        std::string repo = *name;
+      with_repo([c](Request& req, Response& res,
+                    const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
+        std::string repo = name;
         return std::make_unique<BufferSink>(
             c->opts.max_manifest_bytes, [c, repo](Request& req, Response& res, std::string body) {
               auto r =
@@ -442,36 +468,29 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
               if (!req.query_params("tag").empty())
                 for (const auto& t : r->tags) res.headers.insert("OCI-Tag", t);
             });
-      },
+      }),
       [&] {
         auto o = tags({"push"});
         o.max_body = c->opts.max_manifest_bytes;
         return o;
       }());
 
-  router.add(
-      V::delete_, "/v2/{name...}/manifests/{reference}", "registry.manifest.delete",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        if (!c->opts.delete_enabled)
-          return send_error(req, res,
-                            oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
-        auto st = c->store.delete_manifest(*name, req.params["reference"]);
-        if (!st) return send_error(req, res, st.error());
-        res.status = 202;
-      },
-      tags({"delete"}));
+  router.add(V::delete_, "/v2/{name...}/manifests/{reference}", "registry.manifest.delete",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               if (!deletion_allowed(c->opts, req, res)) return;
+               auto st = c->store.delete_manifest(name, req.params["reference"]);
+               if (!st) return send_error(req, res, st.error());
+               res.status = 202;
+             }),
+             tags({"delete"}));
 
   // ---- blobs ----
   router.add(
       V::get, "/v2/{name...}/blobs/{digest}", "registry.blob.get",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
+      with_repo([c](Request& req, Response& res, const std::string& name) {
         auto d = digest_param(req, res, req.params["digest"]);
         if (!d) return;
-        auto f = c->store.open_blob(*name, *d);
+        auto f = c->store.open_blob(name, *d);
         if (!f) return send_error(req, res, f.error());
         std::uint64_t size = f->length;
         res.headers.set(http::field::content_type, "application/octet-stream");
@@ -521,25 +540,20 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
         }
         res.status = 200;
         res.file = *f;
-      },
+      }),
       tags({"pull"}));
 
-  router.add(
-      V::delete_, "/v2/{name...}/blobs/{digest}", "registry.blob.delete",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        if (!c->opts.delete_enabled)
-          return send_error(req, res,
-                            oci_error("UNSUPPORTED", "deletion is disabled on this registry"));
-        auto d = digest_param(req, res, req.params["digest"]);
-        if (!d) return;
-        auto st = c->store.delete_blob(*name, *d);
-        if (!st) return send_error(req, res, st.error());
-        res.status = 202;
-        res.headers.set("Docker-Content-Digest", d->str());
-      },
-      tags({"delete"}));
+  router.add(V::delete_, "/v2/{name...}/blobs/{digest}", "registry.blob.delete",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               if (!deletion_allowed(c->opts, req, res)) return;
+               auto d = digest_param(req, res, req.params["digest"]);
+               if (!d) return;
+               auto st = c->store.delete_blob(name, *d);
+               if (!st) return send_error(req, res, st.error());
+               res.status = 202;
+               res.headers.set("Docker-Content-Digest", d->str());
+             }),
+             tags({"delete"}));
 
   // ---- uploads ----
   auto upload_opts = [&] {
@@ -549,10 +563,9 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
   };
   router.add_stream(
       V::post, "/v2/{name...}/blobs/uploads/", "registry.upload.start",
-      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
-        const std::string* name = repo_name(req, res);
-        if (!name) return nullptr;
-        std::string repo = *name;
+      with_repo([c](Request& req, Response& res,
+                    const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
+        std::string repo = name;
         HashAlgorithm alg = HashAlgorithm::sha256;
         if (auto a = req.query_param("digest-algorithm")) {
           auto p = parse_hash_algorithm(*a);
@@ -611,7 +624,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           res.status = 202;
           upload_headers(res, *session);
         });
-      },
+      }),
       upload_opts());
 
   router.add_stream(
@@ -650,64 +663,48 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       },
       upload_opts());
 
-  router.add(
-      V::get, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.status",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        auto s = c->store.find_upload(*name, req.params["uuid"]);
-        if (!s) return send_error(req, res, s.error());
-        res.status = 204;
-        upload_headers(res, **s);
-      },
-      tags({"push"}));
+  router.add(V::get, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.status",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               auto s = c->store.find_upload(name, req.params["uuid"]);
+               if (!s) return send_error(req, res, s.error());
+               res.status = 204;
+               upload_headers(res, **s);
+             }),
+             tags({"push"}));
 
-  router.add(
-      V::delete_, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.cancel",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        auto st = c->store.cancel_upload(*name, req.params["uuid"]);
-        if (!st) return send_error(req, res, st.error());
-        res.status = 204;
-      },
-      tags({"push"}));
+  router.add(V::delete_, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.cancel",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               auto st = c->store.cancel_upload(name, req.params["uuid"]);
+               if (!st) return send_error(req, res, st.error());
+               res.status = 204;
+             }),
+             tags({"push"}));
 
   // ---- referrers ----
-  router.add(
-      V::get, "/v2/{name...}/referrers/{digest}", "registry.referrers",
-      [c](Request& req, Response& res) {
-        const std::string* name = repo_name(req, res);
-        if (!name) return;
-        auto d = digest_param(req, res, req.params["digest"]);
-        if (!d) return;
-        auto at = req.query_param("artifactType");
-        std::optional<Digest> after;
-        if (auto l = req.query_param("last")) {
-          after = digest_param(req, res, *l);
-          if (!after) return;
-        }
-        std::size_t n = c->opts.referrers_max_entries;
-        if (auto q = req.query_param("n")) {
-          auto v = parse_u64(*q);
-          if (!v)
-            return send_error(req, res,
-                              oci_error("PAGINATION_NUMBER_INVALID",
-                                        "n must be a non-negative integer, not '" + *q + "'"));
-          n = static_cast<std::size_t>(std::min<std::uint64_t>(*v, n));
-        }
-        auto page = c->store.referrers(*name, *d, at, after, n);
-        if (!page) return send_error(req, res, page.error());
-        res.set(200, std::string(media::oci_index), page->index.dump());
-        if (at) res.headers.set("OCI-Filters-Applied", "artifactType");
-        if (page->next) {
-          std::string link = "/v2/" + *name + "/referrers/" + d->str() + "?n=" + std::to_string(n) +
-                             "&last=" + page->next->str();
-          if (at) link += "&artifactType=" + percent_encode(*at);
-          res.headers.set(http::field::link, "<" + link + ">; rel=\"next\"");
-        }
-      },
-      tags({"pull"}));
+  router.add(V::get, "/v2/{name...}/referrers/{digest}", "registry.referrers",
+             with_repo([c](Request& req, Response& res, const std::string& name) {
+               auto d = digest_param(req, res, req.params["digest"]);
+               if (!d) return;
+               auto at = req.query_param("artifactType");
+               std::optional<Digest> after;
+               if (auto l = req.query_param("last")) {
+                 after = digest_param(req, res, *l);
+                 if (!after) return;
+               }
+               std::size_t n = c->opts.referrers_max_entries;
+               if (!page_size_param(req, res, c->opts.referrers_max_entries, n)) return;
+               auto page = c->store.referrers(name, *d, at, after, n);
+               if (!page) return send_error(req, res, page.error());
+               res.set(200, std::string(media::oci_index), page->index.dump());
+               if (at) res.headers.set("OCI-Filters-Applied", "artifactType");
+               if (page->next) {
+                 std::string link = "/v2/" + name + "/referrers/" + d->str() +
+                                    "?n=" + std::to_string(n) + "&last=" + page->next->str();
+                 if (at) link += "&artifactType=" + percent_encode(*at);
+                 res.headers.set(http::field::link, "<" + link + ">; rel=\"next\"");
+               }
+             }),
+             tags({"pull"}));
 }
 
 }  // namespace docket::registry

@@ -51,6 +51,46 @@ std::string strip_params(std::string_view ct) {
   return std::string(v);
 }
 
+// A manifest reference from the URL: a digest when it has a ':', else a tag.
+struct ManifestReference {
+  std::optional<Digest> digest;
+  std::string tag;  // when !digest
+};
+
+Result<ManifestReference> parse_manifest_reference(std::string_view reference) {
+  if (reference.find(':') != std::string_view::npos) {
+    auto p = Digest::parse(reference);
+    if (!p)
+      return std::unexpected(oci_error(
+          "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
+    return ManifestReference{*p, {}};
+  }
+  if (!valid_tag(reference))
+    return std::unexpected(
+        oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
+  return ManifestReference{std::nullopt, std::string(reference)};
+}
+
+// The revision link of manifest `d` in `repo` (its JSON metadata); MANIFEST_UNKNOWN when the
+// repository has no such revision.
+Result<std::string> read_revision_link(StorageDriver& driver, const std::string& repo,
+                                       const Digest& d) {
+  auto rev = driver.get(Store::revision_link(repo, d), 64 * 1024);
+  if (!rev) {
+    if (not_found(rev.error()))
+      return std::unexpected(oci_error(
+          "MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
+    return std::unexpected(rev.error());
+  }
+  return rev;
+}
+
+// Where manifest `d`'s descriptor is filed among the referrers of `subject`.
+std::string referrer_entry(const std::string& repo, const Digest& subject, const Digest& d) {
+  return Store::repo_path(repo) + "/_referrers/" + digest_dir(subject) + "/" +
+         std::string(hash_algorithm_name(d.algorithm())) + "-" + d.hex();
+}
+
 }  // namespace
 
 bool valid_repo_name(std::string_view name) {
@@ -422,38 +462,26 @@ Result<std::shared_ptr<const std::string>> Store::manifest_bytes(const Digest& d
 }
 
 Result<Manifest> Store::get_manifest(const std::string& repo, std::string_view reference) {
+  auto ref = parse_manifest_reference(reference);
+  if (!ref) return std::unexpected(ref.error());
   Digest d = Digest::of("");
-  if (reference.find(':') != std::string_view::npos) {
-    auto p = Digest::parse(reference);
-    if (!p)
-      return std::unexpected(oci_error(
-          "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
-    d = *p;
+  if (ref->digest) {
+    d = *ref->digest;
   } else {
-    if (!valid_tag(reference))
-      return std::unexpected(
-          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
-    auto link = driver_->get(tag_link(repo, std::string(reference)), 1024);
+    auto link = driver_->get(tag_link(repo, ref->tag), 1024);
     if (!link) {
       if (not_found(link.error()))
-        return std::unexpected(oci_error(
-            "MANIFEST_UNKNOWN",
-            "manifest tagged " + std::string(reference) + " is unknown to repository " + repo));
+        return std::unexpected(
+            oci_error("MANIFEST_UNKNOWN",
+                      "manifest tagged " + ref->tag + " is unknown to repository " + repo));
       return std::unexpected(link.error());
     }
     auto p = Digest::parse(*link);
-    if (!p)
-      return make_error(Fault::local, "io",
-                        "corrupt tag link for " + repo + ":" + std::string(reference));
+    if (!p) return make_error(Fault::local, "io", "corrupt tag link for " + repo + ":" + ref->tag);
     d = *p;
   }
-  auto rev = driver_->get(revision_link(repo, d), 64 * 1024);
-  if (!rev) {
-    if (not_found(rev.error()))
-      return std::unexpected(oci_error(
-          "MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
-    return std::unexpected(rev.error());
-  }
+  auto rev = read_revision_link(*driver_, repo, d);
+  if (!rev) return std::unexpected(rev.error());
   auto meta = parse_json(*rev, "revision link", Fault::local);
   if (!meta || !meta->is_object() || !meta->contains("mediaType"))
     return make_error(Fault::local, "io", "corrupt revision link for " + repo + "@" + d.str());
@@ -493,18 +521,12 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   PutManifestResult out;
   std::optional<Digest> by_digest;
   std::vector<std::string> tags;
-  if (reference.find(':') != std::string_view::npos) {
-    auto p = Digest::parse(reference);
-    if (!p)
-      return std::unexpected(oci_error(
-          "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
-    by_digest = *p;
-  } else {
-    if (!valid_tag(reference))
-      return std::unexpected(
-          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
-    tags.emplace_back(reference);
-  }
+  auto ref = parse_manifest_reference(reference);
+  if (!ref) return std::unexpected(ref.error());
+  if (ref->digest)
+    by_digest = ref->digest;
+  else
+    tags.push_back(std::move(ref->tag));
   for (const auto& t : extra_tags) {
     if (!valid_tag(t)) return std::unexpected(oci_error("TAG_INVALID", "invalid tag '" + t + "'"));
     if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
@@ -605,9 +627,8 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   if (auto st = driver_->put(revision_link(repo, d), rev.dump()); !st)
     return std::unexpected(st.error());
   if (out.subject) {
-    std::string p = repo_path(repo) + "/_referrers/" + digest_dir(*out.subject) + "/" +
-                    std::string(hash_algorithm_name(d.algorithm())) + "-" + d.hex();
-    if (auto st = driver_->put(p, referrer.dump()); !st) return std::unexpected(st.error());
+    if (auto st = driver_->put(referrer_entry(repo, *out.subject, d), referrer.dump()); !st)
+      return std::unexpected(st.error());
   }
   for (const auto& t : tags)
     if (auto st = driver_->put(tag_link(repo, t), d.str()); !st) return std::unexpected(st.error());
@@ -618,11 +639,10 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
 }
 
 Status Store::delete_manifest(const std::string& repo, std::string_view reference) {
-  if (reference.find(':') == std::string_view::npos) {
-    if (!valid_tag(reference))
-      return std::unexpected(
-          oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
-    std::string tag(reference);
+  auto ref = parse_manifest_reference(reference);
+  if (!ref) return std::unexpected(ref.error());
+  if (!ref->digest) {
+    const std::string& tag = ref->tag;
     auto st = driver_->stat(tag_link(repo, tag));
     if (!st) {
       if (not_found(st.error()))
@@ -632,18 +652,9 @@ Status Store::delete_manifest(const std::string& repo, std::string_view referenc
     }
     return driver_->remove(repo_path(repo) + "/_manifests/tags/" + tag);
   }
-  auto p = Digest::parse(reference);
-  if (!p)
-    return std::unexpected(oci_error(
-        "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
-  const Digest& d = *p;
-  auto rev = driver_->get(revision_link(repo, d), 64 * 1024);
-  if (!rev) {
-    if (not_found(rev.error()))
-      return std::unexpected(oci_error(
-          "MANIFEST_UNKNOWN", "manifest " + d.str() + " is unknown to repository " + repo));
-    return std::unexpected(rev.error());
-  }
+  const Digest& d = *ref->digest;
+  auto rev = read_revision_link(*driver_, repo, d);
+  if (!rev) return std::unexpected(rev.error());
   // Tags first: a crash midway leaves an untagged revision, never a tag to nothing.
   auto all = tags(repo);
   if (all) {
@@ -656,9 +667,7 @@ Status Store::delete_manifest(const std::string& repo, std::string_view referenc
   auto meta = parse_json(*rev, "revision link", Fault::local);
   if (meta && meta->is_object() && meta->contains("subject") && (*meta)["subject"].is_string()) {
     auto sd = Digest::parse((*meta)["subject"].get<std::string>());
-    if (sd)
-      driver_->remove(repo_path(repo) + "/_referrers/" + digest_dir(*sd) + "/" +
-                      std::string(hash_algorithm_name(d.algorithm())) + "-" + d.hex());
+    if (sd) driver_->remove(referrer_entry(repo, *sd, d));
   }
   auto st = driver_->remove(repo_path(repo) + "/_manifests/revisions/" + digest_dir(d));
   drop_catalog_cache();

@@ -8,8 +8,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  build-essential cmake ninja-build ccache pkg-config git clang clang-format
-  libclang-rt-14-dev clang-16 libclang-rt-16-dev
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  clang-16 libclang-rt-16-dev
   libssl-dev libsodium-dev nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libsqlite3-dev libpq-dev
   libyaml-cpp-dev openssl curl ca-certificates faketime python3

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests.
+# The unit tests alone under ASan+UBSan (a quick check while developing; scripts/test.sh
+# runs the whole suite in the same sanitized build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 BUILD_DIR=build-asan bash scripts/build.sh -DDOCKET_SANITIZE=ON -DDOCKET_BENCH=OFF
+source scripts/sanitizer-env.sh
 cd build-asan
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -L unit -j2
+ctest --output-on-failure -L unit -j2 "$@"

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <set>
 
+#include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "net/htpasswd.h"
 #include "trustserver/tests/interop_util.h"
 
 namespace docket::trustserver {
@@ -114,6 +116,80 @@ TEST(DockerTrustInterop, KeySignerInspectRevoke) {
   r = docker("trust inspect " + gun);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_TRUE(parse_json(r.output, "docker trust inspect", Fault::bug)) << r.output;
+
+  server.stop(SIGTERM);
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
+
+// Token auth: `docket-server serve` with auth.token.* (the registry's token endpoint and the
+// trust routes' shared authorizer). docker sends the credentials it holds for the image's
+// registry (here the same host:port) to the token realm named by the challenge.
+TEST(DockerTrustInterop, InspectAndSignerAddWithTokenAuth) {
+  for (const char* bin : {"docker", "notary"})
+    if (run(std::string("which ") + bin).exit_code != 0)
+      GTEST_SKIP() << bin << " CLI not installed";
+  auto dir = fs::temp_directory_path() / ("docket-docker-auth-" + random_hex_id());
+  fs::create_directories(dir);
+  TestPki pki(dir);
+  const int port = free_port();
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  auto users = value_or_raise(net::Htpasswd::parse(""));
+  ASSERT_TRUE(users.set_password("alice", "alice-pass", 4));
+  ASSERT_TRUE(atomic_write_file(dir / "htpasswd", users.serialize()));
+  auto gen = run("openssl ecparam -name prime256v1 -genkey -noout -out " +
+                 sh_quote((dir / "token.key").string()));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  Child server({docket_server_bin(), "serve", "--addr", host, "--data", (dir / "data").string()},
+               {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "docker-interop"},
+                {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
+                {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
+                {"DOCKET_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()},
+                {"DOCKET_AUTH_TOKEN_REALM", "https://" + host + "/auth/token"},
+                {"DOCKET_AUTH_TOKEN_SERVICE", "docket-interop"},
+                {"DOCKET_AUTH_TOKEN_SIGNINGKEY", (dir / "token.key").string()},
+                {"DOCKET_LOG_LEVEL", "warn"}},
+               dir / "server.log");
+  ASSERT_TRUE(wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
+  const auto cfg = dir / "docker";
+  fs::create_directories(cfg / "tls" / host);
+  fs::copy_file(pki.ca_cert, cfg / "tls" / host / "ca.crt");
+  const std::map<std::string, std::string> env{
+      {"DOCKER_CONFIG", cfg.string()},
+      {"DOCKER_CONTENT_TRUST_SERVER", "https://" + host},
+      {"DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "root-pass"},
+      {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "repo-pass"}};
+  auto docker = [&](const std::string& args) {
+    return run("sh -c " + sh_quote("cd " + sh_quote(dir.string()) + " && docker " + args), env);
+  };
+  const std::string gun = host + "/library/app";
+  auto r = docker("trust key generate alice");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // No credentials: the token endpoint refuses, so does the server.
+  r = docker("trust signer add --key alice.pub alice " + gun);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  // alice's credentials for the registry host, as `docker login` stores them.
+  ASSERT_TRUE(atomic_write_file(
+      cfg / "config.json",
+      Json{{"auths", {{host, {{"auth", base64_encode("alice:alice-pass")}}}}}}.dump()));
+  r = docker("trust signer add --key alice.pub alice " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_file(dir / "server.log").value_or("");
+  EXPECT_NE(r.output.find("Successfully added signer: alice"), std::string::npos) << r.output;
+  r = docker("trust inspect " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = parse_json(r.output, "docker trust inspect", Fault::bug);
+  ASSERT_TRUE(j) << r.output;
+  ASSERT_EQ((*j)[0]["Name"], gun);
+  ASSERT_EQ((*j)[0]["Signers"].size(), 1u) << r.output;
+  EXPECT_EQ((*j)[0]["Signers"][0]["Name"], "alice");
+  // Wrong password: the server refuses; docker falls back to its cached copy and says so.
+  ASSERT_TRUE(atomic_write_file(
+      cfg / "config.json",
+      Json{{"auths", {{host, {{"auth", base64_encode("alice:wrong")}}}}}}.dump()));
+  r = docker("trust inspect " + gun);
+  EXPECT_NE(r.output.find("Error while downloading remote metadata"), std::string::npos)
+      << r.output;
 
   server.stop(SIGTERM);
   std::error_code ec;
