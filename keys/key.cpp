@@ -505,6 +505,16 @@ Error not_x509(const PublicKey& k) {
   return Error{Fault::user, "bad_key",
                "key " + k.key_id() + " (keytype " + k.keytype() + ") is not an x509 certificate"};
 }
+
+// One validity bound of a certificate; `field` names it in the error.
+Result<TimePoint> certificate_time(const ASN1_TIME* t, std::string_view field) {
+  bool ok = false;
+  TimePoint tp = asn1_time_to_timepoint(t, &ok);
+  if (!ok)
+    return make_error(Fault::remote, "bad_key",
+                      "certificate " + std::string(field) + " is malformed");
+  return tp;
+}
 }  // namespace
 
 Result<std::string> PublicKey::certificate_common_name() const {
@@ -530,18 +540,12 @@ Result<std::string> PublicKey::certificate_common_name() const {
 
 Result<TimePoint> PublicKey::certificate_not_after() const {
   if (!is_x509()) return std::unexpected(not_x509(*this));
-  bool ok = false;
-  TimePoint t = asn1_time_to_timepoint(X509_get0_notAfter(impl_->key.cert.get()), &ok);
-  if (!ok) return make_error(Fault::remote, "bad_key", "certificate notAfter is malformed");
-  return t;
+  return certificate_time(X509_get0_notAfter(impl_->key.cert.get()), "notAfter");
 }
 
 Result<TimePoint> PublicKey::certificate_not_before() const {
   if (!is_x509()) return std::unexpected(not_x509(*this));
-  bool ok = false;
-  TimePoint t = asn1_time_to_timepoint(X509_get0_notBefore(impl_->key.cert.get()), &ok);
-  if (!ok) return make_error(Fault::remote, "bad_key", "certificate notBefore is malformed");
-  return t;
+  return certificate_time(X509_get0_notBefore(impl_->key.cert.get()), "notBefore");
 }
 
 Result<bool> PublicKey::certificate_is_ca() const {

@@ -1,4 +1,5 @@
 #include "net/testing/loopback_server.h"
+#include "net/testing/process.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -237,29 +238,14 @@ void LoopbackServer::listen_on_loopback() {
   if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc;
-  if (ipv6_) {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  } else {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  if (rc != 0 || ::listen(fd, 64) != 0) {
+  int port = bind_loopback_ephemeral(fd, ipv6_);
+  if (port < 0 || ::listen(fd, 64) != 0) {
     int e = errno;
     ::close(fd);
     if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
     throw std::runtime_error("bind/listen on loopback: " + std::string(std::strerror(e)));
   }
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ipv6_ ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  port_ = port;
   listen_fd_ = fd;
   acceptor_ = std::thread([this] { accept_loop(); });
 }

@@ -39,9 +39,7 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-int free_loopback_port(bool ipv6) {
-  int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
+int bind_loopback_ephemeral(int fd, bool ipv6) {
   int rc;
   if (ipv6) {
     sockaddr_in6 a{};
@@ -54,16 +52,20 @@ int free_loopback_port(bool ipv6) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   }
-  if (rc != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind to a loopback port failed");
-  }
+  if (rc != 0) return -1;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  int port = ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                  : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+              : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+int free_loopback_port(bool ipv6) {
+  int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  int port = bind_loopback_ephemeral(fd, ipv6);
   ::close(fd);
+  if (port < 0) throw std::runtime_error("bind to a loopback port failed");
   return port;
 }
 

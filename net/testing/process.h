@@ -47,6 +47,10 @@ class TempDir {
 // A TCP port on 127.0.0.1 (or ::1) that was free a moment ago.
 int free_loopback_port(bool ipv6 = false);
 
+// Binds the socket `fd` (of the matching family) to a port the kernel picks on 127.0.0.1 (or
+// ::1) and returns that port, or -1 with errno set when bind(2) fails.
+int bind_loopback_ephemeral(int fd, bool ipv6);
+
 // Path of an executable found on PATH, or nullopt (for GTEST_SKIP when a peer is absent).
 std::optional<std::filesystem::path> find_executable(std::string_view name);
 
