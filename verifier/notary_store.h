@@ -6,7 +6,17 @@
 //
 // Paths come from tuf::RepoStore::path_of (each segment checked: no "", ".", ".." segments,
 // so a role name from the server cannot address a file outside the metadata directory).
-// Files are replaced atomically; directories are created 0700 as Notary does.
+// Files are replaced atomically (temp file + rename: never a partial file under its name);
+// directories are created 0700 as Notary does.
+//
+// Durability is traded for speed on purpose (a directory fsync cost ~70 ms on a busy disk,
+// and a cold lookup wrote four): root.json's bytes are fsynced before the rename, the other
+// roles' are not, and no directory is fsynced. After a crash the cache may lack the newest
+// files (the previous versions, still signed, remain the rollback reference: at worst one
+// crash's worth of rollback window) or hold a torn timestamp/snapshot/targets file, which
+// fails verification and is fetched again. A root.json rename that did not survive means
+// first use again (pins and the TOFU warning apply), never a torn trust anchor. Notary's
+// own client does not fsync its cache at all.
 #pragma once
 
 #include "tuf/repo_store.h"
