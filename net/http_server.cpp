@@ -51,6 +51,8 @@ namespace {
 constexpr std::size_t kStreamChunk = 1 << 20;  // body piece handed to a RequestBodySink
 constexpr std::size_t kBufferedChunk = 64 << 10;
 constexpr std::size_t kTlsFileChunk = 256 << 10;
+// Largest in-memory body sent over TLS in the same write as the response head.
+constexpr std::size_t kTlsCoalesceBytes = 8 << 10;
 constexpr std::size_t kParserReadBuffer = 64 << 10;  // Beast reads at most this much per call
 
 const std::string& http_date() {
@@ -283,10 +285,20 @@ awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Respons
   lowest.expires_after(opts.write_timeout);
   bool send_body = !is_head && !status_has_no_body(res.status);
   if (!send_body || !res.file) {
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
-                                           asio::buffer(send_body ? res.body : std::string_view{})};
+    std::string_view body = send_body ? std::string_view(res.body) : std::string_view{};
+    if (is_tls && body.size() > kTlsCoalesceBytes) {
+      // Over TLS, a two-buffer write whose second buffer is large stalled after the head
+      // (beast's ssl_stream never sent the body): large bodies go as their own write.
+      co_await asio::async_write(stream, asio::buffer(head),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return 0;
+      co_await asio::async_write(stream, asio::buffer(body),
+                                 asio::redirect_error(use_awaitable, ec));
+      co_return ec ? head.size() : head.size() + body.size();
+    }
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
     co_await asio::async_write(stream, bufs, asio::redirect_error(use_awaitable, ec));
-    co_return ec ? 0 : head.size() + (send_body ? res.body.size() : 0);
+    co_return ec ? 0 : head.size() + body.size();
   }
   co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
   if (ec) co_return 0;

@@ -82,6 +82,8 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
     if (!a->platform.empty()) o.platform = value_or_raise(Platform::parse(a->platform));
     o.parallel = a->parallel;
     o.progress = progress.get();
+    // The signed digest, not the registry's answer for the tag, decides what is stored.
+    o.trusted = trusted;
     if (!a->quiet && a->format != "json")
       std::printf("Pulling from %s\n", ref.without_tag_or_digest().familiar().c_str());
     auto r = value_or_raise(pull_image(*reg, store, ref, o));

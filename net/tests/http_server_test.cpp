@@ -68,6 +68,10 @@ class ServerTest : public ::testing::Test {
       int fd = ::open((dir / "big").c_str(), O_RDONLY | O_CLOEXEC);
       r.file = FileBody{std::make_shared<FileHandle>(fd), 5, file_content.size() - 5};
     });
+    // An in-memory body larger than a TLS record and than beast's 16 KiB write coalescing.
+    router.add(http::verb::get, "/bigmem", "bigmem", [this](Request&, Response& r) {
+      r.set(200, "application/octet-stream", file_content.substr(0, 200 * 1024 + 3));
+    });
     router.add(http::verb::get, "/boom", "boom",
                [](Request&, Response&) { throw std::runtime_error("x"); });
     router.use(Middleware{"deny",
@@ -306,7 +310,7 @@ TEST_F(ServerTest, TlsFromCertAndKeyFiles) {
   beast::ssl_stream<tcp::socket> st(ioc, ctx);
   st.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
   st.handshake(asio::ssl::stream_base::client);
-  for (const char* target : {"/hello", "/file"}) {
+  for (const char* target : {"/hello", "/file", "/bigmem", "/hello"}) {
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, "127.0.0.1");
     http::write(st, req);
@@ -316,6 +320,8 @@ TEST_F(ServerTest, TlsFromCertAndKeyFiles) {
     http::read(st, buf, p);
     EXPECT_EQ(p.get().result_int(), 200);
     if (std::string(target) == "/file") EXPECT_TRUE(p.get().body() == file_content.substr(5));
+    if (std::string(target) == "/bigmem")
+      EXPECT_TRUE(p.get().body() == file_content.substr(0, 200 * 1024 + 3));
   }
   // A plain-HTTP client gets nothing useful and the server survives.
   auto out = raw("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -152,6 +152,34 @@ TEST_F(TrustE2E, SignOnPushVerifiedPullUnsignedRefusedRevoke) {
   EXPECT_EQ(again.exit_code, 0) << again.output;
 }
 
+// The registry moves the tag to other content (an unsigned push over the signed tag): a
+// verified pull must fetch and store what was signed, by digest, not what the tag now names.
+TEST_F(TrustE2E, VerifiedPullStoresTheSignedDigestNotTheRegistrysTag) {
+  const std::string img = image("team/moved:1");
+  make_image("alice", img);
+  ASSERT_EQ(docket("alice", "push --insecure " + img).exit_code, 0) << server_log();
+  auto signed_push = docket("alice", "push --insecure -q --disable-content-trust " + img);
+  ASSERT_EQ(signed_push.exit_code, 0) << signed_push.output;
+  const std::string signed_hex = pushed_digest(signed_push.output);
+  ASSERT_EQ(signed_hex.size(), 64u) << signed_push.output;
+
+  ASSERT_TRUE(atomic_write_file(dir_ / "rootfs" / "etc" / "motd", "not what was signed\n"));
+  const std::string other = image("team/moved:other");
+  make_image("mallory", other);
+  ASSERT_EQ(docket("mallory", "tag " + other + " " + img).exit_code, 0);
+  auto swap = docket("mallory", "push --insecure -q --disable-content-trust " + img);
+  ASSERT_EQ(swap.exit_code, 0) << swap.output;
+  const std::string swapped_hex = pushed_digest(swap.output);
+  ASSERT_EQ(swapped_hex.size(), 64u) << swap.output;
+  ASSERT_NE(swapped_hex, signed_hex);
+
+  auto pull = docket("bob", "pull --insecure " + img);
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  auto stored = docket("bob", "images --format json");
+  EXPECT_NE(stored.output.find("sha256:" + signed_hex), std::string::npos) << stored.output;
+  EXPECT_EQ(stored.output.find(swapped_hex), std::string::npos) << stored.output;
+}
+
 TEST_F(TrustE2E, PassphrasesMissingOrWrongFailAtOnce) {
   const std::string img = image("team/pp:1");
   make_image("alice", img);
