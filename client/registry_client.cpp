@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "client/reference.h"
+#include "client/trust_auth.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -134,14 +135,6 @@ std::string RegistryClient::absolute(const std::string& location) const {
 
 Result<std::string> RegistryClient::fetch_token(const std::map<std::string, std::string>& ch,
                                                 const std::string& scope) {
-  auto realm = ch.find("realm");
-  if (realm == ch.end() || realm->second.empty())
-    return make_error(Fault::remote, "bad_header",
-                      domain_ + " sent a Bearer challenge without a realm");
-  std::string url = realm->second;
-  std::string q;
-  if (auto s = ch.find("service"); s != ch.end()) q += "service=" + percent_encode(s->second);
-  // Our scope (which may ask for more, e.g. pull,push) plus the one the server named.
   // `scope` may hold several space-separated scopes (a mount needs push here, pull there).
   std::vector<std::string> scopes;
   for (std::size_t a = 0; a < scope.size();) {
@@ -150,35 +143,8 @@ Result<std::string> RegistryClient::fetch_token(const std::map<std::string, std:
     if (b > a) scopes.push_back(scope.substr(a, b - a));
     a = b + 1;
   }
-  if (auto s = ch.find("scope"); s != ch.end() && !s->second.empty() &&
-                                 std::find(scopes.begin(), scopes.end(), s->second) == scopes.end())
-    scopes.push_back(s->second);
-  for (const auto& s : scopes)
-    q += std::string(q.empty() ? "" : "&") + "scope=" + percent_encode(s);
-  if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
-  net::HttpRequest req;
-  req.url = url;
-  if (creds_ && !creds_->username.empty())
-    req.headers.set("Authorization",
-                    "Basic " + base64_encode(creds_->username + ":" + creds_->password));
   count("token");
-  auto r = http_->send(req);
-  if (!r) return std::unexpected(r.error());
-  if (r->status == 401 || r->status == 403)
-    return make_error(Fault::user, "unauthorized",
-                      "the token service for " + domain_ + " refused the credentials (" +
-                          describe_registry_error(*r) + "); run: docket login " + domain_);
-  if (r->status != 200)
-    return make_error(Fault::remote, "registry_error",
-                      "token service for " + domain_ + " answered " + describe_registry_error(*r));
-  auto j = parse_json(r->body, "token response", Fault::remote);
-  if (!j) return std::unexpected(j.error());
-  for (const char* k : {"token", "access_token"})
-    if (j->is_object() && j->contains(k) && (*j)[k].is_string() &&
-        !(*j)[k].get<std::string>().empty())
-      return (*j)[k].get<std::string>();
-  return make_error(Fault::remote, "malformed_json",
-                    "token response from " + domain_ + " holds no token");
+  return fetch_bearer_token(*http_, ch, scopes, creds_, domain_);
 }
 
 Result<net::HttpResponse> RegistryClient::send(net::HttpRequest req, const std::string& scope) {

@@ -56,6 +56,7 @@ Result<RepositoryConfig> repository_config(const client::Reference& ref,
   c.gun = verifier::gun_of(ref);
   c.server_url = tc.server_url;
   c.trust_dir = trust_dir;
+  c.credentials = tc.credentials;
   // host[:port] of the trust server, for its TLS directory.
   std::string host = tc.server_url;
   if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);

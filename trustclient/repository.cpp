@@ -19,32 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// GETs through the trust server's HTTP client (its TLS settings), with the fetcher contract
-// of tuf/fetcher.h: 403/404 are not_found, other statuses http_status.
-class ClientFetcher final : public tuf::Fetcher {
- public:
-  explicit ClientFetcher(const net::HttpClient& c) : c_(c) {}
-  Result<std::string> fetch(const std::string& url, std::size_t max_bytes) override {
-    net::HttpRequest req;
-    req.url = url;
-    req.max_body_bytes = max_bytes;
-    auto r = c_.send(req);
-    if (!r) return std::unexpected(r.error());
-    if (r->status == 200) return std::move(r->body);
-    std::string what = "GET " + net::redact_url(url) + ": HTTP " + std::to_string(r->status);
-    if (r->status == 404 || r->status == 403) return make_error(Fault::remote, "not_found", what);
-    if (r->status == 401)
-      return make_error(Fault::user, "unauthorized",
-                        what +
-                            " (the trust server wants credentials; docket does not send "
-                            "any to trust servers yet)");
-    return make_error(Fault::remote, "http_status", what);
-  }
-
- private:
-  const net::HttpClient& c_;
-};
-
 std::string parent_of(std::string_view role) {
   auto slash = role.rfind('/');
   return slash == std::string_view::npos ? std::string("targets")
@@ -86,7 +60,9 @@ tuf::TargetChange docker_target(std::uint64_t length, const std::string& sha256_
 }
 
 struct Repository::Impl {
-  std::unique_ptr<net::HttpClient> http;
+  // Every trust-server request goes through here (authenticating when challenged).
+  std::unique_ptr<client::TrustAuthSession> auth;
+  tuf::HttpSend send;
   bool refreshed = false;
   bool exists = false;
   tuf::RepoFiles files;  // verified bytes of every role
@@ -113,7 +89,10 @@ Result<std::unique_ptr<Repository>> Repository::open(RepositoryConfig cfg, keys:
   auto http = net::HttpClient::create(cfg.http);
   if (!http) return std::unexpected(http.error());
   std::unique_ptr<Repository> r(new Repository(std::move(cfg), store, std::move(*cl)));
-  r->impl_->http = std::make_unique<net::HttpClient>(std::move(*http));
+  r->impl_->auth = std::make_unique<client::TrustAuthSession>(
+      std::make_shared<net::HttpClient>(std::move(*http)),
+      client::url_host_port(r->cfg_.server_url), r->cfg_.credentials);
+  r->impl_->send = [a = r->impl_->auth.get()](const net::HttpRequest& q) { return a->send(q); };
   if (!r->cfg_.clock) r->cfg_.clock = [] { return std::chrono::system_clock::now(); };
   return r;
 }
@@ -130,10 +109,13 @@ Status Repository::reset_cache() {
 }
 
 Status Repository::probe_server() {
-  auto k = tuf::fetch_server_key(*impl_->http, cfg_.server_url, cfg_.gun, "timestamp");
-  if (!k)
+  auto k = tuf::fetch_server_key(impl_->send, cfg_.server_url, cfg_.gun, "timestamp");
+  if (!k) {
+    // A refusal is about the credentials, not about what the server is.
+    if (k.error().code == "unauthorized") return std::unexpected(k.error());
     return std::unexpected(
         with_context(k.error(), cfg_.server_url + " does not act as a trust server"));
+  }
   return {};
 }
 
@@ -156,7 +138,7 @@ Result<bool> Repository::refresh() {
   if (ec)
     return make_error(Fault::local, "io", "creating " + meta_dir.string() + ": " + ec.message());
   tuf::DirectoryStore store(meta_dir);
-  ClientFetcher fetcher(*im.http);
+  tuf::SendFetcher fetcher(im.send);
   const std::string url = tuf::notary_tuf_url(cfg_.server_url, cfg_.gun);
   tuf::Limits limits;
 
@@ -401,7 +383,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     co.root.keys = {*cert};
     co.targets.keys = {targets_key->public_key()};
     if (init.server_managed_snapshot) {
-      auto sk = tuf::fetch_server_key(*im.http, cfg_.server_url, cfg_.gun, "snapshot");
+      auto sk = tuf::fetch_server_key(im.send, cfg_.server_url, cfg_.gun, "snapshot");
       if (!sk) return std::unexpected(sk.error());
       co.snapshot.keys = {*sk};
     } else {
@@ -411,7 +393,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
       im.ring.add(*k);
       co.snapshot.keys = {k->public_key()};
     }
-    auto tk = tuf::fetch_server_key(*im.http, cfg_.server_url, cfg_.gun, "timestamp");
+    auto tk = tuf::fetch_server_key(im.send, cfg_.server_url, cfg_.gun, "timestamp");
     if (!tk) return std::unexpected(tk.error());
     co.timestamp.keys = {*tk};
     auto e = tuf::Editor::create(co, im.ring);
@@ -479,7 +461,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     out.applied_changes = applied.size();
     return out;
   }
-  if (auto s = tuf::publish_to_notary(*im.http, cfg_.server_url, cfg_.gun, *signed_roles); !s)
+  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
     return std::unexpected(s.error());
   if (auto s = changelist_.remove(applied); !s) return std::unexpected(s.error());
   out.applied_changes = applied.size();
@@ -570,7 +552,7 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
   std::vector<keys::PublicKey> new_keys;
   std::string new_id;
   if (server_managed) {
-    auto k = tuf::fetch_server_key(*im.http, cfg_.server_url, cfg_.gun, role, /*rotate=*/true);
+    auto k = tuf::fetch_server_key(im.send, cfg_.server_url, cfg_.gun, role, /*rotate=*/true);
     if (!k) return std::unexpected(k.error());
     new_keys.push_back(*k);
     new_id = k->canonical_key_id();
@@ -605,7 +587,7 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
                    [](const tuf::SignedRole& r) { return r.complete; }))
     return std::unexpected(
         partial_error(partial_dir(), cfg_.gun, *signed_roles, thresholds_of(ed)));
-  if (auto s = tuf::publish_to_notary(*im.http, cfg_.server_url, cfg_.gun, *signed_roles); !s)
+  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
     return std::unexpected(s.error());
   for (const auto& r : *signed_roles)
     if (r.role == "root") {
@@ -701,7 +683,7 @@ Result<std::vector<tuf::SignedRole>> Repository::cosign(const fs::path& dir) {
       std::all_of(out.begin(), out.end(), [](const tuf::SignedRole& r) { return r.complete; });
   if (!complete)
     return std::unexpected(partial_error(partial_dir(), cfg_.gun, out, thresholds_of(*e)));
-  if (auto s = tuf::publish_to_notary(*im.http, cfg_.server_url, cfg_.gun, out); !s)
+  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, out); !s)
     return std::unexpected(s.error());
   for (const auto& r : out)
     if (r.role == "root") {

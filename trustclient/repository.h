@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "client/trust_auth.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "keys/keystore.h"
@@ -49,6 +50,9 @@ struct RepositoryConfig {
   std::string server_url;           // "https://host:port", no trailing slash
   std::filesystem::path trust_dir;  // ~/.docker/trust
   net::HttpClientOptions http;      // TLS for the trust server
+  // Credentials for the trust server, asked for only when it challenges (client/trust_auth.h).
+  // Unset: requests go without credentials and a challenge is a clear unauthorized error.
+  client::CredentialProvider credentials;
   std::function<TimePoint()> clock;
   // Receives warnings (trust on first use).
   std::function<void(const std::string&)> warn;

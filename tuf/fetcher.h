@@ -23,6 +23,10 @@
 
 namespace docket::tuf {
 
+// One HTTP exchange, as a caller wants it done (e.g. with authentication added): lets the
+// trust-server code take any transport without knowing about credentials.
+using HttpSend = std::function<Result<net::HttpResponse>(const net::HttpRequest&)>;
+
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
@@ -73,6 +77,18 @@ class HttpFetcher : public Fetcher {
  private:
   HttpFetcher() = default;
   std::unique_ptr<net::HttpClient> client_;
+};
+
+// The fetcher contract over an injected HttpSend (an authenticating session, say). A 401 that
+// reaches it is user/unauthorized (the sender has already tried to authenticate).
+class SendFetcher : public Fetcher {
+ public:
+  explicit SendFetcher(HttpSend send) : send_(std::move(send)) {}
+  Result<std::string> fetch(const std::string& url, std::size_t max_bytes) override;
+  std::function<void(std::string_view url, std::string_view outcome)> on_request;
+
+ private:
+  HttpSend send_;
 };
 
 }  // namespace docket::tuf

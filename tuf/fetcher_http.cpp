@@ -41,4 +41,22 @@ Result<std::string> HttpFetcher::fetch(const std::string& url, std::size_t max_b
       "GET " + net::redact_url(url) + ": unexpected HTTP " + std::to_string(r->status));
 }
 
+Result<std::string> SendFetcher::fetch(const std::string& url, std::size_t max_bytes) {
+  net::HttpRequest req;
+  req.method = "GET";
+  req.url = url;
+  req.max_body_bytes = max_bytes;
+  auto r = send_(req);
+  if (!r) {
+    if (on_request) on_request(url, r.error().describe());
+    return std::unexpected(r.error());
+  }
+  if (on_request) on_request(url, std::to_string(r->status));
+  if (r->status == 200) return std::move(r->body);
+  std::string what = "GET " + net::redact_url(url) + ": HTTP " + std::to_string(r->status);
+  if (r->status == 403 || r->status == 404) return make_error(Fault::remote, "not_found", what);
+  if (r->status == 401) return make_error(Fault::user, "unauthorized", what);
+  return make_error(Fault::remote, "http_status", "unexpected " + what);
+}
+
 }  // namespace docket::tuf

@@ -60,6 +60,13 @@ std::string describe_notary_error(std::string_view body) {
 Result<keys::PublicKey> fetch_server_key(const net::HttpClient& http, std::string_view base_url,
                                          std::string_view gun, std::string_view role, bool rotate,
                                          const net::HttpHeaders& headers) {
+  return fetch_server_key([&](const net::HttpRequest& r) { return http.send(r); }, base_url, gun,
+                          role, rotate, headers);
+}
+
+Result<keys::PublicKey> fetch_server_key(const HttpSend& send, std::string_view base_url,
+                                         std::string_view gun, std::string_view role, bool rotate,
+                                         const net::HttpHeaders& headers) {
   if (role != "timestamp" && role != "snapshot")
     return make_error(
         Fault::user, "usage",
@@ -70,7 +77,7 @@ Result<keys::PublicKey> fetch_server_key(const net::HttpClient& http, std::strin
   req.url = notary_tuf_url(base_url, gun) + std::string(role) + ".key";
   req.headers = headers;
   req.max_body_bytes = kMaxNotaryErrorBodyBytes;
-  auto r = http.send(req);
+  auto r = send(req);
   if (!r) return std::unexpected(r.error());
   std::string what = req.method + " " + std::string(role) + ".key for " + std::string(gun);
   if (r->status != 200) {
@@ -88,6 +95,12 @@ Result<keys::PublicKey> fetch_server_key(const net::HttpClient& http, std::strin
 Status publish_to_notary(const net::HttpClient& http, std::string_view base_url,
                          std::string_view gun, const std::vector<SignedRole>& roles,
                          const net::HttpHeaders& headers) {
+  return publish_to_notary([&](const net::HttpRequest& r) { return http.send(r); }, base_url, gun,
+                           roles, headers);
+}
+
+Status publish_to_notary(const HttpSend& send, std::string_view base_url, std::string_view gun,
+                         const std::vector<SignedRole>& roles, const net::HttpHeaders& headers) {
   if (auto s = check_gun_path(gun); !s) return std::unexpected(s.error());
   auto body = notary_upload_body(Editor::for_notary_upload(roles));
   if (!body) return std::unexpected(body.error());
@@ -98,7 +111,7 @@ Status publish_to_notary(const net::HttpClient& http, std::string_view base_url,
   req.headers.set("Content-Type", body->content_type);
   req.body = std::move(body->body);
   req.max_body_bytes = kMaxNotaryErrorBodyBytes;
-  auto r = http.send(req);
+  auto r = send(req);
   if (!r) return std::unexpected(r.error());
   std::string names;
   for (const auto& role : roles)

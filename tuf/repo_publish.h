@@ -21,6 +21,7 @@
 #include "keys/key.h"
 #include "net/http_client.h"
 #include "tuf/editor.h"
+#include "tuf/fetcher.h"
 
 namespace docket::tuf {
 
@@ -33,11 +34,18 @@ inline constexpr std::size_t kMaxNotaryErrorBodyBytes = 64 * 1024;
 Result<keys::PublicKey> fetch_server_key(const net::HttpClient& http, std::string_view base_url,
                                          std::string_view gun, std::string_view role,
                                          bool rotate = false, const net::HttpHeaders& headers = {});
+// The same over an injected transport (e.g. an authenticating session).
+Result<keys::PublicKey> fetch_server_key(const HttpSend& send, std::string_view base_url,
+                                         std::string_view gun, std::string_view role,
+                                         bool rotate = false, const net::HttpHeaders& headers = {});
 
 // POSTs the roles (Editor::for_notary_upload() is applied: never a timestamp) as one
 // multipart upload. An empty list is a valid request (the server re-signs what it manages).
 Status publish_to_notary(const net::HttpClient& http, std::string_view base_url,
                          std::string_view gun, const std::vector<SignedRole>& roles,
+                         const net::HttpHeaders& headers = {});
+Status publish_to_notary(const HttpSend& send, std::string_view base_url, std::string_view gun,
+                         const std::vector<SignedRole>& roles,
                          const net::HttpHeaders& headers = {});
 
 // The readable form of a Notary error document ({"errors":[{"code","message","detail"}]}),

@@ -34,6 +34,9 @@ TrustConfig trust_config_for(const client::Reference& ref) {
   while (!c.server_url.empty() && c.server_url.back() == '/') c.server_url.pop_back();
   c.trust_dir = client::docker_config_dir() / "trust";
   c.certs_dirs = trust_certs_search_path();
+  c.credentials = [url = c.server_url, domain = ref.domain()] {
+    return client::trust_server_credentials(url, domain);
+  };
   return c;
 }
 
@@ -134,8 +137,21 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   NotaryLayoutStore store(std::move(*repo));
   auto fo = fetcher_options(cfg);
   if (!fo) return std::unexpected(fo.error());
-  auto fetcher = tuf::HttpFetcher::create(*fo);
-  if (!fetcher) return std::unexpected(fetcher.error());
+  // The HttpFetcher's transport settings, with authentication on the trust server's challenge.
+  net::HttpClientOptions ho;
+  ho.connect_timeout = fo->connect_timeout;
+  ho.idle_timeout = fo->idle_timeout;
+  ho.total_timeout = fo->total_timeout;
+  ho.max_retries = 0;
+  ho.follow_redirects = false;
+  ho.proxy = "";
+  ho.tls = fo->tls;
+  auto http = net::HttpClient::create(ho);
+  if (!http) return std::unexpected(http.error());
+  client::TrustAuthSession auth(std::make_shared<net::HttpClient>(std::move(*http)),
+                                client::url_host_port(cfg.server_url), cfg.credentials);
+  auto fetcher = std::make_unique<tuf::SendFetcher>(
+      [&auth](const net::HttpRequest& q) { return auth.send(q); });
   std::string metadata_url = cfg.server_url + "/v2/" + gun + "/_trust/tuf/";
   tuf::Limits limits;
   std::function<TimePoint()> clock =
@@ -147,7 +163,7 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     // First use: bootstrap the root, pinned or trusted on first use.
     auto pins = load_pinning(cfg.trust_dir, gun);
     if (!pins) return std::unexpected(pins.error());
-    auto bytes = (*fetcher)->fetch(metadata_url + "root.json", limits.max_root_bytes);
+    auto bytes = fetcher->fetch(metadata_url + "root.json", limits.max_root_bytes);
     if (!bytes) {
       if (bytes.error().code == "not_found")
         return make_error(Fault::user, "not_signed",
@@ -184,7 +200,7 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   uo.target_base_url = metadata_url;
   uo.limits = limits;
   uo.clock = clock;
-  tuf::Updater up(uo, store, **fetcher);
+  tuf::Updater up(uo, store, *fetcher);
   if (auto s = up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
   // The root may have been rotated during the refresh: the newest must pass too.

@@ -34,6 +34,7 @@
 
 #include "client/image.h"
 #include "client/reference.h"
+#include "client/trust_auth.h"
 #include "common/error.h"
 #include "common/time.h"
 
@@ -46,6 +47,9 @@ struct TrustConfig {
   std::vector<std::filesystem::path> certs_dirs;
   // Tests only: the clock for expiry checks.
   std::function<TimePoint()> clock;
+  // Credentials for the trust server, asked for on its first challenge (client/trust_auth.h);
+  // trust_config_for() sets client::trust_server_credentials() for the reference's registry.
+  client::CredentialProvider credentials;
 };
 
 // The trust server and directory for a reference, from the environment.

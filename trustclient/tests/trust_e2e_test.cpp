@@ -10,6 +10,7 @@
 
 #include "common/file.h"
 #include "common/json.h"
+#include "net/htpasswd.h"
 #include "trustserver/tests/interop_util.h"
 
 namespace {
@@ -33,14 +34,17 @@ class TrustE2E : public ::testing::Test {
     ASSERT_TRUE(atomic_write_file(dir_ / "rootfs" / "etc" / "motd", "signed by docket\n"));
     port_ = free_port();
     host_ = "127.0.0.1:" + std::to_string(port_);
+    std::map<std::string, std::string> env{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "e2e-signer"},
+                                           {"DOCKET_LOG_LEVEL", "warn"}};
+    for (auto& [k, v] : server_env()) env[k] = v;
     server_ = std::make_unique<Child>(
         std::vector<std::string>{docket_server_bin(), "serve", "--addr", host_, "--data",
                                  (dir_ / "server").string()},
-        std::map<std::string, std::string>{{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "e2e-signer"},
-                                           {"DOCKET_LOG_LEVEL", "warn"}},
-        dir_ / "server.log");
+        env, dir_ / "server.log");
     ASSERT_TRUE(wait_for_port(port_, *server_)) << server_log();
   }
+  // Extra environment for the server (auth settings); may write files under dir_.
+  virtual std::map<std::string, std::string> server_env() { return {}; }
   void TearDown() override {
     server_.reset();
     std::error_code ec;
@@ -51,7 +55,8 @@ class TrustE2E : public ::testing::Test {
   // Runs docket as client `who` (its own DOCKER_CONFIG, trust dir and image store), trust on,
   // passphrases set unless `env` overrides them, detached from any terminal (setsid).
   RunResult docket(const std::string& who, const std::string& args,
-                   std::map<std::string, std::string> env = {}) const {
+                   std::map<std::string, std::string> env = {},
+                   const std::string& stdin_file = "") const {
     std::map<std::string, std::string> e{{"DOCKER_CONFIG", (dir_ / who / "docker").string()},
                                          {"DOCKET_DATA_DIR", (dir_ / who / "data").string()},
                                          {"DOCKER_CONTENT_TRUST", "1"},
@@ -61,7 +66,8 @@ class TrustE2E : public ::testing::Test {
     for (auto& [k, v] : env) e[k] = v;
     std::string cmd = "setsid -w " + sh_quote(docket_bin());
     cmd += " " + args;
-    auto r = run("sh -c " + sh_quote("cd " + sh_quote(dir_.string()) + " && " + cmd), e, "", 120);
+    auto r = run("sh -c " + sh_quote("cd " + sh_quote(dir_.string()) + " && " + cmd), e, stdin_file,
+                 120);
     return r;
   }
   std::string image(const std::string& repo_tag) const { return host_ + "/" + repo_tag; }
@@ -319,6 +325,111 @@ TEST_F(TrustE2E, SignersAndThresholdTwoCoSigning) {
   EXPECT_EQ(gone.exit_code, 1) << gone.output;
   auto still = docket("dave", "pull --insecure " + repo + ":1");
   EXPECT_EQ(still.exit_code, 0) << still.output;
+}
+
+// The same server behind token auth (htpasswd users, an access policy): the trust routes
+// answer 401 with a Bearer challenge, and the client authenticates with what `docket login`
+// stored for the server's host. alice may do everything; bob may push and pull images but
+// only read trust data; a logged-out client gets nothing.
+class TrustAuthE2E : public TrustE2E {
+ protected:
+  std::map<std::string, std::string> server_env() override {
+    fs::create_directories(dir_);
+    auto users = value_or_raise(net::Htpasswd::parse(""));
+    EXPECT_TRUE(users.set_password("alice", "alice-pass", 4));
+    EXPECT_TRUE(users.set_password("bob", "bob-pass", 4));
+    EXPECT_TRUE(atomic_write_file(dir_ / "htpasswd", users.serialize()));
+    EXPECT_TRUE(atomic_write_file(dir_ / "alice.pass", "alice-pass\n"));
+    EXPECT_TRUE(atomic_write_file(dir_ / "bob.pass", "bob-pass\n"));
+    // Registry names are "team/…"; GUNs are "127.0.0.1:<port>/team/…".
+    EXPECT_TRUE(atomic_write_file(dir_ / "policy.json", R"({"rules": [
+      {"account": "alice", "type": "repository", "name": "*", "actions": ["*"]},
+      {"account": "bob", "type": "repository", "name": "team/*", "actions": ["push", "pull"]},
+      {"account": "bob", "type": "repository", "name": "127.0.0.1:*", "actions": ["pull"]}]})"));
+    auto gen = run("openssl ecparam -name prime256v1 -genkey -noout -out " +
+                   sh_quote((dir_ / "token.key").string()));
+    EXPECT_EQ(gen.exit_code, 0) << gen.output;
+    return {{"DOCKET_AUTH_HTPASSWD_PATH", (dir_ / "htpasswd").string()},
+            {"DOCKET_AUTH_TOKEN_REALM", "http://" + host_ + "/auth/token"},
+            {"DOCKET_AUTH_TOKEN_SERVICE", "docket-e2e"},
+            {"DOCKET_AUTH_TOKEN_SIGNINGKEY", (dir_ / "token.key").string()},
+            {"DOCKET_AUTH_TOKEN_POLICY", (dir_ / "policy.json").string()}};
+  }
+  void login(const std::string& who) {
+    auto r = docket(who, "login --insecure -u " + who + " --password-stdin " + host_, {},
+                    (dir_ / (who + ".pass")).string());
+    ASSERT_EQ(r.exit_code, 0) << r.output << server_log();
+  }
+};
+
+TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
+  const std::string img = image("team/app:1");
+  make_image("alice", img);
+  login("alice");
+  auto push = docket("alice", "push --insecure " + img);
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
+  // No secret in anything the client printed.
+  EXPECT_EQ(push.output.find("alice-pass"), std::string::npos);
+  Json j = inspect("alice", host_ + "/team/app");
+  ASSERT_EQ(j.size(), 1u);
+  ASSERT_EQ(j[0]["SignedTags"].size(), 1u) << j.dump();
+
+  // A second user, logged in with pull rights on the trust data, pulls verified.
+  login("bob");
+  auto pull = docket("bob", "pull --insecure " + img);
+  ASSERT_EQ(pull.exit_code, 0) << pull.output << server_log();
+  EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
+
+  // A logged-out client: a clear unauthorized error naming the server and the remedy, and
+  // nothing pulled.
+  auto anon = docket("carol", "pull --insecure " + img);
+  EXPECT_EQ(anon.exit_code, 1) << anon.output;
+  EXPECT_NE(anon.output.find("unauthorized"), std::string::npos) << anon.output;
+  EXPECT_NE(anon.output.find("docket login " + host_), std::string::npos) << anon.output;
+  EXPECT_EQ(docket("carol", "images -q").output, "");
+
+  // bob may push images but not trust data: the image goes up, signing it is refused by the
+  // trust server (his token lacks push on the GUN) and the push fails.
+  const std::string bobs = image("team/bobapp:1");
+  make_image("bob", bobs);
+  auto bob_push = docket("bob", "push --insecure " + bobs);
+  EXPECT_NE(bob_push.exit_code, 0) << bob_push.output;
+  EXPECT_NE(bob_push.output.find("unauthorized"), std::string::npos) << bob_push.output;
+  EXPECT_NE(bob_push.output.find("refused"), std::string::npos) << bob_push.output;
+  EXPECT_EQ(bob_push.output.find("bob-pass"), std::string::npos);
+  // Nothing was signed for it.
+  auto bob_pull = docket("alice", "pull --insecure " + bobs);
+  EXPECT_NE(bob_pull.exit_code, 0) << bob_pull.output;
+  EXPECT_NE(bob_pull.output.find("not_signed"), std::string::npos) << bob_pull.output;
+}
+
+// htpasswd alone: the trust routes challenge with Basic, and the stored credentials are sent.
+class TrustBasicAuthE2E : public TrustAuthE2E {
+ protected:
+  std::map<std::string, std::string> server_env() override {
+    auto env = TrustAuthE2E::server_env();
+    for (auto it = env.begin(); it != env.end();)
+      it = it->first.starts_with("DOCKET_AUTH_TOKEN_") ? env.erase(it) : std::next(it);
+    return env;
+  }
+};
+
+TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
+  const std::string img = image("team/app:1");
+  make_image("alice", img);
+  login("alice");
+  auto push = docket("alice", "push --insecure " + img);
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
+  login("bob");
+  auto pull = docket("bob", "pull --insecure " + img);
+  ASSERT_EQ(pull.exit_code, 0) << pull.output << server_log();
+  EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
+  auto anon = docket("carol", "pull --insecure " + img);
+  EXPECT_EQ(anon.exit_code, 1) << anon.output;
+  EXPECT_NE(anon.output.find("unauthorized"), std::string::npos) << anon.output;
+  EXPECT_NE(anon.output.find("docket login " + host_), std::string::npos) << anon.output;
 }
 
 }  // namespace

@@ -1,0 +1,206 @@
+#include "client/trust_auth.h"
+
+#include <algorithm>
+
+#include "client/reference.h"
+#include "client/registry_client.h"
+#include "common/encoding.h"
+#include "common/json.h"
+
+namespace docket::client {
+
+namespace {
+
+std::vector<std::string> split_spaces(const std::string& s) {
+  std::vector<std::string> out;
+  for (std::size_t a = 0; a < s.size();) {
+    auto b = s.find(' ', a);
+    if (b == std::string::npos) b = s.size();
+    if (b > a) out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
+std::string basic_value(const Credentials& c) {
+  return "Basic " + base64_encode(c.username + ":" + c.password);
+}
+
+std::string host_only(const std::string& host_port) {
+  if (host_port.starts_with("[")) {
+    auto e = host_port.find(']');
+    return e == std::string::npos ? host_port : host_port.substr(0, e + 1);
+  }
+  auto c = host_port.rfind(':');
+  return c == std::string::npos ? host_port : host_port.substr(0, c);
+}
+
+}  // namespace
+
+std::string url_host_port(const std::string& url) {
+  auto b = url.find("://");
+  b = b == std::string::npos ? 0 : b + 3;
+  auto e = url.find_first_of("/?#", b);
+  std::string a = url.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  if (auto at = a.rfind('@'); at != std::string::npos) a = a.substr(at + 1);
+  return a;
+}
+
+Result<std::string> fetch_bearer_token(const net::HttpClient& http,
+                                       const std::map<std::string, std::string>& ch,
+                                       const std::vector<std::string>& wanted,
+                                       const std::optional<Credentials>& creds,
+                                       const std::string& server) {
+  auto realm = ch.find("realm");
+  if (realm == ch.end() || realm->second.empty())
+    return make_error(Fault::remote, "bad_header",
+                      server + " sent a Bearer challenge without a realm");
+  std::string url = realm->second;
+  std::string q;
+  if (auto s = ch.find("service"); s != ch.end()) q += "service=" + percent_encode(s->second);
+  // Our scopes (which may ask for more, e.g. pull,push) plus those the server named.
+  std::vector<std::string> scopes = wanted;
+  if (auto s = ch.find("scope"); s != ch.end())
+    for (auto& one : split_spaces(s->second))
+      if (std::find(scopes.begin(), scopes.end(), one) == scopes.end()) scopes.push_back(one);
+  for (const auto& s : scopes)
+    q += std::string(q.empty() ? "" : "&") + "scope=" + percent_encode(s);
+  if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
+  net::HttpRequest req;
+  req.url = url;
+  if (creds && !creds->username.empty()) req.headers.set("Authorization", basic_value(*creds));
+  auto r = http.send(req);
+  if (!r) return std::unexpected(with_context(r.error(), "token service for " + server));
+  if (r->status == 401 || r->status == 403)
+    return make_error(Fault::user, "unauthorized",
+                      "the token service for " + server + " refused the credentials (" +
+                          describe_registry_error(*r) + "); run: docket login " + server);
+  if (r->status != 200)
+    return make_error(Fault::remote, "registry_error",
+                      "token service for " + server + " answered " + describe_registry_error(*r));
+  auto j = parse_json(r->body, "token response", Fault::remote);
+  if (!j) return std::unexpected(j.error());
+  for (const char* k : {"token", "access_token"})
+    if (j->is_object() && j->contains(k) && (*j)[k].is_string() &&
+        !(*j)[k].get<std::string>().empty())
+      return (*j)[k].get<std::string>();
+  return make_error(Fault::remote, "malformed_json",
+                    "token response from " + server + " holds no token");
+}
+
+Result<std::optional<Credentials>> trust_server_credentials(const std::string& server_url,
+                                                            const std::string& registry_domain) {
+  auto cfg = DockerConfig::load(docker_config_dir());
+  if (!cfg) return std::unexpected(cfg.error());
+  std::string host = url_host_port(server_url);
+  auto c = cfg->get(host);
+  if (!c) return std::unexpected(c.error());
+  if (*c && !(*c)->empty()) return c;
+  bool same_host = !registry_domain.empty() &&
+                   (host_only(host) == host_only(registry_domain) ||
+                    (host == "notary.docker.io" && registry_domain == kDefaultDomain));
+  if (same_host && registry_domain != host) return cfg->get(registry_domain);
+  return std::optional<Credentials>();
+}
+
+TrustAuthSession::TrustAuthSession(std::shared_ptr<const net::HttpClient> http, std::string server,
+                                   CredentialProvider credentials)
+    : http_(std::move(http)), server_(std::move(server)), provider_(std::move(credentials)) {}
+
+int TrustAuthSession::tokens_fetched() const {
+  std::lock_guard l(mu_);
+  return tokens_fetched_;
+}
+
+Result<std::optional<Credentials>> TrustAuthSession::creds() {
+  std::lock_guard l(mu_);
+  if (!loaded_) {
+    if (provider_) {
+      auto c = provider_();
+      if (!c)
+        return std::unexpected(with_context(c.error(), "credentials for trust server " + server_));
+      if (*c && !(*c)->empty()) creds_ = **c;
+    }
+    loaded_ = true;
+  }
+  return creds_;
+}
+
+Result<net::HttpResponse> TrustAuthSession::send(net::HttpRequest req) {
+  std::string sent;
+  {
+    std::lock_guard l(mu_);
+    sent = current_;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!sent.empty()) req.headers.set("Authorization", sent);
+    auto r = http_->send(req);
+    if (!r || r->status != 401) return r;
+    std::string reason = describe_registry_error(*r);
+    auto hdr = r->headers.get("WWW-Authenticate");
+    if (attempt == 1 || !hdr) {
+      if (sent.empty())
+        return make_error(Fault::user, "unauthorized",
+                          "trust server " + server_ + " requires authentication (" + reason +
+                              "); run: docket login " + server_);
+      return make_error(Fault::user, "unauthorized",
+                        "trust server " + server_ + " refused access to " + req.method + " " +
+                            net::redact_url(req.url) + " (" + reason +
+                            "); check the account's permissions or run: docket login " + server_);
+    }
+    auto ch = parse_www_authenticate(*hdr);
+    if (!ch) return std::unexpected(with_context(ch.error(), "trust server " + server_));
+    auto c = creds();
+    if (!c) return std::unexpected(c.error());
+    std::string next;
+    if (ch->scheme == "bearer") {
+      std::string key;
+      if (auto s = ch->params.find("scope"); s != ch->params.end()) key = s->second;
+      {
+        std::lock_guard l(mu_);
+        if (auto t = tokens_.find(key); t != tokens_.end() && t->second != sent) next = t->second;
+      }
+      if (next.empty()) {
+        if (!*c)
+          return make_error(Fault::user, "unauthorized",
+                            "trust server " + server_ + " requires authentication (" + reason +
+                                ") and no credentials are stored for it; run: docket login " +
+                                server_);
+        auto tok = fetch_bearer_token(*http_, ch->params, {}, *c, server_);
+        if (!tok) return std::unexpected(tok.error());
+        next = "Bearer " + *tok;
+        std::lock_guard l(mu_);
+        ++tokens_fetched_;
+        tokens_[key] = next;
+      }
+    } else if (ch->scheme == "basic") {
+      if (!*c || (*c)->username.empty())
+        return make_error(Fault::user, "unauthorized",
+                          "trust server " + server_ + " requires a login (" + reason +
+                              "); run: docket login " + server_);
+      next = basic_value(**c);
+      if (next == sent)
+        return make_error(Fault::user, "unauthorized",
+                          "trust server " + server_ +
+                              " refused the stored credentials; run: docket login " + server_);
+    } else {
+      return make_error(
+          Fault::remote, "unauthorized",
+          "trust server " + server_ + " asks for unsupported auth scheme \"" + ch->scheme + "\"");
+    }
+    {
+      std::lock_guard l(mu_);
+      current_ = next;
+    }
+    sent = next;
+    if (req.reader) {
+      if (!req.rewind)
+        return make_error(Fault::bug, "usage",
+                          "streamed request needs a rewind to be retried after auth");
+      if (auto s = req.rewind(); !s) return std::unexpected(s.error());
+    }
+  }
+  return make_error(Fault::bug, "unauthorized", "unreachable");
+}
+
+}  // namespace docket::client
