@@ -1,4 +1,5 @@
 #include "client/docker_config.h"
+#include "client/trust_auth.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -131,4 +132,46 @@ esac
   EXPECT_EQ(fail.error().fault, Fault::user);
   EXPECT_NE(fail.error().message.find("docker-credential-no-such-helper-xyz"), std::string::npos);
   ::setenv("PATH", old_path.c_str(), 1);
+}
+
+// Which stored credentials a trust server gets (client/trust_auth.h): its own host's first,
+// then the registry's when it shares the registry's host, Docker Hub's for notary.docker.io.
+TEST(DockerConfig, TrustServerCredentialsFollowDockersChoice) {
+  test::TempDir d;
+  const char* old = std::getenv("DOCKER_CONFIG");
+  std::string saved = old ? old : "";
+  ::setenv("DOCKER_CONFIG", d.path.c_str(), 1);
+  auto c = DockerConfig::load(d.path);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->store("reg.example:5000", Credentials{"reguser", "regpass", ""}));
+  ASSERT_TRUE(c->store("reg.example:4443", Credentials{"trustuser", "trustpass", ""}));
+  ASSERT_TRUE(c->store("docker.io", Credentials{"hubuser", "hubpass", ""}));
+  auto user_of = [](Result<std::optional<Credentials>> r) -> std::string {
+    if (!r) return "error: " + r.error().message;
+    return *r ? (*r)->username : "none";
+  };
+  // The trust server's own entry wins.
+  EXPECT_EQ(user_of(trust_server_credentials("https://reg.example:4443", "reg.example:5000")),
+            "trustuser");
+  // Same host as the registry (the default trust server URL, or another port without an entry).
+  EXPECT_EQ(user_of(trust_server_credentials("https://reg.example:5000", "reg.example:5000")),
+            "reguser");
+  EXPECT_EQ(user_of(trust_server_credentials("https://reg.example:9999", "reg.example:5000")),
+            "reguser");
+  // Another host: never the registry's credentials.
+  EXPECT_EQ(user_of(trust_server_credentials("https://notary.other:4443", "reg.example:5000")),
+            "none");
+  EXPECT_EQ(user_of(trust_server_credentials("https://notary.docker.io", "docker.io")), "hubuser");
+  EXPECT_EQ(user_of(trust_server_credentials("https://notary.docker.io", "reg.example:5000")),
+            "none");
+  if (old)
+    ::setenv("DOCKER_CONFIG", saved.c_str(), 1);
+  else
+    ::unsetenv("DOCKER_CONFIG");
+}
+
+TEST(TrustAuth, UrlHostPort) {
+  EXPECT_EQ(url_host_port("https://h.example:4443/v2/x"), "h.example:4443");
+  EXPECT_EQ(url_host_port("http://user:pw@h.example"), "h.example");
+  EXPECT_EQ(url_host_port("https://[::1]:4443"), "[::1]:4443");
 }
