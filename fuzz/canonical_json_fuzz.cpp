@@ -15,7 +15,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto c1 = docket::canonical_json(*j, docket::Fault::remote);
   if (!c1) return 0;
   auto j2 = docket::parse_json(*c1, "canonical form", docket::Fault::bug, limits);
-  if (!j2) std::abort();  // canonical output must parse
+  if (!j2) {
+    // OLPC canonical JSON writes control characters inside strings raw (only '"' and '\\'
+    // are escaped), and strict JSON refuses raw control characters: such a canonical form
+    // is by design not strict JSON. Anything else must parse.
+    bool raw_control = false;
+    for (unsigned char ch : *c1) raw_control |= ch < 0x20;
+    if (!raw_control) std::abort();
+    return 0;
+  }
   auto c2 = docket::canonical_json(*j2, docket::Fault::bug);
   if (!c2 || *c2 != *c1) std::abort();  // and be a fixed point
   return 0;
