@@ -97,6 +97,15 @@ Result<std::unique_ptr<Repository>> Repository::open(RepositoryConfig cfg, keys:
   return r;
 }
 
+Status Repository::cache_published_root(const std::vector<tuf::SignedRole>& published) const {
+  for (const auto& r : published)
+    if (r.role == "root") {
+      tuf::DirectoryStore store(cfg_.trust_dir / "tuf" / cfg_.gun / "metadata");
+      return store.store(tuf::RoleName::root(), r.bytes);
+    }
+  return {};
+}
+
 fs::path Repository::partial_dir() const {
   return cfg_.trust_dir / "tuf" / cfg_.gun / "partial";
 }
@@ -466,13 +475,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
   if (auto s = changelist_.remove(applied); !s) return std::unexpected(s.error());
   out.applied_changes = applied.size();
   out.published = *signed_roles;
-  // A root we made and published is trusted as is from now on.
-  for (const auto& r : *signed_roles)
-    if (r.role == "root") {
-      tuf::DirectoryStore store(cfg_.trust_dir / "tuf" / cfg_.gun / "metadata");
-      if (auto s = store.store(tuf::RoleName::root(), r.bytes); !s)
-        return std::unexpected(s.error());
-    }
+  if (auto s = cache_published_root(*signed_roles); !s) return std::unexpected(s.error());
   std::error_code ec;
   fs::remove_all(partial_dir(), ec);
   return out;
@@ -589,12 +592,7 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
         partial_error(partial_dir(), cfg_.gun, *signed_roles, thresholds_of(ed)));
   if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
     return std::unexpected(s.error());
-  for (const auto& r : *signed_roles)
-    if (r.role == "root") {
-      tuf::DirectoryStore store(cfg_.trust_dir / "tuf" / cfg_.gun / "metadata");
-      if (auto s = store.store(tuf::RoleName::root(), r.bytes); !s)
-        return std::unexpected(s.error());
-    }
+  if (auto s = cache_published_root(*signed_roles); !s) return std::unexpected(s.error());
   return new_id;
 }
 
@@ -685,12 +683,7 @@ Result<std::vector<tuf::SignedRole>> Repository::cosign(const fs::path& dir) {
     return std::unexpected(partial_error(partial_dir(), cfg_.gun, out, thresholds_of(*e)));
   if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, out); !s)
     return std::unexpected(s.error());
-  for (const auto& r : out)
-    if (r.role == "root") {
-      tuf::DirectoryStore store(cfg_.trust_dir / "tuf" / cfg_.gun / "metadata");
-      if (auto s = store.store(tuf::RoleName::root(), r.bytes); !s)
-        return std::unexpected(s.error());
-    }
+  if (auto s = cache_published_root(out); !s) return std::unexpected(s.error());
   std::error_code ec;
   fs::remove_all(partial_dir(), ec);
   return out;
