@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -65,6 +66,24 @@ tuf::Change delegation_add(const RepositoryView* v, const std::string& role,
   bool exists = v && v->find(role);
   return tuf::make_delegation_change(
       exists ? tuf::change::kActionUpdate : tuf::change::kActionCreate, role, d);
+}
+
+// `docket trust <name> REPO [more positionals added by the caller]`: after parsing, the
+// repository is opened with the command's key-store options and handed to `run`.
+CLI::App* repo_command(CLI::App* parent, const std::string& name, const std::string& help,
+                       std::function<void(Repository&)> run) {
+  auto o = std::make_shared<Common>();
+  auto repo_s = std::make_shared<std::string>();
+  auto* cmd = parent->add_subcommand(name, help);
+  cmd->add_option("repository", *repo_s, "REPO")->required();
+  add_common(cmd, *o);
+  cmd->callback([o, repo_s, run = std::move(run)] {
+    auto ref = repo_ref(*repo_s);
+    auto kc = key_context(*o);
+    auto repo = open_repo(*kc, ref);
+    run(*repo);
+  });
+  return cmd;
 }
 
 void print_publish(const PublishResult& p, const std::string& gun) {
@@ -350,24 +369,16 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
   }
 
   {  // status
-    auto o = std::make_shared<Common>();
-    auto repo_s = std::make_shared<std::string>();
-    auto* cmd = trust->add_subcommand("status", "Show staged, unpublished changes");
-    cmd->add_option("repository", *repo_s, "REPO")->required();
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      auto ref = repo_ref(*repo_s);
-      auto kc = key_context(*o);
-      auto repo = open_repo(*kc, ref);
-      auto changes = value_or_raise(repo->changelist().list());
+    repo_command(trust, "status", "Show staged, unpublished changes", [](Repository& repo) {
+      auto changes = value_or_raise(repo.changelist().list());
       std::error_code ec;
-      bool partial = fs::exists(repo->partial_dir() / "partial.json", ec);
+      bool partial = fs::exists(repo.partial_dir() / "partial.json", ec);
       if (changes.empty() && !partial) {
-        std::printf("No unpublished changes for %s\n", repo->config().gun.c_str());
+        std::printf("No unpublished changes for %s\n", repo.config().gun.c_str());
         return;
       }
       if (!changes.empty()) {
-        std::printf("Unpublished changes for %s:\n\n", repo->config().gun.c_str());
+        std::printf("Unpublished changes for %s:\n\n", repo.config().gun.c_str());
         std::printf("%-5s %-8s %-20s %-12s %s\n", "#", "ACTION", "SCOPE", "TYPE", "PATH");
         int i = 0;
         for (const auto& c : changes)
@@ -376,61 +387,40 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       }
       if (partial)
         std::printf("\nPartially signed metadata waiting for more signatures: %s\n",
-                    repo->partial_dir().string().c_str());
+                    repo.partial_dir().string().c_str());
     });
   }
   {  // publish
-    auto o = std::make_shared<Common>();
-    auto repo_s = std::make_shared<std::string>();
-    auto* cmd = trust->add_subcommand("publish", "Sign and publish staged changes");
-    cmd->add_option("repository", *repo_s, "REPO")->required();
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      auto ref = repo_ref(*repo_s);
-      auto kc = key_context(*o);
-      auto repo = open_repo(*kc, ref);
-      auto p = value_or_raise(repo->publish());
-      print_publish(p, repo->config().gun);
+    repo_command(trust, "publish", "Sign and publish staged changes", [](Repository& repo) {
+      auto p = value_or_raise(repo.publish());
+      print_publish(p, repo.config().gun);
       if (p.published.empty() && !p.initialized)
-        std::printf("Nothing to publish for %s\n", repo->config().gun.c_str());
+        std::printf("Nothing to publish for %s\n", repo.config().gun.c_str());
     });
   }
   {  // reset
-    auto o = std::make_shared<Common>();
-    auto repo_s = std::make_shared<std::string>();
-    auto* cmd = trust->add_subcommand(
-        "reset", "Drop staged changes and partially signed metadata (nothing is published)");
-    cmd->add_option("repository", *repo_s, "REPO")->required();
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      auto ref = repo_ref(*repo_s);
-      auto kc = key_context(*o);
-      auto repo = open_repo(*kc, ref);
-      auto n = value_or_raise(repo->changelist().names()).size();
-      value_or_raise(repo->changelist().clear());
-      std::error_code ec;
-      fs::remove_all(repo->partial_dir(), ec);
-      std::printf("Dropped %zu staged change(s) for %s\n", n, repo->config().gun.c_str());
-    });
+    repo_command(
+        trust, "reset", "Drop staged changes and partially signed metadata (nothing is published)",
+        [](Repository& repo) {
+          auto n = value_or_raise(repo.changelist().names()).size();
+          value_or_raise(repo.changelist().clear());
+          std::error_code ec;
+          fs::remove_all(repo.partial_dir(), ec);
+          std::printf("Dropped %zu staged change(s) for %s\n", n, repo.config().gun.c_str());
+        });
   }
   {  // cosign
-    auto o = std::make_shared<Common>();
-    auto repo_s = std::make_shared<std::string>();
     auto dir = std::make_shared<std::string>();
-    auto* cmd = trust->add_subcommand(
-        "cosign", "Add our signatures to partially signed metadata and publish it when complete");
-    cmd->add_option("repository", *repo_s, "REPO")->required();
+    auto* cmd = repo_command(
+        trust, "cosign",
+        "Add our signatures to partially signed metadata and publish it when complete",
+        [dir](Repository& repo) {
+          fs::path from = dir->empty() ? repo.partial_dir() : fs::path(*dir);
+          auto out = value_or_raise(repo.cosign(from));
+          for (const auto& r : out)
+            std::printf("Published %s v%lld\n", r.role.c_str(), static_cast<long long>(r.version));
+        });
     cmd->add_option("dir", *dir, "Directory with the partial metadata (default: ours)");
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      auto ref = repo_ref(*repo_s);
-      auto kc = key_context(*o);
-      auto repo = open_repo(*kc, ref);
-      fs::path from = dir->empty() ? repo->partial_dir() : fs::path(*dir);
-      auto out = value_or_raise(repo->cosign(from));
-      for (const auto& r : out)
-        std::printf("Published %s v%lld\n", r.role.c_str(), static_cast<long long>(r.version));
-    });
   }
 });
 
