@@ -20,6 +20,7 @@
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -159,6 +160,9 @@ struct HttpServer::Impl {
   };
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
+  // Declared after `workers`, so destroyed (stopped and joined) before them: work running
+  // there resumes a coroutine of a worker's io_context.
+  std::optional<asio::thread_pool> blocking;
   std::optional<tcp::acceptor> acceptor;
   std::optional<ssl::context> tls;
   std::atomic<bool> stopping{false};
@@ -534,11 +538,28 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
     co_return RequestBodySink::End::complete;
   };
 
+  // Runs fn here, or on the blocking pool for routes marked blocking (the coroutine
+  // resumes on this connection's thread afterwards; exceptions propagate).
+  auto run_handler = [&](const std::function<void()>& fn) -> awaitable<void> {
+    if (!route->options.blocking || !blocking) {
+      fn();
+      co_return;
+    }
+    co_await asio::co_spawn(
+        blocking->get_executor(),
+        [&fn]() -> awaitable<void> {
+          fn();
+          co_return;
+        },
+        use_awaitable);
+  };
+
   bool client_gone = false;
   if (proceed) {
     try {
       if (route->stream_handler) {
-        auto sink = route->stream_handler(req, res);
+        std::unique_ptr<RequestBodySink> sink;
+        co_await run_handler([&] { sink = route->stream_handler(req, res); });
         if (sink) {
           auto end = co_await read_body(route->options.max_body, kStreamChunk,
                                         [&](std::string_view p) { return sink->write(p); });
@@ -546,7 +567,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
           if (end == RequestBodySink::End::too_large) {
             res.close = true;
           }
-          sink->finish(end, req, res);
+          co_await run_handler([&] { sink->finish(end, req, res); });
         }
       } else {
         std::uint64_t limit = route->options.max_body;
@@ -555,7 +576,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
           return true;
         });
         if (end == RequestBodySink::End::complete) {
-          route->handler(req, res);
+          co_await run_handler([&] { route->handler(req, res); });
         } else if (end == RequestBodySink::End::too_large) {
           res.set(413, "text/plain",
                   "request body larger than " + std::to_string(limit) + " bytes\n");
@@ -612,6 +633,7 @@ Status HttpServer::start() {
   // closing mid-download must cost an EPIPE, not the process.
   ::signal(SIGPIPE, SIG_IGN);
   unsigned n = s.opts.threads ? s.opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  s.blocking.emplace(std::max(1u, s.opts.blocking_threads));
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Impl::Worker>();
     w->guard.emplace(w->ctx.get_executor());
@@ -721,6 +743,9 @@ void HttpServer::wait() {
   for (auto& t : s.threads)
     if (t.joinable()) t.join();
   if (s.stopper.joinable()) s.stopper.join();
+  // Handlers still running there finish (their completions stay queued on the stopped
+  // contexts and are destroyed with them).
+  if (s.blocking) s.blocking->join();
 }
 
 HttpServer::Stats HttpServer::stats() const {

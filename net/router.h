@@ -141,6 +141,12 @@ struct RouteOptions {
   // Largest buffered body (413 beyond). Streaming routes: largest total body (0 = no limit).
   std::uint64_t max_body = 1 << 20;
   std::set<std::string> tags;
+  // The handler (or a streaming route's RequestBodySink::finish()) may wait on the disk
+  // (fsync): it runs on the server's blocking pool so the I/O thread keeps serving its
+  // other connections meanwhile, and concurrent commits overlap (their fsyncs share journal
+  // commits) instead of queueing behind one thread. Body pieces still go to write() on the
+  // I/O thread.
+  bool blocking = false;
 };
 
 // Hooks around every request. before() runs after routing and before the body is read

@@ -364,6 +364,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
     net::RouteOptions o;
     o.tags.insert("registry");
     for (auto* x : t) o.tags.insert(x);
+    // Deletes and pushes write durably (fsync): off the I/O threads (see RouteOptions).
+    o.blocking = o.tags.count("delete") || o.tags.count("push");
     return o;
   };
 
@@ -472,6 +474,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       [&] {
         auto o = tags({"push"});
         o.max_body = c->opts.max_manifest_bytes;
+        o.blocking = true;  // durable writes
         return o;
       }());
 
