@@ -8,6 +8,7 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -475,9 +476,13 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   };
 
   // Reads the body in pieces; on_piece returns false to stop. Returns the End reason.
-  // Content-Length bodies are read straight from the socket into `chunk` (large reads, no
-  // parser copy); chunked bodies go through Beast's parser.
-  std::vector<char> chunk;
+  // Content-Length bodies are read straight from the socket into a piece buffer (large
+  // reads, no parser copy); chunked bodies go through Beast's parser. Pieces alternate
+  // between two buffers, so a piece stays intact until the next on_piece() returns (the
+  // RequestBodySink contract: a sink may finish with a piece in the background while the
+  // next one is read).
+  std::array<std::vector<char>, 2> chunks;
+  std::size_t turn = 0;
   bool body_complete = parser.is_done();
   auto read_body = [&](std::uint64_t limit, std::size_t chunk_size,
                        const std::function<bool(std::string_view)>& on_piece)
@@ -489,11 +494,20 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
       body_complete = true;
       co_return RequestBodySink::End::complete;
     }
-    chunk.resize(chunk_size);
+    // No bigger than the body: a 4 KiB PATCH needs no 1 MiB buffer.
+    if (!parser.chunked() && parser.content_length())
+      chunk_size = static_cast<std::size_t>(std::max<std::uint64_t>(
+          1, std::min<std::uint64_t>(chunk_size, *parser.content_length())));
+    auto next_chunk = [&]() -> std::vector<char>& {
+      auto& c = chunks[turn++ % 2];
+      if (c.size() != chunk_size) c.resize(chunk_size);
+      return c;
+    };
     std::uint64_t total_read = 0;
     if (!parser.chunked() && parser.content_length()) {
       std::uint64_t remaining = *parser.content_length();
       while (remaining > 0) {
+        auto& chunk = next_chunk();
         std::size_t want =
             static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
         std::size_t n = 0;
@@ -519,6 +533,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
     if (buf.capacity() < kParserReadBuffer)
       buf.reserve(kParserReadBuffer);  // else Beast reads 512 B at a time
     while (!parser.is_done()) {
+      auto& chunk = next_chunk();
       auto& b = parser.get().body();
       b.data = chunk.data();
       b.size = chunk.size();
@@ -531,6 +546,8 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
         total_read += n;
         if (limit && total_read > limit) co_return RequestBodySink::End::too_large;
         if (!on_piece({chunk.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
+      } else {
+        --turn;  // nothing landed in it: use the same buffer again
       }
       if (rec) co_return RequestBodySink::End::client_error;
     }

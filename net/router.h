@@ -122,7 +122,10 @@ struct Response {
 };
 
 // Receives a streamed request body. write() is called with each piece, in order; it
-// returns false to stop reading (the sink then answers in finish()). finish() is always
+// returns false to stop reading (the sink then answers in finish()). A piece stays intact
+// until the following write() returns (or finish(), after the last one): the server reads
+// the next piece into another buffer meanwhile, so a sink may keep working on a piece in the
+// background as long as it is done with it by the end of the next write(). finish() is always
 // called exactly once: `complete` says whether the whole body arrived. A sink must leave
 // storage consistent whatever happens (the client may vanish mid-body).
 class RequestBodySink {

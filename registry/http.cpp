@@ -155,6 +155,7 @@ class UploadSink : public net::RequestBodySink {
     return true;
   }
   void finish(End end, Request& req, Response& res) override {
+    s_->drain();
     std::uint64_t got = s_->size() - start_;
     if (end != End::complete) {
       // Keep what arrived (a streamed PATCH that broke can resume from Range), unless the
