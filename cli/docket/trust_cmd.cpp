@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/docket/key_export.h"
 #include "client/session.h"
 #include "client/transfer.h"
 #include "common/encoding.h"
@@ -246,6 +247,26 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       for (const auto& k : value_or_raise(kc->store->list()))
         std::printf("%-20s %-40s %s\n", k.role.c_str(), k.gun.empty() ? "-" : k.gun.c_str(),
                     k.id.c_str());
+    });
+  }
+  {  // key export
+    auto o = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto output = std::make_shared<std::string>();
+    auto* cmd = key->add_subcommand(
+        "export",
+        "Export a signer's keys (NAME) or one key (KEYID) as encrypted PEM, as stored: "
+        "`docket trust key load` and `notary key import` take it with the same passphrase");
+    cmd->add_option("key", *name, "NAME|KEYID (a signer name, or a key ID or its prefix)")
+        ->required();
+    cmd->add_option("-o,--output", *output, "Write to this file (mode 0600) instead of stdout");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto kc = key_context(*o);
+      auto ids = value_or_raise(docket::cli::select_signer_keys(*kc->store, *name));
+      auto n = value_or_raise(docket::cli::write_key_export(*kc->store, ids, *output));
+      if (!output->empty())
+        std::fprintf(stderr, "Exported %zu encrypted key(s) to %s\n", n, output->c_str());
     });
   }
   {  // key rotate

@@ -181,6 +181,46 @@ TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
   EXPECT_TRUE((*j)[0]["SignedTags"].empty());
 }
 
+// `docket trust key export` writes what `notary key import` takes: notary lists the key
+// under its role and can decrypt it with the same passphrase (`key passwd` re-encrypts it).
+TEST(TrustInterop, NotaryImportsDocketTrustKeyExport) {
+  if (!have("notary")) GTEST_SKIP() << "notary is not installed (scripts/install-deps.sh --peers)";
+  fs::path dir = fs::temp_directory_path() / ("docket-trust-keyexport-" + random_hex_id());
+  fs::create_directories(dir);
+  const std::map<std::string, std::string> ours{
+      {"DOCKER_CONFIG", (dir / "docker").string()},
+      {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "interop-repo"}};
+  auto docket = [&](const std::string& args) {
+    return ts::run("setsid -w " + ts::sh_quote(docket_bin()) + " " + args, ours, "", 60);
+  };
+  auto g = docket("trust key generate alice --dir " + ts::sh_quote(dir.string()));
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto idp = g.output.find("Key ID: ");
+  ASSERT_NE(idp, std::string::npos) << g.output;
+  const std::string id = g.output.substr(idp + 8, 64);
+  const fs::path pem = dir / "alice.pem";
+  auto ex = docket("trust key export alice -o " + ts::sh_quote(pem.string()));
+  ASSERT_EQ(ex.exit_code, 0) << ex.output;
+  const fs::path theirs = dir / "notary-trust";
+  const std::map<std::string, std::string> env{{"NOTARY_DELEGATION_PASSPHRASE", "interop-repo"}};
+  auto notary = [&](const std::string& args) {
+    return ts::run("setsid -w notary -d " + ts::sh_quote(theirs.string()) + " " + args, env, "",
+                   60);
+  };
+  auto imp = notary("key import " + ts::sh_quote(pem.string()));
+  ASSERT_EQ(imp.exit_code, 0) << imp.output;
+  auto list = notary("key list");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(id), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("alice"), std::string::npos) << list.output;
+  auto passwd = notary("key passwd " + id);
+  EXPECT_EQ(passwd.exit_code, 0) << passwd.output;
+  EXPECT_NE(passwd.output.find("Successfully updated passphrase"), std::string::npos)
+      << passwd.output;
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
+
 TEST(TrustInterop, SignOnPushRotateRevokeAgainstNotaryServerAndDockerRegistry) {
   if (!client::test::have_program("docker-registry"))
     GTEST_SKIP() << "docker-registry not installed";

@@ -327,6 +327,68 @@ TEST_F(TrustE2E, SignersAndThresholdTwoCoSigning) {
   EXPECT_EQ(still.exit_code, 0) << still.output;
 }
 
+// `docket trust key export`: a signer key leaves the trust directory encrypted as stored and
+// works as that signer's key in another trust directory after `docket trust key load`.
+TEST_F(TrustE2E, TrustKeyExportLoadsElsewhereAndSigns) {
+  const std::string repo = host_ + "/team/exp";
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  auto g = docket("alice", "trust key generate alice --dir " + (dir_ / "alice").string());
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto idp = g.output.find("Key ID: ");
+  ASSERT_NE(idp, std::string::npos) << g.output;
+  const std::string id = g.output.substr(idp + 8, 64);
+
+  // By name, to a file: mode 0600, one encrypted block with notary's headers, no clear key.
+  const fs::path pem = dir_ / "alice-export.pem";
+  auto ex = docket("alice", "trust key export alice -o " + pem.string());
+  ASSERT_EQ(ex.exit_code, 0) << ex.output;
+  EXPECT_NE(ex.output.find("Exported 1 encrypted key"), std::string::npos) << ex.output;
+  auto text = read_file(pem);
+  ASSERT_TRUE(text) << text.error().describe();
+  EXPECT_NE(text->find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos) << *text;
+  EXPECT_EQ(text->find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+  EXPECT_EQ(text->find("-----BEGIN EC PRIVATE KEY-----"), std::string::npos);
+  EXPECT_NE(text->find("role: alice"), std::string::npos) << *text;
+  EXPECT_NE(text->find("path: " + id), std::string::npos) << *text;
+  EXPECT_EQ(fs::status(pem).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // By key ID prefix, to stdout: the same block.
+  auto by_id = docket("alice", "trust key export " + id.substr(0, 12));
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.output;
+  EXPECT_EQ(by_id.output, *text);
+  // Nothing by that name or ID: a user error naming it, no file written.
+  auto none = docket("alice", "trust key export nobody -o " + (dir_ / "none.pem").string());
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("not_found"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("nobody"), std::string::npos) << none.output;
+  EXPECT_FALSE(fs::exists(dir_ / "none.pem"));
+
+  // The admin makes alice a signer; "ci" (a fresh trust directory) loads the export, with the
+  // wrong passphrase first (refused, nothing stored), then the right one, and signs as alice.
+  auto add = docket("admin", "trust signer add --key " + (dir_ / "alice" / "alice.pub").string() +
+                                 " alice " + repo);
+  ASSERT_EQ(add.exit_code, 0) << add.output << server_log();
+  auto wrong = docket("ci", "trust key load " + pem.string() + " --name alice",
+                      {{"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "not-it"}});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_EQ(docket("ci", "trust key list").output.find(id), std::string::npos);
+  auto load = docket("ci", "trust key load " + pem.string() + " --name alice");
+  ASSERT_EQ(load.exit_code, 0) << load.output;
+  EXPECT_NE(load.output.find(id), std::string::npos) << load.output;
+  EXPECT_NE(docket("ci", "trust key list").output.find(id), std::string::npos);
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  ASSERT_EQ(docket("admin", "push --insecure --disable-content-trust " + repo + ":2").exit_code, 0);
+  auto sign = docket("ci", "trust sign --insecure " + repo + ":2");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+  EXPECT_NE(sign.output.find("targets/releases"), std::string::npos) << sign.output;
+  Json j = inspect("admin", repo + ":2");
+  ASSERT_EQ(j[0]["SignedTags"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << j.dump();
+  auto pull = docket("bob", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(pull.exit_code, 0) << pull.output;
+}
+
 // The same server behind token auth (htpasswd users, an access policy): the trust routes
 // answer 401 with a Bearer challenge, and the client authenticates with what `docket login`
 // stored for the server's host. alice may do everything; bob may push and pull images but
