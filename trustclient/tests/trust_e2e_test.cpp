@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
 #include "net/htpasswd.h"
@@ -428,6 +429,14 @@ TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // The token service issued an identity token: login kept it instead of the password, and
+  // everything below authenticates with it (OAuth2 refresh grant), registry and trust server.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  ASSERT_TRUE(cfg["auths"].contains(host_)) << cfg.dump();
+  EXPECT_TRUE(cfg["auths"][host_]["identitytoken"].is_string()) << cfg.dump();
+  EXPECT_EQ(cfg["auths"][host_]["auth"], base64_encode("alice:")) << cfg.dump();
+  EXPECT_EQ(cfg.dump().find("alice-pass"), std::string::npos);
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
@@ -481,6 +490,11 @@ TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // Basic auth has no identity tokens: login stored the password.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  EXPECT_EQ(cfg["auths"][host_].value("auth", ""), base64_encode("alice:alice-pass")) << cfg.dump();
+  EXPECT_FALSE(cfg["auths"][host_].contains("identitytoken")) << cfg.dump();
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
