@@ -1,6 +1,7 @@
 #include "verifier/trust.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "client/docker_config.h"
 #include "common/encoding.h"
@@ -156,6 +157,16 @@ const tuf::RoleName& releases_role() {
   return r;
 }
 
+// What check_root_certificates() looks at: the signed bytes and every signature.
+std::string root_fingerprint(const tuf::Metadata<tuf::Root>& root) {
+  std::string f = root.canonical_signed;
+  for (const auto& s : root.signatures) {
+    f += '\n';
+    f += s.keyid + ' ' + s.method + ' ' + s.sig;
+  }
+  return f;
+}
+
 }  // namespace
 
 namespace {
@@ -194,6 +205,8 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
 
   auto local_root = store.load(tuf::RoleName::root(), limits.max_root_bytes);
   if (!local_root) return std::unexpected(local_root.error());
+  // The root whose certificates were checked at bootstrap, if any: signed part and signatures.
+  std::optional<std::string> checked_root;
   if (!*local_root) {
     // First use: bootstrap the root, pinned or trusted on first use.
     auto pins = load_trust_pins(cfg.trust_dir, gun);
@@ -210,6 +223,7 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
     if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + gun));
     if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
       return std::unexpected(c.error());
+    checked_root = root_fingerprint(ts->root().md);
     if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn); !s)
       return std::unexpected(s.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
@@ -223,9 +237,11 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
   tuf::Updater up(uo, store, *fetcher);
   if (auto s = up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
-  // The root may have been rotated during the refresh: the newest must pass too.
-  if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
-    return std::unexpected(c.error());
+  // The root may have been rotated during the refresh: the newest must pass too (unless it
+  // is, byte for byte, the one just checked at bootstrap).
+  if (!checked_root || *checked_root != root_fingerprint(up.trusted()->root().md))
+    if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
+      return std::unexpected(c.error());
   auto path = tuf::TargetPath::make(tag);
   if (!path) return std::unexpected(path.error());
   Result<std::optional<tuf::TargetInfo>> t = std::optional<tuf::TargetInfo>();
