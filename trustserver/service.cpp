@@ -246,7 +246,13 @@ TrustService::TrustService(Storage& storage, signer::Signer& signer, TrustOption
       signer_(*metered_),
       o_(std::move(o)),
       keys_(std::make_unique<SignerKeys>(storage, *metered_)),
-      counters_(std::make_unique<Counters>()) {}
+      counters_(std::make_unique<Counters>()) {
+  auto age = [](std::chrono::seconds s) { return std::to_string(s.count()); };
+  cache_control_current_ = "public, max-age=" + age(o_.max_age_current) +
+                           ", s-maxage=" + age(o_.max_age_current) + ", must-revalidate";
+  cache_control_consistent_ =
+      "public, max-age=" + age(o_.max_age_consistent) + ", s-maxage=" + age(o_.max_age_consistent);
+}
 
 TrustService::~TrustService() = default;
 
@@ -280,15 +286,14 @@ TrustResponse TrustService::error(const HttpError& e) {
   return r;
 }
 
-TrustResponse TrustService::metadata_response(const MetaRecord& rec, bool consistent) {
+TrustResponse TrustService::metadata_response(const MetaRecord& rec, bool consistent,
+                                              const std::string* last_mod) {
   TrustResponse r;
+  r.headers.reserve(3);
   r.headers.emplace_back("Content-Type", kTextPlain);
-  auto age = std::to_string((consistent ? o_.max_age_consistent : o_.max_age_current).count());
-  r.headers.emplace_back(
-      "Cache-Control", consistent
-                           ? "public, max-age=" + age + ", s-maxage=" + age
-                           : "public, max-age=" + age + ", s-maxage=" + age + ", must-revalidate");
-  r.headers.emplace_back("Last-Modified", last_modified(rec.created));
+  r.headers.emplace_back("Cache-Control",
+                         consistent ? cache_control_consistent_ : cache_control_current_);
+  r.headers.emplace_back("Last-Modified", last_mod ? *last_mod : last_modified(rec.created));
   r.body = rec.data;
   ++counters_->get_ok;
   return r;
@@ -434,7 +439,7 @@ TrustResponse TrustService::get_metadata(const Route& r) {
       auto c = it->second;
       lk.unlock();
       if (r.role != "timestamp" || c->expires > now + o_.timestamp_refresh_margin)
-        return metadata_response(c->rec, false);
+        return metadata_response(c->rec, false, &c->last_modified);
     }
   }
   if (r.role == "timestamp") {
@@ -450,6 +455,7 @@ TrustResponse TrustService::get_metadata(const Route& r) {
   if (o_.cache_current) {
     auto c = std::make_shared<Cached>();
     c->rec = **rec;
+    c->last_modified = last_modified(c->rec.created);
     if (r.role == "timestamp") {
       tuf::ParseOptions po;
       po.fault = Fault::local;
