@@ -1,6 +1,7 @@
 #include "verifier/trust.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "client/docker_config.h"
 #include "common/encoding.h"
@@ -126,12 +127,27 @@ const tuf::RoleName& releases_role() {
   return r;
 }
 
+// What check_root_certificates() looks at: the signed bytes and every signature.
+std::string root_fingerprint(const tuf::Metadata<tuf::Root>& root) {
+  std::string f = root.canonical_signed;
+  for (const auto& s : root.signatures) {
+    f += '\n';
+    f += s.keyid + ' ' + s.method + ' ' + s.sig;
+  }
+  return f;
+}
+
 }  // namespace
 
-Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
-                                      const std::function<void(const std::string&)>& warn) {
+namespace {
+
+// Refreshes the repository's metadata and looks `name` up as docker looks a tag up. nullopt:
+// not signed in targets/releases or targets (for_tag: then the error names the tag).
+Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const std::string& tag,
+                                            const TrustConfig& cfg,
+                                            const std::function<void(const std::string&)>& warn,
+                                            bool for_tag) {
   std::string gun = gun_of(ref);
-  std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
   auto repo = tuf::RepoStore::open(cfg.trust_dir, gun);
   if (!repo) return std::unexpected(repo.error());
   NotaryLayoutStore store(std::move(*repo));
@@ -159,6 +175,8 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
 
   auto local_root = store.load(tuf::RoleName::root(), limits.max_root_bytes);
   if (!local_root) return std::unexpected(local_root.error());
+  // The root whose certificates were checked at bootstrap, if any: signed part and signatures.
+  std::optional<std::string> checked_root;
   if (!*local_root) {
     // First use: bootstrap the root, pinned or trusted on first use.
     auto pins = load_pinning(cfg.trust_dir, gun);
@@ -175,6 +193,7 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + gun));
     if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
       return std::unexpected(c.error());
+    checked_root = root_fingerprint(ts->root().md);
     const auto& root_keys = ts->root()->role(tuf::RoleType::root).keyids;
     if (!pins->key_ids.empty()) {
       bool ok = false;
@@ -203,9 +222,11 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   tuf::Updater up(uo, store, *fetcher);
   if (auto s = up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
-  // The root may have been rotated during the refresh: the newest must pass too.
-  if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
-    return std::unexpected(c.error());
+  // The root may have been rotated during the refresh: the newest must pass too (unless it
+  // is, byte for byte, the one just checked at bootstrap).
+  if (!checked_root || *checked_root != root_fingerprint(up.trusted()->root().md))
+    if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
+      return std::unexpected(c.error());
   auto path = tuf::TargetPath::make(tag);
   if (!path) return std::unexpected(path.error());
   Result<std::optional<tuf::TargetInfo>> t = std::optional<tuf::TargetInfo>();
@@ -218,15 +239,15 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     t = up.find_target(*path);
   }
   if (!t) return std::unexpected(with_context(t.error(), "trust data for " + gun));
-  if (!*t)
-    return make_error(Fault::user, "not_signed",
-                      "no signed tag \"" + tag + "\" in the trust data of " + gun);
+  if (!*t) return std::optional<TrustedTarget>();
   if (up.trusted()->dialect() == tuf::Dialect::notary && (*t)->role != releases_role() &&
-      (*t)->role != tuf::RoleName::targets())
+      (*t)->role != tuf::RoleName::targets()) {
+    if (!for_tag) return std::optional<TrustedTarget>();
     return make_error(Fault::user, "not_signed",
                       "tag \"" + tag + "\" of " + gun + " is signed only by the delegation " +
                           (*t)->role.str() +
                           "; like docker, a pull trusts only targets/releases and targets");
+  }
   auto raw = decode_sha256(**t);
   if (!raw) return std::unexpected(raw.error());
   TrustedTarget out;
@@ -234,6 +255,49 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   out.descriptor.size = static_cast<std::uint64_t>((*t)->file.length);
   out.role = (*t)->role.str();
   return out;
+}
+
+}  // namespace
+
+Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
+                                      const std::function<void(const std::string&)>& warn) {
+  std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
+  auto t = lookup(ref, tag, cfg, warn, true);
+  if (!t) return std::unexpected(t.error());
+  if (!*t)
+    return make_error(Fault::user, "not_signed",
+                      "no signed tag \"" + tag + "\" in the trust data of " + gun_of(ref));
+  return **t;
+}
+
+Result<std::optional<TrustedTarget>> find_signed_manifest(
+    const client::Reference& ref, const Digest& digest, const TrustConfig& cfg,
+    const std::function<void(const std::string&)>& warn) {
+  if (digest.algorithm() != HashAlgorithm::sha256) return std::optional<TrustedTarget>();
+  auto t = lookup(ref, digest.str(), cfg, warn, false);
+  if (!t || !*t) return t;
+  // The target's name is the digest it must carry: anything else is forged or broken.
+  if ((*t)->descriptor.digest != digest)
+    return make_error(Fault::remote, "hash_mismatch",
+                      "the signed entry \"" + digest.str() + "\" of " + gun_of(ref) +
+                          " carries the hash " + (*t)->descriptor.digest.str());
+  return t;
+}
+
+Status check_platform_manifest(const client::Reference& ref, const client::Descriptor& entry,
+                               const TrustConfig& cfg,
+                               const std::function<void(const std::string&)>& warn,
+                               std::string* signed_by) {
+  auto t = find_signed_manifest(ref, entry.digest, cfg, warn);
+  if (!t) return std::unexpected(t.error());
+  if (!*t) return {};
+  if ((*t)->descriptor.size != entry.size)
+    return make_error(Fault::remote, "hash_mismatch",
+                      "platform manifest " + entry.digest.str() + " is listed as " +
+                          std::to_string(entry.size) + " bytes by the index but signed as " +
+                          std::to_string((*t)->descriptor.size) + " bytes in " + gun_of(ref));
+  if (signed_by) *signed_by = (*t)->role;
+  return {};
 }
 
 }  // namespace docket::verifier

@@ -73,4 +73,21 @@ struct TrustedTarget {
 Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
                                       const std::function<void(const std::string&)>& warn);
 
+// Platform manifests of a multi-platform index signed with `--recursive` are Notary targets
+// named by their digest ("sha256:<hex>", a name no tag can have; docs/content-trust.md).
+// find_signed_manifest looks `digest` up as a tag is looked up (targets/releases, then
+// targets); nullopt when it is not signed there.
+Result<std::optional<TrustedTarget>> find_signed_manifest(
+    const client::Reference& ref, const Digest& digest, const TrustConfig& cfg,
+    const std::function<void(const std::string&)>& warn);
+
+// For a verified pull of an index: when the chosen platform manifest (`entry`, as the
+// trusted index lists it) is signed by its digest, its signed length must match the index's
+// (remote/hash_mismatch otherwise); *signed_by receives the signing role. Not signed: ok
+// (the trusted index digest already covers the entry).
+Status check_platform_manifest(const client::Reference& ref, const client::Descriptor& entry,
+                               const TrustConfig& cfg,
+                               const std::function<void(const std::string&)>& warn,
+                               std::string* signed_by);
+
 }  // namespace docket::verifier
