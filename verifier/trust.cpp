@@ -7,6 +7,7 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "keys/key.h"
 #include "net/http_client.h"
 #include "tuf/fetcher.h"
 #include "tuf/repo_store.h"
@@ -45,16 +46,9 @@ std::vector<fs::path> trust_certs_search_path() {
   return {client::docker_config_dir() / "tls", "/etc/docker/certs.d"};
 }
 
-namespace {
-
-struct Pinning {
-  std::vector<std::string> key_ids;
-  bool disable_tofu = false;
-};
-
-Result<Pinning> load_pinning(const fs::path& trust_dir, const std::string& gun) {
-  Pinning p;
-  fs::path f = trust_dir / "trust_pinning.json";
+Result<TrustPins> load_trust_pins(const fs::path& trust_dir, const std::string& gun) {
+  TrustPins p;
+  fs::path f = trust_dir / kTrustPinningFile;
   std::error_code ec;
   if (!fs::exists(f, ec)) return p;
   auto text = read_file(f, 1 << 20);
@@ -71,10 +65,46 @@ Result<Pinning> load_pinning(const fs::path& trust_dir, const std::string& gun) 
       return make_error(Fault::user, "config",
                         f.string() + ": certs." + gun + " must be a list of key IDs");
     for (const auto& id : ids)
-      if (id.is_string()) p.key_ids.push_back(id);
+      if (id.is_string() && !id.get<std::string>().empty()) p.key_ids.push_back(id);
   }
   return p;
 }
+
+bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids) {
+  for (const auto& id : ids)
+    for (const auto& pin : pins.key_ids)
+      if (id == pin || id.starts_with(pin)) return true;
+  return false;
+}
+
+Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
+                            const std::string& gun, const std::string& server_url,
+                            const std::function<void(const std::string&)>& warn) {
+  const auto& root_keys = root.signed_.role(tuf::RoleType::root).keyids;
+  if (!pins.key_ids.empty()) {
+    // A pin names a root key as root.json lists it (Notary: the certificate's ID) or by the
+    // ID of its public key (what `docket trust key list` shows).
+    std::vector<std::string> ids = root_keys;
+    for (const auto& id : root_keys)
+      if (auto it = root.signed_.keys.find(id); it != root.signed_.keys.end())
+        if (auto k = keys::PublicKey::from_json(it->second, Fault::remote))
+          ids.push_back(k->canonical_key_id());
+    if (!pin_matches(pins, ids))
+      return make_error(Fault::remote, "pin_mismatch",
+                        "root.json of " + gun + " is not signed by the pinned root key (" +
+                            pins.key_ids.front() + "); refusing it");
+    return {};
+  }
+  if (pins.disable_tofu)
+    return make_error(Fault::user, "not_pinned",
+                      "no pinned root key for " + gun + " and trust on first use is disabled");
+  if (warn)
+    warn("WARNING: first use of trust data for " + gun + ": trusting root key " +
+         (root_keys.empty() ? "?" : root_keys.front()) + " from " + server_url + " without a pin");
+  return {};
+}
+
+namespace {
 
 Result<std::string> decode_sha256(const tuf::TargetInfo& t) {
   auto it = t.file.hashes.find("sha256");
@@ -179,7 +209,7 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
   std::optional<std::string> checked_root;
   if (!*local_root) {
     // First use: bootstrap the root, pinned or trusted on first use.
-    auto pins = load_pinning(cfg.trust_dir, gun);
+    auto pins = load_trust_pins(cfg.trust_dir, gun);
     if (!pins) return std::unexpected(pins.error());
     auto bytes = fetcher->fetch(metadata_url + "root.json", limits.max_root_bytes);
     if (!bytes) {
@@ -194,23 +224,8 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
     if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
       return std::unexpected(c.error());
     checked_root = root_fingerprint(ts->root().md);
-    const auto& root_keys = ts->root()->role(tuf::RoleType::root).keyids;
-    if (!pins->key_ids.empty()) {
-      bool ok = false;
-      for (const auto& id : root_keys)
-        for (const auto& pin : pins->key_ids) ok = ok || id == pin || id.starts_with(pin);
-      if (!ok)
-        return make_error(Fault::remote, "pin_mismatch",
-                          "root.json of " + gun + " is not signed by the pinned root key (" +
-                              pins->key_ids.front() + "); refusing it");
-    } else if (pins->disable_tofu) {
-      return make_error(Fault::user, "not_pinned",
-                        "no pinned root key for " + gun + " and trust on first use is disabled");
-    } else if (warn) {
-      warn("WARNING: first use of trust data for " + gun + ": trusting root key " +
-           (root_keys.empty() ? "?" : root_keys.front()) + " from " + cfg.server_url +
-           " without a pin");
-    }
+    if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn); !s)
+      return std::unexpected(s.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
   }
 

@@ -37,6 +37,7 @@
 #include "client/trust_auth.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "tuf/metadata.h"
 
 namespace docket::verifier {
 
@@ -60,6 +61,24 @@ std::vector<std::filesystem::path> trust_certs_search_path();
 
 // The GUN Docker uses for a repository: "docker.io/library/nginx", "host:5000/team/app".
 std::string gun_of(const client::Reference& ref);
+
+// Trust pinning: <trust dir>/trust_pinning.json, {"certs": {"<gun>": ["<root key id>", ...]},
+// "disable_tofu": false}. Pull and every signing command (trustclient) apply it when they
+// first bootstrap a repository's root.
+inline constexpr const char* kTrustPinningFile = "trust_pinning.json";
+struct TrustPins {
+  std::vector<std::string> key_ids;  // pinned root key IDs (or prefixes) for the GUN
+  bool disable_tofu = false;
+};
+Result<TrustPins> load_trust_pins(const std::filesystem::path& trust_dir, const std::string& gun);
+// Whether one of `ids` is pinned (equal to a pin or starting with it).
+bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids);
+// First use of a repository's root fetched from `server_url`: pinned, it must list a pinned
+// key (by root.json key ID or its public key's canonical ID) else remote/pin_mismatch;
+// unpinned, disable_tofu refuses (user/not_pinned), else `warn` gets the first-use warning.
+Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
+                            const std::string& gun, const std::string& server_url,
+                            const std::function<void(const std::string&)>& warn);
 
 struct TrustedTarget {
   client::Descriptor descriptor;  // manifest digest (sha256) and length

@@ -391,6 +391,85 @@ TEST_F(TrustE2E, TrustKeyExportLoadsElsewhereAndSigns) {
   EXPECT_EQ(pull.exit_code, 0) << pull.output;
 }
 
+// Trust pinning applies to signing as to pulling: a client whose trust_pinning.json pins the
+// GUN to another root key refuses the repository at first use in every signing command,
+// before anything is pushed or signed; the right pin (the root key's ID as `trust key list`
+// shows it) signs without the first-use warning; a new GUN pinned to a key we lack is not
+// created.
+TEST_F(TrustE2E, PinnedRootIsEnforcedBySigningCommands) {
+  const std::string repo = host_ + "/team/pin";
+  make_image("alice", repo + ":1");
+  ASSERT_EQ(docket("alice", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  ASSERT_EQ(docket("alice", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  ASSERT_EQ(docket("alice", "push --insecure --disable-content-trust " + repo + ":2").exit_code, 0);
+  auto targets_json = [&] {
+    return run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/targets.json").output;
+  };
+  const std::string before = targets_json();
+  ASSERT_NE(before.find("\"signed\""), std::string::npos) << before;
+
+  // "ci" holds alice's keys (a copy of her trust directory) but no cached trust data.
+  fs::path ci_trust = dir_ / "ci" / "docker" / "trust";
+  fs::create_directories(ci_trust.parent_path());
+  fs::copy(dir_ / "alice" / "docker" / "trust", ci_trust, fs::copy_options::recursive);
+  fs::remove_all(ci_trust / "tuf");
+  auto keys = docket("ci", "key list --role root --json");
+  auto kj = parse_json(keys.output, "key list", Fault::bug);
+  ASSERT_TRUE(kj && kj->size() == 1u) << keys.output;
+  const std::string root_id = (*kj)[0]["id"];
+  const std::string wrong(64, 'a');
+  auto pin = [&](const std::string& id) {
+    Json j = {{"certs", {{repo, Json::array({id})}}}};
+    ASSERT_TRUE(atomic_write_file(ci_trust / "trust_pinning.json", j.dump()));
+  };
+  ASSERT_EQ(docket("ci", "trust key generate x --dir " + (dir_ / "ci").string()).exit_code, 0);
+  pin(wrong);
+  for (const std::string cmd :
+       {"trust sign --insecure " + repo + ":2", "push --insecure " + repo + ":2",
+        "trust signer add --key " + (dir_ / "ci" / "x.pub").string() + " x " + repo,
+        "trust key rotate targets " + repo}) {
+    auto r = docket("ci", cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("pin_mismatch"), std::string::npos) << cmd << ": " << r.output;
+    EXPECT_EQ(r.output.find("The push refers to"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(ci_trust / "tuf" / repo / "metadata" / "root.json"));
+  EXPECT_EQ(targets_json(), before);
+  auto unsigned_pull = docket("bob", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(unsigned_pull.exit_code, 1) << unsigned_pull.output;
+  EXPECT_NE(unsigned_pull.output.find("not_signed"), std::string::npos) << unsigned_pull.output;
+
+  // The right pin (a prefix of the root key's ID): signs, and says nothing of first use.
+  pin(root_id.substr(0, 16));
+  auto sign = docket("ci", "trust sign --insecure " + repo + ":2");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+  EXPECT_EQ(sign.output.find("first use"), std::string::npos) << sign.output;
+  EXPECT_NE(targets_json(), before);
+  EXPECT_EQ(docket("bob", "pull --insecure " + repo + ":2").exit_code, 0);
+
+  // disable_tofu without a pin for the GUN: refused.
+  fs::create_directories(dir_ / "dave" / "docker" / "trust");
+  ASSERT_TRUE(atomic_write_file(dir_ / "dave" / "docker" / "trust" / "trust_pinning.json",
+                                R"({"disable_tofu": true})"));
+  fs::copy(dir_ / "alice" / "docker" / "trust" / "private",
+           dir_ / "dave" / "docker" / "trust" / "private", fs::copy_options::recursive);
+  auto tofu = docket("dave", "trust sign --insecure " + repo + ":1");
+  EXPECT_EQ(tofu.exit_code, 1) << tofu.output;
+  EXPECT_NE(tofu.output.find("not_pinned"), std::string::npos) << tofu.output;
+
+  // A new GUN pinned to a root key ci does not hold: not created, nothing pushed.
+  const std::string fresh = host_ + "/team/pin-new";
+  Json j = {{"certs", {{fresh, Json::array({wrong})}}}};
+  ASSERT_TRUE(atomic_write_file(ci_trust / "trust_pinning.json", j.dump()));
+  make_image("ci", fresh + ":1");
+  auto init = docket("ci", "push --insecure " + fresh + ":1");
+  EXPECT_EQ(init.exit_code, 1) << init.output;
+  EXPECT_NE(init.output.find("pin_mismatch"), std::string::npos) << init.output;
+  auto none = docket("erin", "pull --insecure " + fresh + ":1");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("never been signed"), std::string::npos) << none.output;
+}
+
 // The registry's stored bytes of a blob (distribution's layout: …/blobs/sha256/xx/<hex>/data).
 fs::path stored_blob(const fs::path& server_dir, const std::string& hex) {
   for (const auto& e : fs::recursive_directory_iterator(server_dir))
@@ -581,6 +660,14 @@ TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // The token service issued an identity token: login kept it instead of the password, and
+  // everything below authenticates with it (OAuth2 refresh grant), registry and trust server.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  ASSERT_TRUE(cfg["auths"].contains(host_)) << cfg.dump();
+  EXPECT_TRUE(cfg["auths"][host_]["identitytoken"].is_string()) << cfg.dump();
+  EXPECT_EQ(cfg["auths"][host_]["auth"], base64_encode("alice:")) << cfg.dump();
+  EXPECT_EQ(cfg.dump().find("alice-pass"), std::string::npos);
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
@@ -634,6 +721,11 @@ TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // Basic auth has no identity tokens: login stored the password.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  EXPECT_EQ(cfg["auths"][host_].value("auth", ""), base64_encode("alice:alice-pass")) << cfg.dump();
+  EXPECT_FALSE(cfg["auths"][host_].contains("identitytoken")) << cfg.dump();
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
