@@ -144,7 +144,18 @@ Result<std::string> RegistryClient::fetch_token(const std::map<std::string, std:
     a = b + 1;
   }
   count("token");
-  return fetch_bearer_token(*http_, ch, scopes, creds_, domain_);
+  bool offline;
+  {
+    std::lock_guard l(mu_);
+    offline = want_identity_token_;
+  }
+  auto t = request_bearer_token(*http_, ch, scopes, creds_, domain_, offline);
+  if (!t) return std::unexpected(t.error());
+  if (offline && !t->refresh_token.empty()) {
+    std::lock_guard l(mu_);
+    identity_token_ = t->refresh_token;
+  }
+  return std::move(t->token);
 }
 
 Result<net::HttpResponse> RegistryClient::send(net::HttpRequest req, const std::string& scope) {
@@ -240,16 +251,23 @@ std::optional<std::string> next_link(const net::HttpResponse& r) {
 }
 }  // namespace
 
-Status RegistryClient::check_login() {
+Result<std::string> RegistryClient::check_login() {
   net::HttpRequest req;
   req.url = base_url() + "/v2/";
+  {
+    std::lock_guard l(mu_);
+    want_identity_token_ = true;
+    identity_token_.clear();
+  }
   // The token service needs no particular scope to prove the credentials.
   auto r = send(req, "");
+  std::lock_guard l(mu_);
+  want_identity_token_ = false;
   if (!r) return std::unexpected(r.error());
   if (r->status != 200)
     return make_error(Fault::remote, "registry_error",
                       domain_ + " /v2/ answered " + describe_registry_error(*r));
-  return {};
+  return identity_token_;
 }
 
 Result<FetchedManifest> RegistryClient::get_manifest(const std::string& repo,

@@ -72,8 +72,10 @@ class RegistryClient {
   std::string base_url() const;  // "https://host:port"
 
   // GET /v2/, authenticating if challenged: checks the registry speaks the API and that the
-  // credentials work (used by login). Fails with user/unauthorized on bad credentials.
-  Status check_login();
+  // credentials work (used by login). Fails with user/unauthorized on bad credentials. On a
+  // token-auth registry it asks for an identity token, and returns it when the token
+  // service issued one ("" otherwise): login stores it instead of the password, as Docker does.
+  Result<std::string> check_login();
 
   Result<FetchedManifest> get_manifest(const std::string& repo, const std::string& reference);
   // HEAD: the descriptor (digest from Docker-Content-Digest), nullopt if absent.
@@ -125,6 +127,8 @@ class RegistryClient {
   mutable std::mutex mu_;
   std::map<std::string, std::string> tokens_;  // scope → bearer token
   bool basic_ = false;                         // the registry asked for Basic auth
+  bool want_identity_token_ = false;           // set by check_login()
+  std::string identity_token_;                 // what the token service issued, if any
   std::map<std::string, int> counters_;
 };
 

@@ -102,6 +102,9 @@ Result<PullResult> pull_image(RegistryClient& reg, ImageStore& store, const Refe
     if (!idx) return std::unexpected(with_context(idx.error(), name));
     auto pick = select_platform(*idx, opts.platform);
     if (!pick) return std::unexpected(with_context(pick.error(), name));
+    if (opts.check_platform_manifest)
+      if (auto s = opts.check_platform_manifest(*pick); !s)
+        return std::unexpected(with_context(s.error(), name));
     auto m = reg.get_manifest(repo, pick->digest.str());
     if (!m) return std::unexpected(m.error());
     if (m->bytes.size() != pick->size)
@@ -288,6 +291,7 @@ Result<PushResult> push_image(RegistryClient& reg, ImageStore& store, const Refe
   for (const auto& b : blobs) record_blob_source(store, b.digest, remote.repository());
   res.target = **target;
   res.target.annotations.clear();
+  if (top_is_index) res.platform_manifests = manifests;
   res.blobs_uploaded = uploaded;
   res.blobs_mounted = mounted;
   res.blobs_present = present;

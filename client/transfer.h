@@ -11,6 +11,7 @@
 // then the top manifest under the tag.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,9 @@ struct PullOptions {
   // When set (content trust), the manifest is fetched by this digest and must have this
   // size; the tag is not resolved through the registry at all.
   std::optional<Descriptor> trusted;
+  // Content trust of a multi-platform index: called with the index entry chosen for the
+  // platform before that manifest is fetched; an error refuses the pull (nothing stored).
+  std::function<Status(const Descriptor& platform_manifest)> check_platform_manifest;
 };
 
 struct PullResult {
@@ -51,6 +55,9 @@ struct PushOptions {
 
 struct PushResult {
   Descriptor target;  // digest and size of what the remote tag now points at
+  // When target is an index: its platform manifests as the index lists them (digest, size,
+  // platform), all pushed.
+  std::vector<Descriptor> platform_manifests;
   std::size_t blobs_uploaded = 0;
   std::size_t blobs_mounted = 0;
   std::size_t blobs_present = 0;

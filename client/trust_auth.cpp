@@ -46,46 +46,80 @@ std::string url_host_port(const std::string& url) {
   return a;
 }
 
-Result<std::string> fetch_bearer_token(const net::HttpClient& http,
-                                       const std::map<std::string, std::string>& ch,
-                                       const std::vector<std::string>& wanted,
-                                       const std::optional<Credentials>& creds,
-                                       const std::string& server) {
+Result<BearerToken> request_bearer_token(const net::HttpClient& http,
+                                         const std::map<std::string, std::string>& ch,
+                                         const std::vector<std::string>& wanted,
+                                         const std::optional<Credentials>& creds,
+                                         const std::string& server, bool offline) {
   auto realm = ch.find("realm");
   if (realm == ch.end() || realm->second.empty())
     return make_error(Fault::remote, "bad_header",
                       server + " sent a Bearer challenge without a realm");
-  std::string url = realm->second;
-  std::string q;
-  if (auto s = ch.find("service"); s != ch.end()) q += "service=" + percent_encode(s->second);
+  std::string service;
+  if (auto s = ch.find("service"); s != ch.end()) service = s->second;
   // Our scopes (which may ask for more, e.g. pull,push) plus those the server named.
   std::vector<std::string> scopes = wanted;
   if (auto s = ch.find("scope"); s != ch.end())
     for (auto& one : split_spaces(s->second))
       if (std::find(scopes.begin(), scopes.end(), one) == scopes.end()) scopes.push_back(one);
-  for (const auto& s : scopes)
-    q += std::string(q.empty() ? "" : "&") + "scope=" + percent_encode(s);
-  if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
+
+  const bool identity = creds && !creds->identity_token.empty();
   net::HttpRequest req;
-  req.url = url;
-  if (creds && !creds->username.empty()) req.headers.set("Authorization", basic_value(*creds));
+  req.url = realm->second;
+  if (identity) {
+    // OAuth2 refresh-token grant; the scopes go as one space-separated value.
+    std::string all;
+    for (const auto& s : scopes) all += (all.empty() ? "" : " ") + s;
+    req.method = "POST";
+    req.headers.set("Content-Type", "application/x-www-form-urlencoded");
+    req.body = "grant_type=refresh_token&refresh_token=" + percent_encode(creds->identity_token) +
+               "&client_id=" + kTokenClientId;
+    if (!service.empty()) req.body += "&service=" + percent_encode(service);
+    if (!all.empty()) req.body += "&scope=" + percent_encode(all);
+  } else {
+    std::string q;
+    if (!service.empty()) q += "service=" + percent_encode(service);
+    for (const auto& s : scopes)
+      q += std::string(q.empty() ? "" : "&") + "scope=" + percent_encode(s);
+    if (offline && creds && !creds->username.empty())
+      q += std::string(q.empty() ? "" : "&") + "offline_token=true&client_id=" + kTokenClientId;
+    if (!q.empty()) req.url += (req.url.find('?') == std::string::npos ? "?" : "&") + q;
+    if (creds && !creds->username.empty()) req.headers.set("Authorization", basic_value(*creds));
+  }
   auto r = http.send(req);
   if (!r) return std::unexpected(with_context(r.error(), "token service for " + server));
-  if (r->status == 401 || r->status == 403)
+  if (r->status == 401 || r->status == 403 || (identity && r->status == 400))
     return make_error(Fault::user, "unauthorized",
-                      "the token service for " + server + " refused the credentials (" +
+                      "the token service for " + server + " refused the " +
+                          (identity ? "stored identity token" : "credentials") + " (" +
                           describe_registry_error(*r) + "); run: docket login " + server);
   if (r->status != 200)
     return make_error(Fault::remote, "registry_error",
                       "token service for " + server + " answered " + describe_registry_error(*r));
   auto j = parse_json(r->body, "token response", Fault::remote);
   if (!j) return std::unexpected(j.error());
-  for (const char* k : {"token", "access_token"})
-    if (j->is_object() && j->contains(k) && (*j)[k].is_string() &&
-        !(*j)[k].get<std::string>().empty())
-      return (*j)[k].get<std::string>();
-  return make_error(Fault::remote, "malformed_json",
-                    "token response from " + server + " holds no token");
+  auto text = [&](const char* k) -> std::string {
+    if (j->is_object() && j->contains(k) && (*j)[k].is_string()) return (*j)[k];
+    return "";
+  };
+  BearerToken out;
+  out.token = text("access_token");
+  if (out.token.empty()) out.token = text("token");
+  if (out.token.empty())
+    return make_error(Fault::remote, "malformed_json",
+                      "token response from " + server + " holds no token");
+  out.refresh_token = text("refresh_token");
+  return out;
+}
+
+Result<std::string> fetch_bearer_token(const net::HttpClient& http,
+                                       const std::map<std::string, std::string>& ch,
+                                       const std::vector<std::string>& wanted,
+                                       const std::optional<Credentials>& creds,
+                                       const std::string& server) {
+  auto t = request_bearer_token(http, ch, wanted, creds, server);
+  if (!t) return std::unexpected(t.error());
+  return std::move(t->token);
 }
 
 Result<std::optional<Credentials>> trust_server_credentials(const std::string& server_url,

@@ -25,9 +25,31 @@ namespace docket::client {
 
 using CredentialProvider = std::function<Result<std::optional<Credentials>>()>;
 
-// Fetches a bearer token from a challenge's realm (Docker token spec: GET realm?service=
-// &scope=…, Basic credentials when given). `server` names the server in errors. Errors:
-// user/unauthorized when the token service refuses the credentials, remote otherwise.
+// The client id docket names itself with to token services (Docker sends "docker").
+inline constexpr const char* kTokenClientId = "docket";
+
+struct BearerToken {
+  std::string token;
+  // An identity (OAuth2 refresh) token, when the service issued one: stored by `docket login`
+  // in place of the password, as Docker does.
+  std::string refresh_token;
+};
+
+// Fetches a bearer token from a challenge's realm, as Docker's client does:
+//  - with an identity token (Credentials::identity_token, e.g. a credential helper's
+//    "<token>" user): POST realm, form grant_type=refresh_token (OAuth2, token spec's
+//    "oauth" flow), never falling back to the password;
+//  - else GET realm?service=&scope=… with Basic credentials when given; `offline` also asks
+//    for an identity token (offline_token=true&client_id=docket), which login stores.
+// `server` names the server in errors. Errors: user/unauthorized when the token service
+// refuses the credentials, remote otherwise. Neither secrets nor tokens appear in errors.
+Result<BearerToken> request_bearer_token(const net::HttpClient& http,
+                                         const std::map<std::string, std::string>& challenge,
+                                         const std::vector<std::string>& scopes,
+                                         const std::optional<Credentials>& creds,
+                                         const std::string& server, bool offline = false);
+
+// request_bearer_token's access token alone.
 Result<std::string> fetch_bearer_token(const net::HttpClient& http,
                                        const std::map<std::string, std::string>& challenge,
                                        const std::vector<std::string>& scopes,

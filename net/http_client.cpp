@@ -243,11 +243,44 @@ Result<TlsOptions> tls_options_from_certs_d(const std::filesystem::path& dir) {
 
 // ---- the client ----
 
+namespace {
+
+// libcurl's built-in CA directory (Debian: /etc/ssl/certs) if it exists and holds OpenSSL
+// subject-hash links ("<8 hex digits>.<n>"), else "". Looked up once per process.
+const std::string& system_hashed_ca_dir() {
+  static const std::string dir = [] {
+    auto* info = curl_version_info(CURLVERSION_NOW);
+    if (!info || !info->capath || !*info->capath) return std::string();
+    std::error_code ec;
+    for (const auto& ent : std::filesystem::directory_iterator(info->capath, ec)) {
+      std::string n = ent.path().filename().string();
+      auto dot = n.find('.');
+      if (dot == 8 && dot + 1 < n.size() &&
+          std::all_of(n.begin(), n.begin() + 8,
+                      [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
+          std::all_of(n.begin() + 9, n.end(),
+                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+        return std::string(info->capath);
+    }
+    return std::string();
+  }();
+  return dir;
+}
+
+}  // namespace
+
 struct HttpClient::Impl {
   HttpClientOptions options;
-  // Extra CAs (ca_dir) and/or ca_file, as one PEM blob; empty = libcurl's default store.
+  // ca_file and/or the ca_dir CAs, as one PEM blob (CURLOPT_CAINFO_BLOB).
   std::string ca_blob;
   bool use_ca_blob = false;
+  // The system trust store as OpenSSL's hashed certificate directory (CURLOPT_CAPATH), with
+  // libcurl's default bundle file switched off; empty = leave libcurl's defaults. The
+  // directory and the bundle hold the same certificates (update-ca-certificates writes
+  // both), but a bundle is parsed whole -- ~150 PEM certificates, about 20 ms of CPU with
+  // OpenSSL 3 -- for every new connection, while the directory is searched by subject hash,
+  // so a handshake loads only the one or two CAs its chain needs.
+  std::string system_ca_dir;
 
   CURLSH* share = nullptr;
   std::array<std::mutex, CURL_LOCK_DATA_LAST> share_locks;
@@ -549,6 +582,15 @@ Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
   }
+  if (o.tls.ca_file) {
+    // ca_file replaces the system store: libcurl would otherwise still search its built-in
+    // CA directory for issuers the blob lacks.
+    curl_easy_setopt(h, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  } else if (!system_ca_dir.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(h, CURLOPT_CAPATH, system_ca_dir.c_str());
+  }
   curl_blob blob{};
   if (use_ca_blob) {
     blob.data = const_cast<char*>(ca_blob.data());
@@ -658,6 +700,11 @@ Result<HttpClient> HttpClient::create(HttpClientOptions options) {
   if (tls.client_key_file)
     if (auto st = readable(*tls.client_key_file, "TLS client key"); !st)
       return std::unexpected(st.error());
+  if (!tls.ca_file) {
+    // The system store is in play (alone, or with ca_dir added to it): use it as the hashed
+    // directory libcurl was built with, if that directory is there and hashed.
+    impl->system_ca_dir = system_hashed_ca_dir();
+  }
   if (tls.ca_file || tls.ca_dir) {
     impl->use_ca_blob = true;
     if (tls.ca_file) {
@@ -667,8 +714,9 @@ Result<HttpClient> HttpClient::create(HttpClientOptions options) {
                           "TLS CA file " + tls.ca_file->string() + ": " + pem.error().message);
       impl->ca_blob += *pem;
       impl->ca_blob += "\n";
-    } else {
-      // ca_dir adds to the system store: start from libcurl's default bundle.
+    } else if (impl->system_ca_dir.empty()) {
+      // ca_dir adds to the system store, which here is only a bundle file: the blob starts
+      // with it (CURLOPT_CAINFO_BLOB replaces libcurl's default bundle).
       auto* info = curl_version_info(CURLVERSION_NOW);
       std::string bundle = info->cainfo ? info->cainfo : "/etc/ssl/certs/ca-certificates.crt";
       if (auto pem = read_file(bundle, 16 * 1024 * 1024)) {
@@ -695,6 +743,10 @@ Result<HttpClient> HttpClient::create(HttpClientOptions options) {
       }
     }
   }
+  // A certs.d directory without *.crt adds nothing to the system directory (libcurl refuses
+  // a blob without certificates).
+  if (!tls.ca_file && !impl->system_ca_dir.empty() && impl->ca_blob.empty())
+    impl->use_ca_blob = false;
   if (options.max_redirects < 0 || options.max_retries < 0)
     return make_error(Fault::user, "config", "max_redirects and max_retries must be >= 0");
   impl->options = std::move(options);

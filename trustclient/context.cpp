@@ -75,10 +75,19 @@ Result<RepositoryConfig> repository_config(const client::Reference& ref,
   return c;
 }
 
+std::string platform_target_name(const Digest& d) {
+  return d.str();
+}
+
 Result<SignOutcome> sign_tag(Repository& repo, const std::string& tag, const Digest& digest,
-                             std::uint64_t length) {
+                             std::uint64_t length,
+                             const std::vector<client::Descriptor>& platform_manifests) {
   if (digest.algorithm() != HashAlgorithm::sha256)
     return make_error(Fault::user, "usage", "only sha256 digests can be signed: " + digest.str());
+  for (const auto& m : platform_manifests)
+    if (m.digest.algorithm() != HashAlgorithm::sha256)
+      return make_error(Fault::user, "usage",
+                        "only sha256 digests can be signed: platform manifest " + m.digest.str());
   auto exists = repo.refresh();
   if (!exists) return std::unexpected(exists.error());
   auto roles = repo.signable_roles(tag);
@@ -90,10 +99,23 @@ Result<SignOutcome> sign_tag(Repository& repo, const std::string& tag, const Dig
     if (auto s = repo.stage(tuf::make_target_change(tuf::change::kActionCreate, role, tag, meta));
         !s)
       return std::unexpected(s.error());
+  std::set<std::string> staged;
+  for (const auto& m : platform_manifests) {
+    if (!staged.insert(m.digest.str()).second) continue;
+    auto mraw = hex_decode(m.digest.hex());
+    if (!mraw) return std::unexpected(mraw.error());
+    tuf::TargetChange mt = docker_target(m.size, *mraw);
+    for (const auto& role : *roles)
+      if (auto s = repo.stage(tuf::make_target_change(tuf::change::kActionCreate, role,
+                                                      platform_target_name(m.digest), mt));
+          !s)
+        return std::unexpected(s.error());
+  }
   auto p = repo.publish();
   if (!p) return std::unexpected(p.error());
   SignOutcome out;
   out.roles = *roles;
+  out.platform_manifests = staged.size();
   out.initialized = p->initialized;
   out.unchanged = p->published.empty() && !p->initialized;
   return out;

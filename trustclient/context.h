@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "client/image.h"
 #include "client/reference.h"
 #include "common/digest.h"
 #include "common/error.h"
@@ -47,16 +48,26 @@ Result<RepositoryConfig> repository_config(const client::Reference& ref,
                                            const std::filesystem::path& trust_dir);
 
 struct SignOutcome {
-  std::vector<std::string> roles;  // where the tag was signed
-  bool initialized = false;        // the repository was created by this signing
-  bool unchanged = false;          // every role already signed exactly this
+  std::vector<std::string> roles;      // where the tag was signed
+  std::size_t platform_manifests = 0;  // signed by digest alongside the tag (--recursive)
+  bool initialized = false;            // the repository was created by this signing
+  bool unchanged = false;              // every role already signed exactly this
 };
 
 // Signs tag -> {digest, length} into the roles `docker trust sign` would choose
 // (Repository::signable_roles), initialising the repository if the server has none, and
 // publishes. On failure the staged changes stay in the changelist (`docket trust status`).
+//
+// `platform_manifests` (signing a multi-platform index with --recursive): each is also
+// signed, into the same roles, under the target name "<algorithm>:<hex>" of its digest
+// (platform_target_name), in the same publish.
 Result<SignOutcome> sign_tag(Repository& repo, const std::string& tag, const Digest& digest,
-                             std::uint64_t length);
+                             std::uint64_t length,
+                             const std::vector<client::Descriptor>& platform_manifests = {});
+
+// The target name a platform manifest is signed under: its digest ("sha256:<hex>"). Docker's
+// tag grammar has no ':', so it never collides with a tag.
+std::string platform_target_name(const Digest& d);
 
 // Removes `tag` (every tag when empty) from every role that lists it and whose keys we hold,
 // and publishes. Returns the number of signatures removed.

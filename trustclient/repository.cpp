@@ -13,6 +13,8 @@
 #include "tuf/store.h"
 #include "tuf/trusted_set.h"
 #include "tuf/updater.h"
+#include "verifier/root_certs.h"
+#include "verifier/trust.h"
 
 namespace docket::trustclient {
 namespace fs = std::filesystem;
@@ -159,16 +161,20 @@ Result<bool> Repository::refresh() {
       if (bytes.error().code == "not_found") return false;
       return std::unexpected(with_context(bytes.error(), "fetching root.json of " + cfg_.gun));
     }
-    // Trust on first use, as docker and notary do without a pin: the root must at least
-    // carry a threshold of its own signatures.
+    // First use, as a verified pull bootstraps it (verifier/trust.h): the root must carry a
+    // threshold of its own signatures, pass Notary's root certificate checks and match the
+    // GUN's pin in trust_pinning.json; unpinned it is trusted on first use with a warning
+    // (refused with disable_tofu). Nothing is signed against a root that fails.
     auto ts = tuf::TrustedSet::create(*bytes, limits, cfg_.clock);
     if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + cfg_.gun));
-    if (cfg_.warn) {
-      const auto& ids = ts->root()->role(tuf::RoleType::root).keyids;
-      cfg_.warn("WARNING: first use of trust data for " + cfg_.gun + ": trusting root key " +
-                (ids.empty() ? std::string("?") : ids.front()) + " from " + cfg_.server_url +
-                " without a pin");
-    }
+    if (auto c = verifier::check_root_certificates(ts->root().md, cfg_.gun, cfg_.clock()); !c)
+      return std::unexpected(c.error());
+    auto pins = verifier::load_trust_pins(cfg_.trust_dir, cfg_.gun);
+    if (!pins) return std::unexpected(pins.error());
+    if (auto c = verifier::check_first_use_root(ts->root().md, *pins, cfg_.gun, cfg_.server_url,
+                                                cfg_.warn);
+        !c)
+      return std::unexpected(c.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
   }
 
@@ -354,10 +360,24 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
 
   std::optional<tuf::Editor> ed;
   if (!*exists) {
-    // Initialise: root key reused (first by ID, as docker does) or generated.
+    // Initialise: root key reused (first by ID, as docker does) or generated. A pinned GUN
+    // is only created with a pinned root key: with a pin, that key is used, and without one
+    // in the key store nothing is created.
+    auto pins = verifier::load_trust_pins(cfg_.trust_dir, cfg_.gun);
+    if (!pins) return std::unexpected(pins.error());
     std::optional<keys::PrivateKey> root_key;
     auto roots = store_.find("root");
     if (!roots) return std::unexpected(roots.error());
+    if (!pins->key_ids.empty()) {
+      std::erase_if(*roots,
+                    [&](const keys::KeyInfo& k) { return !verifier::pin_matches(*pins, {k.id}); });
+      if (roots->empty())
+        return make_error(Fault::user, "pin_mismatch",
+                          cfg_.gun + " is pinned to root key " + pins->key_ids.front() + " in " +
+                              (cfg_.trust_dir / verifier::kTrustPinningFile).string() +
+                              " but that key is not in " + store_.location() +
+                              ": not creating the repository with another root");
+    }
     if (!roots->empty()) {
       std::sort(roots->begin(), roots->end(),
                 [](const keys::KeyInfo& a, const keys::KeyInfo& b) { return a.id < b.id; });

@@ -1,11 +1,13 @@
 #include "verifier/trust.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "client/docker_config.h"
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "keys/key.h"
 #include "net/http_client.h"
 #include "tuf/fetcher.h"
 #include "tuf/repo_store.h"
@@ -44,16 +46,9 @@ std::vector<fs::path> trust_certs_search_path() {
   return {client::docker_config_dir() / "tls", "/etc/docker/certs.d"};
 }
 
-namespace {
-
-struct Pinning {
-  std::vector<std::string> key_ids;
-  bool disable_tofu = false;
-};
-
-Result<Pinning> load_pinning(const fs::path& trust_dir, const std::string& gun) {
-  Pinning p;
-  fs::path f = trust_dir / "trust_pinning.json";
+Result<TrustPins> load_trust_pins(const fs::path& trust_dir, const std::string& gun) {
+  TrustPins p;
+  fs::path f = trust_dir / kTrustPinningFile;
   std::error_code ec;
   if (!fs::exists(f, ec)) return p;
   auto text = read_file(f, 1 << 20);
@@ -70,10 +65,46 @@ Result<Pinning> load_pinning(const fs::path& trust_dir, const std::string& gun) 
       return make_error(Fault::user, "config",
                         f.string() + ": certs." + gun + " must be a list of key IDs");
     for (const auto& id : ids)
-      if (id.is_string()) p.key_ids.push_back(id);
+      if (id.is_string() && !id.get<std::string>().empty()) p.key_ids.push_back(id);
   }
   return p;
 }
+
+bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids) {
+  for (const auto& id : ids)
+    for (const auto& pin : pins.key_ids)
+      if (id == pin || id.starts_with(pin)) return true;
+  return false;
+}
+
+Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
+                            const std::string& gun, const std::string& server_url,
+                            const std::function<void(const std::string&)>& warn) {
+  const auto& root_keys = root.signed_.role(tuf::RoleType::root).keyids;
+  if (!pins.key_ids.empty()) {
+    // A pin names a root key as root.json lists it (Notary: the certificate's ID) or by the
+    // ID of its public key (what `docket trust key list` shows).
+    std::vector<std::string> ids = root_keys;
+    for (const auto& id : root_keys)
+      if (auto it = root.signed_.keys.find(id); it != root.signed_.keys.end())
+        if (auto k = keys::PublicKey::from_json(it->second, Fault::remote))
+          ids.push_back(k->canonical_key_id());
+    if (!pin_matches(pins, ids))
+      return make_error(Fault::remote, "pin_mismatch",
+                        "root.json of " + gun + " is not signed by the pinned root key (" +
+                            pins.key_ids.front() + "); refusing it");
+    return {};
+  }
+  if (pins.disable_tofu)
+    return make_error(Fault::user, "not_pinned",
+                      "no pinned root key for " + gun + " and trust on first use is disabled");
+  if (warn)
+    warn("WARNING: first use of trust data for " + gun + ": trusting root key " +
+         (root_keys.empty() ? "?" : root_keys.front()) + " from " + server_url + " without a pin");
+  return {};
+}
+
+namespace {
 
 Result<std::string> decode_sha256(const tuf::TargetInfo& t) {
   auto it = t.file.hashes.find("sha256");
@@ -126,12 +157,27 @@ const tuf::RoleName& releases_role() {
   return r;
 }
 
+// What check_root_certificates() looks at: the signed bytes and every signature.
+std::string root_fingerprint(const tuf::Metadata<tuf::Root>& root) {
+  std::string f = root.canonical_signed;
+  for (const auto& s : root.signatures) {
+    f += '\n';
+    f += s.keyid + ' ' + s.method + ' ' + s.sig;
+  }
+  return f;
+}
+
 }  // namespace
 
-Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
-                                      const std::function<void(const std::string&)>& warn) {
+namespace {
+
+// Refreshes the repository's metadata and looks `name` up as docker looks a tag up. nullopt:
+// not signed in targets/releases or targets (for_tag: then the error names the tag).
+Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const std::string& tag,
+                                            const TrustConfig& cfg,
+                                            const std::function<void(const std::string&)>& warn,
+                                            bool for_tag) {
   std::string gun = gun_of(ref);
-  std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
   auto repo = tuf::RepoStore::open(cfg.trust_dir, gun);
   if (!repo) return std::unexpected(repo.error());
   NotaryLayoutStore store(std::move(*repo));
@@ -159,9 +205,13 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
 
   auto local_root = store.load(tuf::RoleName::root(), limits.max_root_bytes);
   if (!local_root) return std::unexpected(local_root.error());
+  // The root whose certificates were checked at bootstrap, if any: signed part and signatures.
+  std::optional<std::string> checked_root;
+  // That root, verified, for the refresh to start from (not parsed and verified again).
+  std::optional<tuf::TrustedSet> bootstrapped;
   if (!*local_root) {
     // First use: bootstrap the root, pinned or trusted on first use.
-    auto pins = load_pinning(cfg.trust_dir, gun);
+    auto pins = load_trust_pins(cfg.trust_dir, gun);
     if (!pins) return std::unexpected(pins.error());
     auto bytes = fetcher->fetch(metadata_url + "root.json", limits.max_root_bytes);
     if (!bytes) {
@@ -175,24 +225,11 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     if (!ts) return std::unexpected(with_context(ts.error(), "root.json of " + gun));
     if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
       return std::unexpected(c.error());
-    const auto& root_keys = ts->root()->role(tuf::RoleType::root).keyids;
-    if (!pins->key_ids.empty()) {
-      bool ok = false;
-      for (const auto& id : root_keys)
-        for (const auto& pin : pins->key_ids) ok = ok || id == pin || id.starts_with(pin);
-      if (!ok)
-        return make_error(Fault::remote, "pin_mismatch",
-                          "root.json of " + gun + " is not signed by the pinned root key (" +
-                              pins->key_ids.front() + "); refusing it");
-    } else if (pins->disable_tofu) {
-      return make_error(Fault::user, "not_pinned",
-                        "no pinned root key for " + gun + " and trust on first use is disabled");
-    } else if (warn) {
-      warn("WARNING: first use of trust data for " + gun + ": trusting root key " +
-           (root_keys.empty() ? "?" : root_keys.front()) + " from " + cfg.server_url +
-           " without a pin");
-    }
+    checked_root = root_fingerprint(ts->root().md);
+    if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn); !s)
+      return std::unexpected(s.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
+    bootstrapped.emplace(std::move(*ts));
   }
 
   tuf::UpdaterOptions uo;
@@ -201,11 +238,13 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   uo.limits = limits;
   uo.clock = clock;
   tuf::Updater up(uo, store, *fetcher);
-  if (auto s = up.refresh(); !s)
+  if (auto s = bootstrapped ? up.refresh(std::move(*bootstrapped)) : up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
-  // The root may have been rotated during the refresh: the newest must pass too.
-  if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
-    return std::unexpected(c.error());
+  // The root may have been rotated during the refresh: the newest must pass too (unless it
+  // is, byte for byte, the one just checked at bootstrap).
+  if (!checked_root || *checked_root != root_fingerprint(up.trusted()->root().md))
+    if (auto c = check_root_certificates(up.trusted()->root().md, gun, clock()); !c)
+      return std::unexpected(c.error());
   auto path = tuf::TargetPath::make(tag);
   if (!path) return std::unexpected(path.error());
   Result<std::optional<tuf::TargetInfo>> t = std::optional<tuf::TargetInfo>();
@@ -218,15 +257,15 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
     t = up.find_target(*path);
   }
   if (!t) return std::unexpected(with_context(t.error(), "trust data for " + gun));
-  if (!*t)
-    return make_error(Fault::user, "not_signed",
-                      "no signed tag \"" + tag + "\" in the trust data of " + gun);
+  if (!*t) return std::optional<TrustedTarget>();
   if (up.trusted()->dialect() == tuf::Dialect::notary && (*t)->role != releases_role() &&
-      (*t)->role != tuf::RoleName::targets())
+      (*t)->role != tuf::RoleName::targets()) {
+    if (!for_tag) return std::optional<TrustedTarget>();
     return make_error(Fault::user, "not_signed",
                       "tag \"" + tag + "\" of " + gun + " is signed only by the delegation " +
                           (*t)->role.str() +
                           "; like docker, a pull trusts only targets/releases and targets");
+  }
   auto raw = decode_sha256(**t);
   if (!raw) return std::unexpected(raw.error());
   TrustedTarget out;
@@ -234,6 +273,49 @@ Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustC
   out.descriptor.size = static_cast<std::uint64_t>((*t)->file.length);
   out.role = (*t)->role.str();
   return out;
+}
+
+}  // namespace
+
+Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
+                                      const std::function<void(const std::string&)>& warn) {
+  std::string tag = ref.tag().value_or(std::string(client::kDefaultTag));
+  auto t = lookup(ref, tag, cfg, warn, true);
+  if (!t) return std::unexpected(t.error());
+  if (!*t)
+    return make_error(Fault::user, "not_signed",
+                      "no signed tag \"" + tag + "\" in the trust data of " + gun_of(ref));
+  return **t;
+}
+
+Result<std::optional<TrustedTarget>> find_signed_manifest(
+    const client::Reference& ref, const Digest& digest, const TrustConfig& cfg,
+    const std::function<void(const std::string&)>& warn) {
+  if (digest.algorithm() != HashAlgorithm::sha256) return std::optional<TrustedTarget>();
+  auto t = lookup(ref, digest.str(), cfg, warn, false);
+  if (!t || !*t) return t;
+  // The target's name is the digest it must carry: anything else is forged or broken.
+  if ((*t)->descriptor.digest != digest)
+    return make_error(Fault::remote, "hash_mismatch",
+                      "the signed entry \"" + digest.str() + "\" of " + gun_of(ref) +
+                          " carries the hash " + (*t)->descriptor.digest.str());
+  return t;
+}
+
+Status check_platform_manifest(const client::Reference& ref, const client::Descriptor& entry,
+                               const TrustConfig& cfg,
+                               const std::function<void(const std::string&)>& warn,
+                               std::string* signed_by) {
+  auto t = find_signed_manifest(ref, entry.digest, cfg, warn);
+  if (!t) return std::unexpected(t.error());
+  if (!*t) return {};
+  if ((*t)->descriptor.size != entry.size)
+    return make_error(Fault::remote, "hash_mismatch",
+                      "platform manifest " + entry.digest.str() + " is listed as " +
+                          std::to_string(entry.size) + " bytes by the index but signed as " +
+                          std::to_string((*t)->descriptor.size) + " bytes in " + gun_of(ref));
+  if (signed_by) *signed_by = (*t)->role;
+  return {};
 }
 
 }  // namespace docket::verifier

@@ -37,6 +37,7 @@
 #include "client/trust_auth.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "tuf/metadata.h"
 
 namespace docket::verifier {
 
@@ -61,6 +62,24 @@ std::vector<std::filesystem::path> trust_certs_search_path();
 // The GUN Docker uses for a repository: "docker.io/library/nginx", "host:5000/team/app".
 std::string gun_of(const client::Reference& ref);
 
+// Trust pinning: <trust dir>/trust_pinning.json, {"certs": {"<gun>": ["<root key id>", ...]},
+// "disable_tofu": false}. Pull and every signing command (trustclient) apply it when they
+// first bootstrap a repository's root.
+inline constexpr const char* kTrustPinningFile = "trust_pinning.json";
+struct TrustPins {
+  std::vector<std::string> key_ids;  // pinned root key IDs (or prefixes) for the GUN
+  bool disable_tofu = false;
+};
+Result<TrustPins> load_trust_pins(const std::filesystem::path& trust_dir, const std::string& gun);
+// Whether one of `ids` is pinned (equal to a pin or starting with it).
+bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids);
+// First use of a repository's root fetched from `server_url`: pinned, it must list a pinned
+// key (by root.json key ID or its public key's canonical ID) else remote/pin_mismatch;
+// unpinned, disable_tofu refuses (user/not_pinned), else `warn` gets the first-use warning.
+Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
+                            const std::string& gun, const std::string& server_url,
+                            const std::function<void(const std::string&)>& warn);
+
 struct TrustedTarget {
   client::Descriptor descriptor;  // manifest digest (sha256) and length
   std::string role;               // the role that signed it ("targets", "targets/releases")
@@ -72,5 +91,22 @@ struct TrustedTarget {
 // `warn` receives the trust-on-first-use warning.
 Result<TrustedTarget> resolve_trusted(const client::Reference& ref, const TrustConfig& cfg,
                                       const std::function<void(const std::string&)>& warn);
+
+// Platform manifests of a multi-platform index signed with `--recursive` are Notary targets
+// named by their digest ("sha256:<hex>", a name no tag can have; docs/content-trust.md).
+// find_signed_manifest looks `digest` up as a tag is looked up (targets/releases, then
+// targets); nullopt when it is not signed there.
+Result<std::optional<TrustedTarget>> find_signed_manifest(
+    const client::Reference& ref, const Digest& digest, const TrustConfig& cfg,
+    const std::function<void(const std::string&)>& warn);
+
+// For a verified pull of an index: when the chosen platform manifest (`entry`, as the
+// trusted index lists it) is signed by its digest, its signed length must match the index's
+// (remote/hash_mismatch otherwise); *signed_by receives the signing role. Not signed: ok
+// (the trusted index digest already covers the entry).
+Status check_platform_manifest(const client::Reference& ref, const client::Descriptor& entry,
+                               const TrustConfig& cfg,
+                               const std::function<void(const std::string&)>& warn,
+                               std::string* signed_by);
 
 }  // namespace docket::verifier

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/docket/key_export.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -163,21 +164,10 @@ docket::cli::Registration reg("docket", 200, [](CLI::App& app) {
     add_common(cmd, *o);
     cmd->callback([=] {
       Context ctx(*o);
-      std::vector<std::string> want = *ids;
-      if (want.empty())
-        for (const auto& k : value_or_raise(ctx.store->list()))
-          if ((role->empty() || k.role == *role) && (gun->empty() || k.gun == *gun))
-            want.push_back(k.id);
-      if (want.empty())
-        raise(Fault::user, "not_found", "no keys match in " + ctx.store->location());
-      std::string out;
-      for (const auto& id : want) out += value_or_raise(ctx.store->export_pem(id));
-      if (output->empty()) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
-      } else {
-        value_or_raise(atomic_write_file(*output, out, 0600));
-        std::fprintf(stderr, "Exported %zu key(s) to %s\n", want.size(), output->c_str());
-      }
+      auto want = value_or_raise(
+          docket::cli::select_keys(*ctx.store, docket::cli::KeySelection{*ids, *role, *gun}));
+      auto n = value_or_raise(docket::cli::write_key_export(*ctx.store, want, *output));
+      if (!output->empty()) std::fprintf(stderr, "Exported %zu key(s) to %s\n", n, output->c_str());
     });
   }
 

@@ -84,7 +84,10 @@ docket::cli::Registration reg("docket", 10, [](CLI::App& app) {
     RegistryOptions o;
     o.insecure_http = a->insecure;
     auto c = value_or_raise(RegistryClient::create(domain, creds, o));
-    value_or_raise(c->check_login());
+    auto identity = value_or_raise(c->check_login());
+    // As Docker does: an identity token, when the token service issues one, is kept instead
+    // of the password.
+    if (!identity.empty()) creds = Credentials{creds.username, "", identity};
     auto cfg = value_or_raise(DockerConfig::load(docker_config_dir()));
     value_or_raise(cfg.store(domain, creds));
     std::printf("Login Succeeded\n");

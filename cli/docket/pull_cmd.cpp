@@ -17,7 +17,7 @@ using namespace docket::client;
 
 struct TransferArgs {
   std::string ref, platform, format;
-  bool quiet = false, insecure = false, disable_trust = false;
+  bool quiet = false, insecure = false, disable_trust = false, recursive = false;
   int parallel = kDefaultParallelTransfers;
   std::uint64_t chunk = 0;
 };
@@ -84,6 +84,22 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
     o.progress = progress.get();
     // The signed digest, not the registry's answer for the tag, decides what is stored.
     o.trusted = trusted;
+#if defined(DOCKET_HAVE_VERIFIER)
+    if (trusted) {
+      // A platform manifest signed by its digest (`push --recursive`) must match the entry of
+      // the trusted index it was chosen from.
+      o.check_platform_manifest = [ref, a](const Descriptor& entry) -> Status {
+        std::string role;
+        auto cfg = verifier::trust_config_for(ref);
+        if (auto s = verifier::check_platform_manifest(ref, entry, cfg, nullptr, &role); !s)
+          return s;
+        if (!role.empty() && !a->quiet && a->format != "json")
+          std::printf("Platform manifest %s (%s) signed by %s\n", entry.digest.str().c_str(),
+                      entry.platform ? entry.platform->str().c_str() : "?", role.c_str());
+        return {};
+      };
+    }
+#endif
     if (!a->quiet && a->format != "json")
       std::printf("Pulling from %s\n", ref.without_tag_or_digest().familiar().c_str());
     auto r = value_or_raise(pull_image(*reg, store, ref, o));
@@ -95,11 +111,18 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
   add_common(push, *b);
   push->add_option("--chunk-size", b->chunk,
                    "Upload in PATCH chunks of this many bytes (0: one PUT per blob)");
+  push->add_flag("--recursive", b->recursive,
+                 "With content trust on and a multi-platform index: also sign each platform "
+                 "manifest (by its digest)");
   push->callback([b] {
     auto ref = value_or_raise(Reference::parse(b->ref));
     if (ref.digest() && !ref.tag())
       raise(Fault::user, "usage", "push needs a tag, not a digest: " + b->ref);
     const bool sign = content_trust_enabled(b->disable_trust);
+    if (b->recursive && !sign)
+      raise(Fault::user, "usage",
+            "--recursive signs platform manifests and needs content trust "
+            "(DOCKER_CONTENT_TRUST=1, no --disable-content-trust)");
 #if defined(DOCKET_HAVE_TRUSTCLIENT)
     // With content trust on, everything signing needs is checked before any byte moves:
     // the trust server answers, we hold a key for a role the tag can be signed into, and
@@ -137,7 +160,10 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
     if (sign) {
       std::string tag = ref.tag().value_or(std::string(kDefaultTag));
       if (!b->quiet && b->format != "json") std::printf("Signing and pushing trust metadata\n");
-      auto out = value_or_raise(trustclient::sign_tag(*repo, tag, r.target.digest, r.target.size));
+      std::vector<Descriptor> children;
+      if (b->recursive) children = r.platform_manifests;
+      auto out = value_or_raise(
+          trustclient::sign_tag(*repo, tag, r.target.digest, r.target.size, children));
       if (!b->quiet && b->format != "json") {
         if (out.initialized)
           std::printf("Finished initializing \"%s\"\n", repo->config().gun.c_str());
@@ -146,6 +172,12 @@ docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
         std::printf(
             out.unchanged ? "%s:%s was already signed (%s)\n" : "Successfully signed %s:%s (%s)\n",
             ref.without_tag_or_digest().familiar().c_str(), tag.c_str(), roles.c_str());
+        for (const auto& c : children)
+          std::printf("Signed platform manifest %s (%s)\n", c.digest.str().c_str(),
+                      c.platform ? c.platform->str().c_str() : "no platform");
+        if (b->recursive && r.platform_manifests.empty())
+          std::printf("%s is a single manifest: --recursive had nothing more to sign\n",
+                      ref.familiar().c_str());
       }
     }
 #endif

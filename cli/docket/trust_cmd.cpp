@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/docket/key_export.h"
 #include "client/session.h"
 #include "client/transfer.h"
 #include "common/encoding.h"
@@ -133,7 +134,10 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         "Sign IMAGE:TAG as the registry serves it (pushing the local image if the "
         "registry has no such tag)");
     cmd->add_option("image", *image, "IMAGE:TAG")->required();
+    auto recursive = std::make_shared<bool>(false);
     cmd->add_flag("--insecure", *insecure, "Talk plain HTTP to the registry (test set-ups only)");
+    cmd->add_flag("--recursive", *recursive,
+                  "For a multi-platform index: also sign each platform manifest (by its digest)");
     add_common(cmd, *o);
     cmd->callback([=] {
       auto ref = repo_ref(*image);
@@ -149,9 +153,16 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         auto pushed = value_or_raise(client::push_image(*reg, store, ref, ref, po));
         d = pushed.target;
       }
+      std::vector<client::Descriptor> children;
+      if (*recursive) {
+        // The index as the registry serves it, checked against the digest being signed.
+        auto m = value_or_raise(reg->get_manifest(ref.path(), d->digest.str()));
+        if (client::is_index_media_type(m.media_type))
+          children = value_or_raise(client::parse_index(m.bytes, Fault::remote)).manifests;
+      }
       auto kc = key_context(*o);
       auto repo = open_repo(*kc, ref);
-      auto out = value_or_raise(sign_tag(*repo, *ref.tag(), d->digest, d->size));
+      auto out = value_or_raise(sign_tag(*repo, *ref.tag(), d->digest, d->size, children));
       if (out.initialized) std::printf("Initialized %s\n", repo->config().gun.c_str());
       std::string roles;
       for (const auto& r : out.roles) roles += (roles.empty() ? "" : ", ") + r;
@@ -159,6 +170,12 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
                                 : "Signed %s (%s, %llu bytes) into %s\n",
                   ref.familiar().c_str(), d->digest.str().c_str(),
                   static_cast<unsigned long long>(d->size), roles.c_str());
+      for (const auto& c : children)
+        std::printf("Signed platform manifest %s (%s)\n", c.digest.str().c_str(),
+                    c.platform ? c.platform->str().c_str() : "no platform");
+      if (*recursive && children.empty())
+        std::printf("%s is a single manifest: --recursive had nothing more to sign\n",
+                    ref.familiar().c_str());
     });
   }
 
@@ -246,6 +263,26 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       for (const auto& k : value_or_raise(kc->store->list()))
         std::printf("%-20s %-40s %s\n", k.role.c_str(), k.gun.empty() ? "-" : k.gun.c_str(),
                     k.id.c_str());
+    });
+  }
+  {  // key export
+    auto o = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto output = std::make_shared<std::string>();
+    auto* cmd = key->add_subcommand(
+        "export",
+        "Export a signer's keys (NAME) or one key (KEYID) as encrypted PEM, as stored: "
+        "`docket trust key load` and `notary key import` take it with the same passphrase");
+    cmd->add_option("key", *name, "NAME|KEYID (a signer name, or a key ID or its prefix)")
+        ->required();
+    cmd->add_option("-o,--output", *output, "Write to this file (mode 0600) instead of stdout");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto kc = key_context(*o);
+      auto ids = value_or_raise(docket::cli::select_signer_keys(*kc->store, *name));
+      auto n = value_or_raise(docket::cli::write_key_export(*kc->store, ids, *output));
+      if (!output->empty())
+        std::fprintf(stderr, "Exported %zu encrypted key(s) to %s\n", n, output->c_str());
     });
   }
   {  // key rotate

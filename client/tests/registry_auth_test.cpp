@@ -39,6 +39,19 @@ struct FakeRegistry {
     while (auto req = c.read_request()) {
       std::lock_guard l(mu);
       const std::string& t = req->target;
+      if (t == "/token" && req->method == "POST") {
+        // OAuth2 refresh-token grant: only the identity token "rt-9" is good.
+        token_requests.push_back("POST " + req->body +
+                                 " ct=" + req->headers.get("Content-Type").value_or("") +
+                                 " auth=" + req->headers.get("Authorization").value_or(""));
+        if (req->body.find("grant_type=refresh_token&refresh_token=rt-9&") == std::string::npos) {
+          c.respond(401, {}, R"({"error":"invalid_grant","error_description":"bad token"})");
+          continue;
+        }
+        c.respond(200, {{"Content-Type", "application/json"}},
+                  R"({"access_token":"tok-123","token_type":"Bearer"})");
+        continue;
+      }
       if (t.starts_with("/token?")) {
         token_requests.push_back(t + " auth=" + req->headers.get("Authorization").value_or(""));
         if (req->headers.get("Authorization") != "Basic " + base64_encode("bob:pw")) {
@@ -169,4 +182,37 @@ TEST(RegistryTamper, SwappedManifestIsRefused) {
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().code, "hash_mismatch");
   EXPECT_TRUE(dst.list()->empty());
+}
+
+// An identity token (what a credential helper returns for the "<token>" user, or what login
+// stored) is exchanged with an OAuth2 refresh-token POST, never sent as a password; a
+// refused one is user/unauthorized and the token appears in no error.
+TEST(RegistryAuth, IdentityTokenUsesTheOAuthRefreshGrant) {
+  FakeRegistry fake;
+  fake.token_auth = true;
+  test::TempDir d;
+  auto s = *ImageStore::open(d.path / "s");
+  auto img = test::build_image(s, 1, 100);
+  fake.publish(s, img, "1");
+  auto dst = *ImageStore::open(d.path / "d");
+  auto c = client_for(fake.domain(), Credentials{"", "", "rt-9"});
+  auto pulled = pull_image(*c, dst, R(fake.domain() + "/app:1"), PullOptions{});
+  ASSERT_TRUE(pulled) << pulled.error().describe();
+  EXPECT_EQ(pulled->target.digest, img.manifest.digest);
+  ASSERT_FALSE(fake.token_requests.empty());
+  const std::string& post = fake.token_requests.back();
+  EXPECT_TRUE(post.starts_with("POST grant_type=refresh_token&refresh_token=rt-9&")) << post;
+  EXPECT_NE(post.find("client_id=docket"), std::string::npos) << post;
+  EXPECT_NE(post.find("service=fake"), std::string::npos) << post;
+  EXPECT_NE(post.find("scope=repository%3Aapp%3Apull"), std::string::npos) << post;
+  EXPECT_NE(post.find("ct=application/x-www-form-urlencoded"), std::string::npos) << post;
+  EXPECT_TRUE(post.ends_with("auth=")) << post;
+
+  auto bad = client_for(fake.domain(), Credentials{"", "", "rt-stale"});
+  auto refused = pull_image(*bad, dst, R(fake.domain() + "/app:1"), PullOptions{});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "unauthorized");
+  EXPECT_NE(refused.error().message.find("identity token"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("rt-stale"), std::string::npos);
 }

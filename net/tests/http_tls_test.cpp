@@ -148,6 +148,27 @@ TEST_F(HttpTls, CertsDDirectoryLayout) {
   EXPECT_FALSE(none->ca_dir.has_value());
 }
 
+TEST_F(HttpTls, CertsDWithoutCaFilesTrustsOnlyTheSystemStore) {
+  // A certs.d directory holding only a client pair adds no CA: the throwaway CA stays
+  // untrusted (a certificate error, not a CA-loading one), and one more *.crt fixes that.
+  LoopbackServer srv(hello(), ServerTls{pki_.server_cert, pki_.server_key, pki_.ca_cert});
+  auto d = dir_.path() / "certs.d-client-only";
+  std::filesystem::create_directories(d);
+  std::filesystem::copy_file(pki_.client_cert, d / "client.cert");
+  std::filesystem::copy_file(pki_.client_key, d / "client.key");
+  auto tls = tls_options_from_certs_d(d);
+  ASSERT_TRUE(tls) << tls.error().describe();
+  auto r = get(srv.url("/"), *tls);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "network");
+  EXPECT_NE(r.error().message.find("certificate"), std::string::npos) << r.error().message;
+
+  std::filesystem::copy_file(pki_.ca_cert, d / "extra.crt");
+  r = get(srv.url("/"), *tls);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->body, "hello docket-test-client");
+}
+
 TEST_F(HttpTls, RsaPkiWorksToo) {
   TempDir d = TempDir::create("docket-tls-rsa");
   testing::TestPkiOptions po;

@@ -4,7 +4,9 @@
 //    is added with `docker trust signer add` and then used by `docket push`;
 //  - what the `notary` CLI publishes is read by `docket trust inspect`;
 //  - sign on push, key rotation and revoke against Debian's notary-server and
-//    docker-registry, checked with `notary list` from a client that cached the first root.
+//    docker-registry, checked with `notary list` from a client that cached the first root,
+//    and with verified pulls by fresh docket clients (signed tags pulled by their signed
+//    digest, unsigned and revoked tags refused).
 // Skipped only when a peer binary is absent.
 #include <gtest/gtest.h>
 
@@ -181,6 +183,46 @@ TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
   EXPECT_TRUE((*j)[0]["SignedTags"].empty());
 }
 
+// `docket trust key export` writes what `notary key import` takes: notary lists the key
+// under its role and can decrypt it with the same passphrase (`key passwd` re-encrypts it).
+TEST(TrustInterop, NotaryImportsDocketTrustKeyExport) {
+  if (!have("notary")) GTEST_SKIP() << "notary is not installed (scripts/install-deps.sh --peers)";
+  fs::path dir = fs::temp_directory_path() / ("docket-trust-keyexport-" + random_hex_id());
+  fs::create_directories(dir);
+  const std::map<std::string, std::string> ours{
+      {"DOCKER_CONFIG", (dir / "docker").string()},
+      {"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "interop-repo"}};
+  auto docket = [&](const std::string& args) {
+    return ts::run("setsid -w " + ts::sh_quote(docket_bin()) + " " + args, ours, "", 60);
+  };
+  auto g = docket("trust key generate alice --dir " + ts::sh_quote(dir.string()));
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto idp = g.output.find("Key ID: ");
+  ASSERT_NE(idp, std::string::npos) << g.output;
+  const std::string id = g.output.substr(idp + 8, 64);
+  const fs::path pem = dir / "alice.pem";
+  auto ex = docket("trust key export alice -o " + ts::sh_quote(pem.string()));
+  ASSERT_EQ(ex.exit_code, 0) << ex.output;
+  const fs::path theirs = dir / "notary-trust";
+  const std::map<std::string, std::string> env{{"NOTARY_DELEGATION_PASSPHRASE", "interop-repo"}};
+  auto notary = [&](const std::string& args) {
+    return ts::run("setsid -w notary -d " + ts::sh_quote(theirs.string()) + " " + args, env, "",
+                   60);
+  };
+  auto imp = notary("key import " + ts::sh_quote(pem.string()));
+  ASSERT_EQ(imp.exit_code, 0) << imp.output;
+  auto list = notary("key list");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find(id), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("alice"), std::string::npos) << list.output;
+  auto passwd = notary("key passwd " + id);
+  EXPECT_EQ(passwd.exit_code, 0) << passwd.output;
+  EXPECT_NE(passwd.output.find("Successfully updated passphrase"), std::string::npos)
+      << passwd.output;
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+}
+
 TEST(TrustInterop, SignOnPushRotateRevokeAgainstNotaryServerAndDockerRegistry) {
   if (!client::test::have_program("docker-registry"))
     GTEST_SKIP() << "docker-registry not installed";
@@ -218,14 +260,41 @@ TEST(TrustInterop, SignOnPushRotateRevokeAgainstNotaryServerAndDockerRegistry) {
     list = server->cli(watcher, {"list", gun});
     ASSERT_EQ(list.exit_code, 0) << role << ": " << list.output;
     EXPECT_NE(list.output.find("\n" + tag + " "), std::string::npos) << role << ": " << list.output;
-    // docket's verified view from a fresh client agrees.
+    // docket's verified view from a fresh client agrees, and it pulls the tag verified.
     Client fresh(server->dir() / ("fresh-" + role), server->url(), server->ca_file(), host);
     auto inspect = fresh.docket("trust inspect " + gun + ":" + tag);
     ASSERT_EQ(inspect.exit_code, 0) << role << ": " << inspect.output;
     auto j = json_in(inspect.output);
     ASSERT_TRUE(j);
     EXPECT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
+    auto pulled = fresh.docket("pull --insecure " + gun + ":" + tag);
+    ASSERT_EQ(pulled.exit_code, 0) << role << ": " << pulled.output << server->log();
+    EXPECT_NE(pulled.output.find(hex), std::string::npos) << role << ": " << pulled.output;
   }
+
+  // An unsigned tag on docker-registry is refused, and nothing is stored.
+  ASSERT_EQ(me.docket("tag " + gun + ":1 " + gun + ":unsigned").exit_code, 0);
+  ASSERT_EQ(me.docket("push --insecure -q --disable-content-trust " + gun + ":unsigned").exit_code,
+            0);
+  Client stranger(server->dir() / "stranger", server->url(), server->ca_file(), host);
+  auto refused = stranger.docket("pull --insecure " + gun + ":unsigned");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("not_signed"), std::string::npos) << refused.output;
+  EXPECT_EQ(stranger.docket("images -q").output, "");
+
+  // docker-registry's tag 2 is moved to other content: a verified pull still fetches the
+  // signed digest, never what the registry's tag now names.
+  ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "a.txt", "moved under the signature\n"));
+  ASSERT_EQ(me.docket("import rootfs " + gun + ":2").exit_code, 0);
+  std::string moved_hex =
+      digest_hex(me.docket("push --insecure -q --disable-content-trust " + gun + ":2").output);
+  ASSERT_EQ(moved_hex.size(), 64u);
+  ASSERT_NE(moved_hex, hex);
+  auto verified = stranger.docket("pull --insecure " + gun + ":2");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  auto stored = stranger.docket("images --format json");
+  EXPECT_NE(stored.output.find("sha256:" + hex), std::string::npos) << stored.output;
+  EXPECT_EQ(stored.output.find(moved_hex), std::string::npos) << stored.output;
 
   auto revoke = me.docket("trust revoke " + gun + ":1");
   ASSERT_EQ(revoke.exit_code, 0) << revoke.output << server->log();
@@ -233,6 +302,10 @@ TEST(TrustInterop, SignOnPushRotateRevokeAgainstNotaryServerAndDockerRegistry) {
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_EQ(list.output.find("\n1 "), std::string::npos) << list.output;
   EXPECT_NE(list.output.find("\n2 "), std::string::npos) << list.output;
+  // The revoked tag is refused by a client that had pulled from this repository before.
+  auto revoked = stranger.docket("pull --insecure " + gun + ":1");
+  EXPECT_EQ(revoked.exit_code, 1) << revoked.output;
+  EXPECT_NE(revoked.output.find("not_signed"), std::string::npos) << revoked.output;
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 
+#include "common/digest.h"
+#include "common/encoding.h"
 #include "common/file.h"
 #include "common/json.h"
 #include "net/htpasswd.h"
@@ -327,6 +329,298 @@ TEST_F(TrustE2E, SignersAndThresholdTwoCoSigning) {
   EXPECT_EQ(still.exit_code, 0) << still.output;
 }
 
+// `docket trust key export`: a signer key leaves the trust directory encrypted as stored and
+// works as that signer's key in another trust directory after `docket trust key load`.
+TEST_F(TrustE2E, TrustKeyExportLoadsElsewhereAndSigns) {
+  const std::string repo = host_ + "/team/exp";
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  auto g = docket("alice", "trust key generate alice --dir " + (dir_ / "alice").string());
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto idp = g.output.find("Key ID: ");
+  ASSERT_NE(idp, std::string::npos) << g.output;
+  const std::string id = g.output.substr(idp + 8, 64);
+
+  // By name, to a file: mode 0600, one encrypted block with notary's headers, no clear key.
+  const fs::path pem = dir_ / "alice-export.pem";
+  auto ex = docket("alice", "trust key export alice -o " + pem.string());
+  ASSERT_EQ(ex.exit_code, 0) << ex.output;
+  EXPECT_NE(ex.output.find("Exported 1 encrypted key"), std::string::npos) << ex.output;
+  auto text = read_file(pem);
+  ASSERT_TRUE(text) << text.error().describe();
+  EXPECT_NE(text->find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos) << *text;
+  EXPECT_EQ(text->find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+  EXPECT_EQ(text->find("-----BEGIN EC PRIVATE KEY-----"), std::string::npos);
+  EXPECT_NE(text->find("role: alice"), std::string::npos) << *text;
+  EXPECT_NE(text->find("path: " + id), std::string::npos) << *text;
+  EXPECT_EQ(fs::status(pem).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // By key ID prefix, to stdout: the same block.
+  auto by_id = docket("alice", "trust key export " + id.substr(0, 12));
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.output;
+  EXPECT_EQ(by_id.output, *text);
+  // Nothing by that name or ID: a user error naming it, no file written.
+  auto none = docket("alice", "trust key export nobody -o " + (dir_ / "none.pem").string());
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("not_found"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("nobody"), std::string::npos) << none.output;
+  EXPECT_FALSE(fs::exists(dir_ / "none.pem"));
+
+  // The admin makes alice a signer; "ci" (a fresh trust directory) loads the export, with the
+  // wrong passphrase first (refused, nothing stored), then the right one, and signs as alice.
+  auto add = docket("admin", "trust signer add --key " + (dir_ / "alice" / "alice.pub").string() +
+                                 " alice " + repo);
+  ASSERT_EQ(add.exit_code, 0) << add.output << server_log();
+  auto wrong = docket("ci", "trust key load " + pem.string() + " --name alice",
+                      {{"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "not-it"}});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_EQ(docket("ci", "trust key list").output.find(id), std::string::npos);
+  auto load = docket("ci", "trust key load " + pem.string() + " --name alice");
+  ASSERT_EQ(load.exit_code, 0) << load.output;
+  EXPECT_NE(load.output.find(id), std::string::npos) << load.output;
+  EXPECT_NE(docket("ci", "trust key list").output.find(id), std::string::npos);
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  ASSERT_EQ(docket("admin", "push --insecure --disable-content-trust " + repo + ":2").exit_code, 0);
+  auto sign = docket("ci", "trust sign --insecure " + repo + ":2");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+  EXPECT_NE(sign.output.find("targets/releases"), std::string::npos) << sign.output;
+  Json j = inspect("admin", repo + ":2");
+  ASSERT_EQ(j[0]["SignedTags"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << j.dump();
+  auto pull = docket("bob", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(pull.exit_code, 0) << pull.output;
+}
+
+// Trust pinning applies to signing as to pulling: a client whose trust_pinning.json pins the
+// GUN to another root key refuses the repository at first use in every signing command,
+// before anything is pushed or signed; the right pin (the root key's ID as `trust key list`
+// shows it) signs without the first-use warning; a new GUN pinned to a key we lack is not
+// created.
+TEST_F(TrustE2E, PinnedRootIsEnforcedBySigningCommands) {
+  const std::string repo = host_ + "/team/pin";
+  make_image("alice", repo + ":1");
+  ASSERT_EQ(docket("alice", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  ASSERT_EQ(docket("alice", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  ASSERT_EQ(docket("alice", "push --insecure --disable-content-trust " + repo + ":2").exit_code, 0);
+  auto targets_json = [&] {
+    return run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/targets.json").output;
+  };
+  const std::string before = targets_json();
+  ASSERT_NE(before.find("\"signed\""), std::string::npos) << before;
+
+  // "ci" holds alice's keys (a copy of her trust directory) but no cached trust data.
+  fs::path ci_trust = dir_ / "ci" / "docker" / "trust";
+  fs::create_directories(ci_trust.parent_path());
+  fs::copy(dir_ / "alice" / "docker" / "trust", ci_trust, fs::copy_options::recursive);
+  fs::remove_all(ci_trust / "tuf");
+  auto keys = docket("ci", "key list --role root --json");
+  auto kj = parse_json(keys.output, "key list", Fault::bug);
+  ASSERT_TRUE(kj && kj->size() == 1u) << keys.output;
+  const std::string root_id = (*kj)[0]["id"];
+  const std::string wrong(64, 'a');
+  auto pin = [&](const std::string& id) {
+    Json j = {{"certs", {{repo, Json::array({id})}}}};
+    ASSERT_TRUE(atomic_write_file(ci_trust / "trust_pinning.json", j.dump()));
+  };
+  ASSERT_EQ(docket("ci", "trust key generate x --dir " + (dir_ / "ci").string()).exit_code, 0);
+  pin(wrong);
+  for (const std::string cmd :
+       {"trust sign --insecure " + repo + ":2", "push --insecure " + repo + ":2",
+        "trust signer add --key " + (dir_ / "ci" / "x.pub").string() + " x " + repo,
+        "trust key rotate targets " + repo}) {
+    auto r = docket("ci", cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("pin_mismatch"), std::string::npos) << cmd << ": " << r.output;
+    EXPECT_EQ(r.output.find("The push refers to"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(ci_trust / "tuf" / repo / "metadata" / "root.json"));
+  EXPECT_EQ(targets_json(), before);
+  auto unsigned_pull = docket("bob", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(unsigned_pull.exit_code, 1) << unsigned_pull.output;
+  EXPECT_NE(unsigned_pull.output.find("not_signed"), std::string::npos) << unsigned_pull.output;
+
+  // The right pin (a prefix of the root key's ID): signs, and says nothing of first use.
+  pin(root_id.substr(0, 16));
+  auto sign = docket("ci", "trust sign --insecure " + repo + ":2");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+  EXPECT_EQ(sign.output.find("first use"), std::string::npos) << sign.output;
+  EXPECT_NE(targets_json(), before);
+  EXPECT_EQ(docket("bob", "pull --insecure " + repo + ":2").exit_code, 0);
+
+  // disable_tofu without a pin for the GUN: refused.
+  fs::create_directories(dir_ / "dave" / "docker" / "trust");
+  ASSERT_TRUE(atomic_write_file(dir_ / "dave" / "docker" / "trust" / "trust_pinning.json",
+                                R"({"disable_tofu": true})"));
+  fs::copy(dir_ / "alice" / "docker" / "trust" / "private",
+           dir_ / "dave" / "docker" / "trust" / "private", fs::copy_options::recursive);
+  auto tofu = docket("dave", "trust sign --insecure " + repo + ":1");
+  EXPECT_EQ(tofu.exit_code, 1) << tofu.output;
+  EXPECT_NE(tofu.output.find("not_pinned"), std::string::npos) << tofu.output;
+
+  // A new GUN pinned to a root key ci does not hold: not created, nothing pushed.
+  const std::string fresh = host_ + "/team/pin-new";
+  Json j = {{"certs", {{fresh, Json::array({wrong})}}}};
+  ASSERT_TRUE(atomic_write_file(ci_trust / "trust_pinning.json", j.dump()));
+  make_image("ci", fresh + ":1");
+  auto init = docket("ci", "push --insecure " + fresh + ":1");
+  EXPECT_EQ(init.exit_code, 1) << init.output;
+  EXPECT_NE(init.output.find("pin_mismatch"), std::string::npos) << init.output;
+  auto none = docket("erin", "pull --insecure " + fresh + ":1");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("never been signed"), std::string::npos) << none.output;
+}
+
+// The registry's stored bytes of a blob (distribution's layout: …/blobs/sha256/xx/<hex>/data).
+fs::path stored_blob(const fs::path& server_dir, const std::string& hex) {
+  for (const auto& e : fs::recursive_directory_iterator(server_dir))
+    if (e.path().filename() == "data" && e.path().parent_path().filename() == hex) return e.path();
+  return {};
+}
+
+// A two-platform index for `ref` in `who`'s store: two imported images (linux/amd64,
+// linux/arm64) saved as OCI layouts and joined under a new image index, then loaded.
+// Returns the platform manifests' descriptors {amd64, arm64} as JSON.
+class TrustMultiArchE2E : public TrustE2E {
+ protected:
+  // No manifest cache: the test swaps a stored manifest's bytes under the registry.
+  std::map<std::string, std::string> server_env() override {
+    return {{"DOCKET_REGISTRY_CACHE_MANIFEST_BYTES", "0"}};
+  }
+  std::vector<Json> make_index(const std::string& who, const std::string& ref) {
+    std::vector<Json> children;
+    fs::path oci = dir_ / "oci";
+    fs::create_directories(oci);
+    for (const std::string arch : {"amd64", "arm64"}) {
+      EXPECT_TRUE(atomic_write_file(dir_ / "rootfs" / "etc" / "motd", "built for " + arch + "\n"));
+      const std::string one = ref + "-" + arch;
+      auto r = docket(who, "import --platform linux/" + arch + " rootfs " + one);
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      fs::path part = dir_ / ("oci-" + arch);
+      fs::create_directories(part);
+      r = docket(who, "save -o " + (part / "img.tar").string() + " " + one);
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      auto x = run("tar -xf " + sh_quote((part / "img.tar").string()) + " -C " +
+                   sh_quote(part.string()) + " && cp -rn " + sh_quote((part / "blobs").string()) +
+                   " " + sh_quote((part / "oci-layout").string()) + " " + sh_quote(oci.string()));
+      EXPECT_EQ(x.exit_code, 0) << x.output;
+      auto idx = parse_json(read_file(part / "index.json").value_or("{}"), "index", Fault::bug);
+      EXPECT_TRUE(idx && (*idx)["manifests"].size() == 1u);
+      if (!idx || (*idx)["manifests"].size() != 1u) return {};
+      Json m = (*idx)["manifests"][0];
+      Json child = {{"mediaType", m["mediaType"]},
+                    {"digest", m["digest"]},
+                    {"size", m["size"]},
+                    {"platform", {{"architecture", arch}, {"os", "linux"}}}};
+      children.push_back(child);
+    }
+    Json index = {{"schemaVersion", 2},
+                  {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                  {"manifests", Json::array({children[0], children[1]})}};
+    const std::string bytes = index.dump();
+    const std::string hex = sha256_hex(bytes);
+    EXPECT_TRUE(atomic_write_file(oci / "blobs" / "sha256" / hex, bytes));
+    Json top = {{"schemaVersion", 2},
+                {"manifests",
+                 Json::array({{{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                               {"digest", "sha256:" + hex},
+                               {"size", bytes.size()},
+                               {"annotations", {{"org.opencontainers.image.ref.name", ref}}}}})}};
+    EXPECT_TRUE(atomic_write_file(oci / "index.json", top.dump()));
+    auto t = run("tar -cf " + sh_quote((dir_ / "multi.tar").string()) + " -C " +
+                 sh_quote(oci.string()) + " oci-layout index.json blobs");
+    EXPECT_EQ(t.exit_code, 0) << t.output;
+    auto l = docket(who, "load -i " + (dir_ / "multi.tar").string());
+    EXPECT_EQ(l.exit_code, 0) << l.output;
+    index_hex_ = hex;
+    return children;
+  }
+  std::string index_hex_;
+};
+
+TEST_F(TrustMultiArchE2E, RecursiveSigningOfAnIndexAndVerifiedPlatformPulls) {
+  const std::string repo = host_ + "/team/multi";
+  auto children = make_index("alice", repo + ":1");
+  ASSERT_EQ(children.size(), 2u);
+  const std::string amd = children[0]["digest"], arm = children[1]["digest"];
+
+  // --recursive needs content trust.
+  auto plain =
+      docket("alice", "push --insecure --disable-content-trust --recursive " + repo + ":1");
+  EXPECT_EQ(plain.exit_code, 1) << plain.output;
+  EXPECT_NE(plain.output.find("needs content trust"), std::string::npos) << plain.output;
+
+  auto push = docket("alice", "push --insecure --recursive " + repo + ":1");
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  EXPECT_NE(push.output.find("Signed platform manifest " + amd + " (linux/amd64)"),
+            std::string::npos)
+      << push.output;
+  EXPECT_NE(push.output.find("Signed platform manifest " + arm + " (linux/arm64)"),
+            std::string::npos)
+      << push.output;
+
+  // inspect lists the tag (the index digest) and each platform manifest under its digest.
+  Json j = inspect("alice", repo);
+  std::map<std::string, std::string> signed_;
+  for (const auto& t : j[0]["SignedTags"]) signed_[t["SignedTag"]] = t["Digest"];
+  EXPECT_EQ(signed_.size(), 3u) << j.dump();
+  EXPECT_EQ(signed_["1"], index_hex_) << j.dump();
+  EXPECT_EQ(signed_[amd], amd.substr(7)) << j.dump();
+  EXPECT_EQ(signed_[arm], arm.substr(7)) << j.dump();
+
+  // A fresh client pulls each platform verified, the platform manifest against its entry.
+  for (const auto& [arch, digest] : {std::pair{"amd64", amd}, std::pair{"arm64", arm}}) {
+    auto pull = docket(std::string("bob-") + arch,
+                       "pull --insecure --platform linux/" + std::string(arch) + " " + repo + ":1");
+    ASSERT_EQ(pull.exit_code, 0) << pull.output;
+    EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
+    EXPECT_NE(
+        pull.output.find("Platform manifest " + digest + " (linux/" + arch + ") signed by targets"),
+        std::string::npos)
+        << pull.output;
+  }
+
+  // trust sign --recursive of what the registry serves: the same three entries, unchanged.
+  auto again = docket("alice", "trust sign --insecure --recursive " + repo + ":1");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("already signed"), std::string::npos) << again.output;
+
+  // The registry serves other bytes for the amd64 manifest: refused, nothing stored.
+  fs::path amd_blob = stored_blob(dir_ / "server", amd.substr(7));
+  ASSERT_FALSE(amd_blob.empty());
+  fs::path arm_blob = stored_blob(dir_ / "server", arm.substr(7));
+  ASSERT_FALSE(arm_blob.empty());
+  ASSERT_TRUE(atomic_write_file(amd_blob, read_file(arm_blob).value_or("")));
+  auto swapped = docket("carol", "pull --insecure --platform linux/amd64 " + repo + ":1");
+  EXPECT_EQ(swapped.exit_code, 1) << swapped.output;
+  EXPECT_NE(swapped.output.find("hash_mismatch"), std::string::npos) << swapped.output;
+  EXPECT_EQ(docket("carol", "images -q").output, "");
+
+  // The arm64 entry re-signed with another length (staged as notary stages a target, then
+  // published): the index's entry no longer matches the signature, so the pull is refused.
+  auto len = children[1]["size"].get<std::uint64_t>();
+  auto raw = hex_decode(arm.substr(7));
+  ASSERT_TRUE(raw);
+  Json meta = {{"length", len + 1}, {"hashes", {{"sha256", base64_encode(*raw)}}}};
+  Json change = {{"action", "create"},
+                 {"role", "targets"},
+                 {"type", "target"},
+                 {"path", arm},
+                 {"data", base64_encode(meta.dump())}};
+  fs::path cl = dir_ / "alice" / "docker" / "trust" / "tuf" / repo / "changelist";
+  fs::create_directories(cl);
+  ASSERT_TRUE(atomic_write_file(
+      cl / "09999999999999999999_0f0e0d0c-0b0a-4908-8706-050403020100.change", change.dump()));
+  auto pub = docket("alice", "trust publish " + repo);
+  ASSERT_EQ(pub.exit_code, 0) << pub.output << server_log();
+  auto forged = docket("dave", "pull --insecure --platform linux/arm64 " + repo + ":1");
+  EXPECT_EQ(forged.exit_code, 1) << forged.output;
+  EXPECT_NE(forged.output.find("hash_mismatch"), std::string::npos) << forged.output;
+  EXPECT_NE(forged.output.find("signed as " + std::to_string(len + 1) + " bytes"),
+            std::string::npos)
+      << forged.output;
+  EXPECT_EQ(docket("dave", "images -q").output, "");
+}
+
 // The same server behind token auth (htpasswd users, an access policy): the trust routes
 // answer 401 with a Bearer challenge, and the client authenticates with what `docket login`
 // stored for the server's host. alice may do everything; bob may push and pull images but
@@ -366,6 +660,14 @@ TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // The token service issued an identity token: login kept it instead of the password, and
+  // everything below authenticates with it (OAuth2 refresh grant), registry and trust server.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  ASSERT_TRUE(cfg["auths"].contains(host_)) << cfg.dump();
+  EXPECT_TRUE(cfg["auths"][host_]["identitytoken"].is_string()) << cfg.dump();
+  EXPECT_EQ(cfg["auths"][host_]["auth"], base64_encode("alice:")) << cfg.dump();
+  EXPECT_EQ(cfg.dump().find("alice-pass"), std::string::npos);
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
@@ -419,6 +721,11 @@ TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
   const std::string img = image("team/app:1");
   make_image("alice", img);
   login("alice");
+  // Basic auth has no identity tokens: login stored the password.
+  auto cfg = value_or_raise(parse_json(
+      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  EXPECT_EQ(cfg["auths"][host_].value("auth", ""), base64_encode("alice:alice-pass")) << cfg.dump();
+  EXPECT_FALSE(cfg["auths"][host_].contains("identitytoken")) << cfg.dump();
   auto push = docket("alice", "push --insecure " + img);
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
   EXPECT_NE(push.output.find("Successfully signed"), std::string::npos) << push.output;
