@@ -1,6 +1,6 @@
-// `docket trust …`: Docker Content Trust's commands (inspect, sign, revoke, key, signer) and
-// Notary's repository ones (key rotate, status, publish, reset, cosign) on a trust
-// directory shared with `docker trust` and `notary` (docs/content-trust.md).
+// `docket trust …`: Docker Content Trust's commands (inspect, sign, revoke, key, signer), lookup
+// and Notary's repository ones (key rotate, status, publish, reset, cosign) on a trust directory
+// shared with `docker trust` and `notary` (docs/content-trust.md).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +21,7 @@
 #include "keys/pem.h"
 #include "trustclient/context.h"
 #include "trustclient/inspect.h"
+#include "verifier/trust.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -122,6 +123,28 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         for (const auto& j : all) std::fputs(inspect_pretty(j).c_str(), stdout);
       else
         std::printf("%s\n", all.dump(4).c_str());
+    });
+  }
+
+  {  // lookup: `notary lookup GUN TAG`, through the verify-on-pull path
+    auto image = std::make_shared<std::string>();
+    auto trust_dir = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand(
+        "lookup",
+        "Resolve IMAGE[:TAG] through its trust data exactly as a verified pull does; prints "
+        "TAG DIGEST SIZE ROLE");
+    cmd->add_option("image", *image, "IMAGE[:TAG]")->required();
+    cmd->add_option("--trust-dir", *trust_dir,
+                    "Trust directory (default $DOCKER_CONFIG/trust or ~/.docker/trust)");
+    cmd->callback([=] {
+      auto ref = repo_ref(*image);
+      auto cfg = verifier::trust_config_for(ref);
+      if (!trust_dir->empty()) cfg.trust_dir = *trust_dir;
+      auto t = value_or_raise(verifier::resolve_trusted(
+          ref, cfg, [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); }));
+      std::printf("%s %s %llu %s\n", ref.tag().value_or(std::string(client::kDefaultTag)).c_str(),
+                  t.descriptor.digest.str().c_str(),
+                  static_cast<unsigned long long>(t.descriptor.size), t.role.c_str());
     });
   }
 

@@ -186,6 +186,16 @@ TEST_F(TrustE2E, VerifiedPullStoresTheSignedDigestNotTheRegistrysTag) {
   auto stored = docket("bob", "images --format json");
   EXPECT_NE(stored.output.find("sha256:" + signed_hex), std::string::npos) << stored.output;
   EXPECT_EQ(stored.output.find(swapped_hex), std::string::npos) << stored.output;
+
+  // `trust lookup` (a fresh client) names the signed digest too, and refuses an unsigned tag.
+  auto lookup = docket("erin", "trust lookup " + img);
+  ASSERT_EQ(lookup.exit_code, 0) << lookup.output;
+  EXPECT_NE(lookup.output.find("1 sha256:" + signed_hex + " "), std::string::npos) << lookup.output;
+  EXPECT_NE(lookup.output.find(" targets\n"), std::string::npos) << lookup.output;
+  EXPECT_EQ(lookup.output.find(swapped_hex), std::string::npos) << lookup.output;
+  auto unsigned_tag = docket("erin", "trust lookup " + image("team/moved:other"));
+  EXPECT_EQ(unsigned_tag.exit_code, 1) << unsigned_tag.output;
+  EXPECT_NE(unsigned_tag.output.find("not_signed"), std::string::npos) << unsigned_tag.output;
 }
 
 TEST_F(TrustE2E, PassphrasesMissingOrWrongFailAtOnce) {
