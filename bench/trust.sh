@@ -8,15 +8,23 @@
 #   GET root/targets/snapshot/timestamp.json  wrk -t2 -c32 -d${DURATION:-8}s, requests/s
 #   GET the global changefeed (records=100)   wrk, requests/s
 #   publish of 1,000 and 10,000 targets       trust_publish_bench, median of ${REPEATS:-5} ms
+# Beside each throughput figure: the server's own CPU time per request (user+system from
+# /proc/PID/stat over the wrk run, in microseconds) for both servers, and wrk's. wrk shares
+# the machine's cores with the server under test, so requests/s is bounded by wrk's own cost
+# per request as much as by the server's; CPU per request is the server's cost alone and
+# moves much less with load from other processes.
 # notary-server runs with its memory store (its SQL stores need a separate database server;
 # sqlite3 is not compiled into Debian's binary); docket runs with its default SQLite store,
-# durable (WAL, synchronous=FULL), so the comparison favours notary-server.
+# durable (WAL, synchronous=FULL: every publish waits for an fsync), so the comparison
+# favours notary-server. The "tmpfs" publish rows run a second docket-server whose SQLite
+# file is on /dev/shm (fsync costs nothing there): neither side touches a disk, which
+# compares the processing alone. Those rows are NOT durable and are not the headline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 DURATION=${DURATION:-8}
 REPEATS=${REPEATS:-5}
-for bin in notary-server wrk openssl curl; do
+for bin in notary-server wrk openssl curl python3; do
   command -v "$bin" >/dev/null || { echo "trust.sh: $bin is not installed (scripts/install-deps.sh --peers)"; exit 1; }
 done
 DOCKET="$BUILD/cli/docket-server"
@@ -28,7 +36,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
+  rm -rf "$T" "${SHM:-/nonexistent}"
 }
 trap cleanup EXIT
 
@@ -45,6 +53,7 @@ openssl x509 -req -in "$T/server.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcrea
   -extfile "$T/ext.cnf" -out "$T/server.crt" 2>/dev/null
 
 NPORT=$(free_port)
+SHM=
 cat >"$T/notary-server.json" <<EOF
 {"server":{"http_addr":"127.0.0.1:$NPORT","tls_cert_file":"$T/server.crt","tls_key_file":"$T/server.key"},
  "trust_service":{"type":"local","key_algorithm":"ed25519"},
@@ -52,13 +61,22 @@ cat >"$T/notary-server.json" <<EOF
 EOF
 notary-server -config "$T/notary-server.json" >"$T/notary-server.log" 2>&1 &
 PIDS+=($!)
+NPID=$!
 DPORT=$(free_port)
 DOCKET_SIGNER_PASSPHRASE_DEFAULT=bench-pass DOCKET_LOG_ACCESSLOG_ENABLED=false "$DOCKET" trust --addr "127.0.0.1:$DPORT" --data "$T/data" \
   --tls-cert "$T/server.crt" --tls-key "$T/server.key" --storage "sqlite://$T/trust.db" \
   --signer-dir "$T/signer" --log-level error >"$T/docket.log" 2>&1 &
 PIDS+=($!)
+DPID=$!
+SHM=$(mktemp -d /dev/shm/docket-trust-bench.XXXXXX)
+MPORT=$(free_port)
+DOCKET_SIGNER_PASSPHRASE_DEFAULT=bench-pass DOCKET_LOG_ACCESSLOG_ENABLED=false "$DOCKET" trust --addr "127.0.0.1:$MPORT" --data "$SHM/data" \
+  --tls-cert "$T/server.crt" --tls-key "$T/server.key" --storage "sqlite://$SHM/trust.db" \
+  --signer-dir "$SHM/signer" --log-level error >"$T/docket-tmpfs.log" 2>&1 &
+PIDS+=($!)
 wait_port "$NPORT"
 wait_port "$DPORT"
+wait_port "$MPORT"
 
 # The same repository on both: notary init + one target, published.
 GUN=localhost:4443/bench/app
@@ -76,20 +94,55 @@ EOF
     ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad -p >/dev/null; done
 done
 
-rps() { wrk -t2 -c32 -d"${DURATION}s" "$1" 2>/dev/null | awk '/Requests\/sec/ {print $2}'; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.1f}x' if b>0 else 'n/a')" "$1" "$2"; }
-printf '%-34s %14s %14s %8s\n' "measure" "docket" "notary-server" "ratio"
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# run_wrk URL SERVER_PID -> "req/s server_µs_per_request wrk_µs_per_request"
+run_wrk() {
+  local t0 t1 out
+  t0=$(cpu_ticks "$2")
+  if [[ -x /usr/bin/time ]]; then
+    out=$(/usr/bin/time -f 'WRKCPU %U %S' wrk -t2 -c32 -d"${DURATION}s" "$1" 2>&1)
+  else
+    out=$(wrk -t2 -c32 -d"${DURATION}s" "$1" 2>&1)
+  fi
+  t1=$(cpu_ticks "$2")
+  python3 - "$out" "$t0" "$t1" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+out, t0, t1, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rps = re.search(r"Requests/sec:\s*([0-9.]+)", out)
+n = re.search(r"(\d+) requests in", out)
+w = re.search(r"WRKCPU ([0-9.]+) ([0-9.]+)", out)
+if not (rps and n and int(n.group(1)) > 0):
+    print("0 n/a n/a"); sys.exit()
+reqs = int(n.group(1))
+server = (t1 - t0) / hz * 1e6 / reqs
+wrk = (float(w.group(1)) + float(w.group(2))) * 1e6 / reqs if w else float("nan")
+print(f"{float(rps.group(1)):.0f} {server:.1f} {wrk:.1f}")
+PY
+}
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.1f}x' if b>0 else 'n/a')" "$1" "$2" 2>/dev/null || echo n/a; }
+row() {  # name docket notary ratio [docket-cpu notary-cpu cpu-ratio wrk-d wrk-n]
+  printf '%-36s %11s %11s %7s | %9s %9s %7s | %7s %7s\n' "$@"
+}
+echo "wrk -t2 -c32 -d${DURATION}s over TLS; cpu = server CPU (user+sys) per request, µs; wrk = wrk's own CPU per request, µs"
+row "measure" "docket" "notary" "ratio" "cpu dkt" "cpu ntry" "ratio" "wrk dkt" "wrk ntry"
+get_row() {  # name path
+  read -r d dc dw < <(run_wrk "https://127.0.0.1:$DPORT$2" "$DPID")
+  read -r n nc nw < <(run_wrk "https://127.0.0.1:$NPORT$2" "$NPID")
+  row "$1" "$d" "$n" "$(ratio "$d" "$n")" "$dc" "$nc" "$(ratio "$nc" "$dc")" "$dw" "$nw"
+}
 for role in root targets snapshot timestamp; do
-  d=$(rps "https://127.0.0.1:$DPORT/v2/$GUN/_trust/tuf/$role.json")
-  n=$(rps "https://127.0.0.1:$NPORT/v2/$GUN/_trust/tuf/$role.json")
-  printf '%-34s %14s %14s %8s\n' "GET $role.json (req/s)" "$d" "$n" "$(ratio "$d" "$n")"
+  get_row "GET $role.json (req/s)" "/v2/$GUN/_trust/tuf/$role.json"
 done
-d=$(rps "https://127.0.0.1:$DPORT/v2/_trust/changefeed?records=100&change_id=0")
-n=$(rps "https://127.0.0.1:$NPORT/v2/_trust/changefeed?records=100&change_id=0")
-printf '%-34s %14s %14s %8s\n' "GET changefeed (req/s)" "$d" "$n" "$(ratio "$d" "$n")"
+get_row "GET changefeed (req/s)" "/v2/_trust/changefeed?records=100&change_id=0"
+publish_ms() { "$PUBLISH" "https://127.0.0.1:$1" "$T/ca.crt" localhost:4443/bench "$2" "$REPEATS" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p'; }
 for count in 1000 10000; do
-  d=$("$PUBLISH" "https://127.0.0.1:$DPORT" "$T/ca.crt" localhost:4443/bench "$count" "$REPEATS" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')
-  n=$("$PUBLISH" "https://127.0.0.1:$NPORT" "$T/ca.crt" localhost:4443/bench "$count" "$REPEATS" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p')
-  printf '%-34s %14s %14s %8s\n' "publish $count targets (ms)" "$d" "$n" "$(ratio "$n" "$d")"
+  d=$(publish_ms "$DPORT" "$count")
+  n=$(publish_ms "$NPORT" "$count")
+  row "publish $count targets (ms)" "$d" "$n" "$(ratio "$n" "$d")"
 done
-echo "(ratio: docket's advantage; for publish, notary-server's time / docket's time)"
+for count in 1000 10000; do
+  m=$(publish_ms "$MPORT" "$count")
+  n=$(publish_ms "$NPORT" "$count")
+  row "publish $count, docket on tmpfs (ms)" "$m" "$n" "$(ratio "$n" "$m")"
+done
+echo "(ratio: docket's advantage; for publish and cpu, notary-server's figure / docket's)"

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 #include <set>
 #include <type_traits>
 
@@ -106,72 +107,27 @@ struct Histogram {
   }
 };
 
-// Checks that an uploaded part is JSON with an integer signed.version (Notary's
-// MALFORMED_JSON check) in one SAX pass, without building a document: validation parses
-// the role fully afterwards, and a second DOM of a 10,000-target file was the largest cost
-// of a publish. Values are not kept; depth is limited like parse_json's.
-class VersionProbe final : public nlohmann::json_sax<Json> {
- public:
-  static constexpr std::size_t kMaxDepth = 64;
-  bool null() override { return value(false); }
-  bool boolean(bool) override { return value(false); }
-  bool number_integer(number_integer_t) override { return value(true); }
-  bool number_unsigned(number_unsigned_t) override { return value(true); }
-  bool number_float(number_float_t, const string_t&) override { return value(false); }
-  bool string(string_t&) override { return value(false); }
-  bool binary(binary_t&) override { return value(false); }
-  bool start_object(std::size_t) override {
-    bool is_signed = depth_ == 1 && key_ == "signed";
-    if (depth_ == 0) top_is_object_ = true;
-    if (++depth_ > kMaxDepth) return fail("nested deeper than " + std::to_string(kMaxDepth));
-    if (is_signed) signed_object_ = true;
-    in_signed_ = is_signed || (in_signed_ && depth_ > 2);
-    key_.clear();
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool start_array(std::size_t) override {
-    if (++depth_ > kMaxDepth) return fail("nested deeper than " + std::to_string(kMaxDepth));
-    key_.clear();
-    return true;
-  }
-  bool end_array() override { return close(); }
-  bool key(string_t& k) override {
-    if (depth_ <= 2) key_ = k;
-    return true;
-  }
-  bool parse_error(std::size_t pos, const std::string&,
-                   const nlohmann::detail::exception& e) override {
-    return fail("not valid JSON at byte " + std::to_string(pos) + ": " + e.what());
-  }
+// Notary's MALFORMED_JSON check: an uploaded part must be one JSON document with an
+// integer signed.version. The document is parsed once, strictly (duplicate keys, depth and
+// size limited like every metadata parse), and handed on to validation, which would parse
+// it again otherwise: a second parse of a 10,000-target file was a large share of a publish.
+// Returns the reason it is malformed, or "".
+constexpr std::size_t kMaxUploadDepth = 64;  // tuf::ParseOptions::max_depth's default
 
-  // Error text, or "" when the document has an integer signed.version.
-  std::string verdict() const {
-    if (!error_.empty()) return error_;
-    if (!top_is_object_ || !signed_object_) return "no \"signed\" object";
-    if (!version_) return "no integer signed.version";
-    return "";
-  }
-
- private:
-  bool value(bool integer) {
-    if (depth_ == 2 && in_signed_ && key_ == "version") version_ = integer;
-    return true;
-  }
-  bool close() {
-    --depth_;
-    if (depth_ <= 1) in_signed_ = false;
-    return true;
-  }
-  bool fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-    return false;
-  }
-  std::size_t depth_ = 0;
-  std::string key_;
-  bool top_is_object_ = false, signed_object_ = false, in_signed_ = false, version_ = false;
-  std::string error_;
-};
+std::string malformed_reason(std::string_view body, Json& doc) {
+  JsonLimits lim;
+  lim.max_depth = kMaxUploadDepth;
+  lim.max_bytes = std::numeric_limits<std::size_t>::max();  // the publish body limit applies
+  auto j = parse_json(body, "the part", Fault::user, lim);
+  if (!j) return j.error().message;
+  if (!j->is_object()) return "no \"signed\" object";
+  auto it = j->find("signed");
+  if (it == j->end() || !it->is_object()) return "no \"signed\" object";
+  auto v = it->find("version");
+  if (v == it->end() || !v->is_number_integer()) return "no integer signed.version";
+  doc = std::move(*j);
+  return "";
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -290,7 +246,13 @@ TrustService::TrustService(Storage& storage, signer::Signer& signer, TrustOption
       signer_(*metered_),
       o_(std::move(o)),
       keys_(std::make_unique<SignerKeys>(storage, *metered_)),
-      counters_(std::make_unique<Counters>()) {}
+      counters_(std::make_unique<Counters>()) {
+  auto age = [](std::chrono::seconds s) { return std::to_string(s.count()); };
+  cache_control_current_ = "public, max-age=" + age(o_.max_age_current) +
+                           ", s-maxage=" + age(o_.max_age_current) + ", must-revalidate";
+  cache_control_consistent_ =
+      "public, max-age=" + age(o_.max_age_consistent) + ", s-maxage=" + age(o_.max_age_consistent);
+}
 
 TrustService::~TrustService() = default;
 
@@ -324,15 +286,14 @@ TrustResponse TrustService::error(const HttpError& e) {
   return r;
 }
 
-TrustResponse TrustService::metadata_response(const MetaRecord& rec, bool consistent) {
+TrustResponse TrustService::metadata_response(const MetaRecord& rec, bool consistent,
+                                              const std::string* last_mod) {
   TrustResponse r;
+  r.headers.reserve(3);
   r.headers.emplace_back("Content-Type", kTextPlain);
-  auto age = std::to_string((consistent ? o_.max_age_consistent : o_.max_age_current).count());
-  r.headers.emplace_back(
-      "Cache-Control", consistent
-                           ? "public, max-age=" + age + ", s-maxage=" + age
-                           : "public, max-age=" + age + ", s-maxage=" + age + ", must-revalidate");
-  r.headers.emplace_back("Last-Modified", last_modified(rec.created));
+  r.headers.emplace_back("Cache-Control",
+                         consistent ? cache_control_consistent_ : cache_control_current_);
+  r.headers.emplace_back("Last-Modified", last_mod ? *last_mod : last_modified(rec.created));
   r.body = rec.data;
   ++counters_->get_ok;
   return r;
@@ -478,7 +439,7 @@ TrustResponse TrustService::get_metadata(const Route& r) {
       auto c = it->second;
       lk.unlock();
       if (r.role != "timestamp" || c->expires > now + o_.timestamp_refresh_margin)
-        return metadata_response(c->rec, false);
+        return metadata_response(c->rec, false, &c->last_modified);
     }
   }
   if (r.role == "timestamp") {
@@ -494,6 +455,7 @@ TrustResponse TrustService::get_metadata(const Route& r) {
   if (o_.cache_current) {
     auto c = std::make_shared<Cached>();
     c->rec = **rec;
+    c->last_modified = last_modified(c->rec.created);
     if (r.role == "timestamp") {
       tuf::ParseOptions po;
       po.fault = Fault::local;
@@ -587,14 +549,12 @@ TrustResponse TrustService::publish(const Route& r, const TrustRequest& req) {
                              Json(role).dump(-1, ' ', false, Json::error_handler_t::replace),
                              "invalid role in upload"});
     }
-    VersionProbe probe;
-    Json::sax_parse(p.body.begin(), p.body.end(), &probe, nlohmann::detail::input_format_t::json,
-                    /*strict=*/true);
-    if (auto why = probe.verdict(); !why.empty()) {
+    Upload u{role, std::string(p.body), {}};
+    if (auto why = malformed_reason(u.data, u.doc); !why.empty()) {
       ++counters_->publish_rejected;
       return error(HttpError{NotaryCode::malformed_json, std::nullopt, role + ": " + why});
     }
-    in.uploads.push_back({role, std::string(p.body)});
+    in.uploads.push_back(std::move(u));
   }
   // Server-generated roles may collide with a concurrent re-sign on another server; the
   // whole validation is retried on fresh state then. A client role that lost the race

@@ -92,7 +92,9 @@ class TrustService {
   TrustResponse changefeed(const std::optional<std::string>& gun, const std::string& query);
   TrustResponse health();
 
-  TrustResponse metadata_response(const MetaRecord& rec, bool consistent);
+  // `last_modified`: the formatted header when the caller has it (cached records).
+  TrustResponse metadata_response(const MetaRecord& rec, bool consistent,
+                                  const std::string* last_modified = nullptr);
   TrustResponse error(const HttpError& e);
   void invalidate(const std::string& gun);
   std::mutex& gun_lock(const std::string& gun);
@@ -106,8 +108,11 @@ class TrustService {
 
   struct Cached {
     MetaRecord rec;
-    TimePoint expires{};  // timestamps: parsed expiry
+    TimePoint expires{};        // timestamps: parsed expiry
+    std::string last_modified;  // the header value, formatted once
   };
+  // Cache-Control values, formatted once (current and consistent forms).
+  std::string cache_control_current_, cache_control_consistent_;
   mutable std::shared_mutex cache_mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Cached>> cache_;
 

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/time.h"
 #include "trustserver/notary_errors.h"
 #include "trustserver/storage.h"
@@ -60,6 +61,9 @@ class ServerKeys {
 struct Upload {
   std::string role;
   std::string data;
+  // `data` already parsed (parse_json), or null. validate_update consumes it (targets roles
+  // only); a second validation of the same input parses `data` again.
+  Json doc;
 };
 
 struct ValidationInput {
@@ -70,8 +74,9 @@ struct ValidationInput {
   ExpiryPolicy expiry;
 };
 
-// The roles to store atomically, or the error to send.
-std::expected<std::vector<MetaUpdate>, HttpError> validate_update(const ValidationInput& in,
+// The roles to store atomically, or the error to send. Moves the parsed documents out of
+// in.uploads (see Upload::doc); nothing else in `in` changes.
+std::expected<std::vector<MetaUpdate>, HttpError> validate_update(ValidationInput& in,
                                                                   ServerKeys& keys);
 
 // A freshly signed timestamp over `snapshot_bytes` with the version after `previous`

@@ -171,6 +171,10 @@ Result<Metadata<Root>> parse_root(std::string_view bytes, const ParseOptions& o 
 Result<Metadata<Timestamp>> parse_timestamp(std::string_view bytes, const ParseOptions& o = {});
 Result<Metadata<Snapshot>> parse_snapshot(std::string_view bytes, const ParseOptions& o = {});
 Result<Metadata<Targets>> parse_targets(std::string_view bytes, const ParseOptions& o = {});
+// parse_targets of a document the caller already parsed with parse_json (with limits no
+// looser than `o`'s; max_bytes is not re-checked); `doc` is consumed. A server that must
+// know an upload is JSON before validating it parses a large targets file once this way.
+Result<Metadata<Targets>> parse_targets_json(Json doc, const ParseOptions& o = {});
 
 template <class T>
 Result<Metadata<T>> parse_metadata(std::string_view bytes, const ParseOptions& o = {});

@@ -1,7 +1,9 @@
 #include "tuf/verify.h"
 
 #include <atomic>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "common/encoding.h"
 #include "keys/key.h"
@@ -9,7 +11,35 @@
 namespace docket::tuf {
 namespace {
 std::atomic<std::uint64_t> g_checks{0};
+
+// Parsed public keys by their JSON text. Turning a key object into an OpenSSL key (DER or
+// x509 decode through the provider machinery) cost more than the signature check itself,
+// and a server or client sees the same few keys over and over. A key that fails to parse is
+// not cached. PublicKey is immutable and shares its OpenSSL handle, so copies are cheap and
+// safe to use from several threads. Bounded: when full, the cache starts over.
+constexpr std::size_t kMaxCachedKeys = 4096;
+
+Result<keys::PublicKey> parsed_key(const Json& key) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, keys::PublicKey> cache;
+  std::string text;
+  try {
+    text = key.dump();  // strict: text that is not UTF-8 is not cached (no lossy keys)
+  } catch (const Json::exception&) {
+    return keys::PublicKey::from_json(key, Fault::remote);
+  }
+  {
+    std::lock_guard lk(mu);
+    if (auto it = cache.find(text); it != cache.end()) return it->second;
+  }
+  auto k = keys::PublicKey::from_json(key, Fault::remote);
+  if (!k) return k;
+  std::lock_guard lk(mu);
+  if (cache.size() >= kMaxCachedKeys) cache.clear();
+  cache.emplace(std::move(text), *k);
+  return k;
 }
+}  // namespace
 
 std::uint64_t signature_checks_performed() {
   return g_checks.load();
@@ -33,7 +63,7 @@ SignatureCount count_signatures(std::string_view canonical, const std::vector<Si
     if (sit == by_id.end()) continue;
     auto kit = keys.find(std::string(id));
     if (kit == keys.end()) continue;
-    auto key = keys::PublicKey::from_json(kit->second, Fault::remote);
+    auto key = parsed_key(kit->second);
     if (!key) continue;  // unsupported or malformed key: its signatures do not count
     const Signature& s = *sit->second;
     auto raw = d == Dialect::notary ? base64_decode(s.sig) : hex_decode(s.sig);

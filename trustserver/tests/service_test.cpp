@@ -443,9 +443,11 @@ TEST_F(TrustServiceTest, UnknownRoutesAndMethodsAre404AndHealthIsUp) {
 }
 
 TEST_F(TrustServiceTest, PartsNeedJsonWithAnIntegerSignedVersion) {
-  // Each of these is Notary's MALFORMED_JSON (checked in one SAX pass, before validation).
+  // Each of these is Notary's MALFORMED_JSON (checked by the one strict parse of each part,
+  // before validation; the document is then handed to validation).
   for (const std::string& bad : std::vector<std::string>{
            "{not json", "[]", "{}", "{\"signed\":[]}", "{\"signed\":{}}",
+           "{\"signed\":{\"version\":3},\"signed\":{\"version\":4}}",
            "{\"signed\":{\"version\":\"3\"}}", "{\"signed\":{\"version\":3.5}}",
            "{\"signed\":{\"x\":{\"version\":3}}}", "{\"a\":{\"signed\":{\"version\":3}}}",
            "{\"signed\":{\"version\":3}} trailing", std::string(100, '[') + std::string(100, ']'),
