@@ -13,6 +13,7 @@
 #include "tuf/store.h"
 #include "tuf/trusted_set.h"
 #include "tuf/updater.h"
+#include "verifier/notary_store.h"
 #include "verifier/root_certs.h"
 #include "verifier/trust.h"
 
@@ -100,11 +101,18 @@ Result<std::unique_ptr<Repository>> Repository::open(RepositoryConfig cfg, keys:
 }
 
 Status Repository::cache_published_root(const std::vector<tuf::SignedRole>& published) const {
-  for (const auto& r : published)
-    if (r.role == "root") {
-      tuf::DirectoryStore store(cfg_.trust_dir / "tuf" / cfg_.gun / "metadata");
-      return store.store(tuf::RoleName::root(), r.bytes);
-    }
+  auto rs = tuf::RepoStore::open(cfg_.trust_dir, cfg_.gun);
+  if (!rs) return std::unexpected(rs.error());
+  verifier::NotaryLayoutStore store(std::move(*rs));
+  for (const auto& r : published) {
+    // The root we made is trusted as is; delegations we signed are cached too (a later
+    // lookup checks them against the server's snapshot before using them, and fetches
+    // again when they differ).
+    if (r.role != "root" && !r.role.starts_with("targets/")) continue;
+    auto name = tuf::RoleName::make(r.role, Fault::bug);
+    if (!name) return std::unexpected(name.error());
+    if (auto s = store.store(*name, r.bytes); !s) return s;
+  }
   return {};
 }
 
@@ -148,7 +156,11 @@ Result<bool> Repository::refresh() {
   fs::create_directories(meta_dir, ec);
   if (ec)
     return make_error(Fault::local, "io", "creating " + meta_dir.string() + ": " + ec.message());
-  tuf::DirectoryStore store(meta_dir);
+  // The verifier's cache layout (Notary's: delegations in sub-directories), so a signing
+  // command and a verified pull share what either cached.
+  auto rs = tuf::RepoStore::open(cfg_.trust_dir, cfg_.gun);
+  if (!rs) return std::unexpected(rs.error());
+  verifier::NotaryLayoutStore store(std::move(*rs));
   tuf::SendFetcher fetcher(im.send);
   const std::string url = tuf::notary_tuf_url(cfg_.server_url, cfg_.gun);
   tuf::Limits limits;
@@ -254,6 +266,8 @@ Result<bool> Repository::refresh() {
           return std::unexpected(with_context(bytes.error(), "fetching " + dr.name.str()));
         if (auto s = ts.update_delegated_targets(*bytes, dr.name, *pname); !s)
           return std::unexpected(with_context(s.error(), "trust data for " + cfg_.gun));
+        // Verified: cached where a verified pull looks for it (metadata/targets/releases.json).
+        if (auto st = store.store(dr.name, *bytes); !st) return std::unexpected(st.error());
         const auto* t = ts.targets(dr.name);
         v.targets = (*t)->targets;
         view_.versions[v.name] = (*t)->version;

@@ -150,7 +150,8 @@ class Repository {
  private:
   Repository(RepositoryConfig cfg, keys::KeyStore& store, tuf::Changelist cl);
   // A root we made and published is trusted as is from now on: stores it (if `published`
-  // has one) as the cached root of the GUN.
+  // has one) as the cached root of the GUN, and the delegations we published beside it, in
+  // the verifier's (Notary's) cache layout.
   Status cache_published_root(const std::vector<tuf::SignedRole>& published) const;
   struct Impl;
   RepositoryConfig cfg_;

@@ -4,6 +4,8 @@
 // role's key and co-signing a threshold-2 delegation.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -399,6 +401,27 @@ TEST_F(TrustE2E, TrustKeyExportLoadsElsewhereAndSigns) {
   EXPECT_EQ(j[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << j.dump();
   auto pull = docket("bob", "pull --insecure " + repo + ":2");
   EXPECT_EQ(pull.exit_code, 0) << pull.output;
+
+  // ci cached the delegation it published in notary's layout (metadata/targets/releases.json,
+  // where the verifier and notary look), byte for byte what the server serves; its verified
+  // pull then uses that file as is (a fetched one would replace it: another inode).
+  fs::path meta = dir_ / "ci" / "docker" / "trust" / "tuf" / repo / "metadata";
+  fs::path rel = meta / "targets" / "releases.json";
+  ASSERT_TRUE(fs::exists(rel));
+  auto served =
+      run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/targets/releases.json");
+  ASSERT_EQ(served.exit_code, 0) << served.output;
+  EXPECT_EQ(read_file(rel).value_or(""), served.output);
+  for (const auto& e : fs::recursive_directory_iterator(meta))
+    EXPECT_EQ(e.path().filename().string().find('%'), std::string::npos) << e.path();
+  struct stat before {};
+  ASSERT_EQ(::stat(rel.c_str(), &before), 0);
+  auto ci_pull = docket("ci", "pull --insecure " + repo + ":2");
+  ASSERT_EQ(ci_pull.exit_code, 0) << ci_pull.output;
+  EXPECT_NE(ci_pull.output.find("signed by targets/releases"), std::string::npos) << ci_pull.output;
+  struct stat after {};
+  ASSERT_EQ(::stat(rel.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the verified pull fetched targets/releases again";
 }
 
 // Threshold 2 on targets: setting it (with bob's key added) is itself partial until bob
