@@ -17,7 +17,8 @@
 // Part B: one repository with `tags` (default 1000) tags, added by `notary addhash` and one
 // `notary publish`; a cold lookup of one tag (fresh trust directory each run, so root,
 // timestamp, snapshot and the 1000-entry targets are fetched and verified):
-//   docket    a fresh process (`client_trust_bench lookup …`) resolving the tag
+//   docket    a fresh process (`client_trust_bench lookup …`) resolving the tag, and the
+//             same through the CLI, `docket trust lookup IMAGE:TAG` (if build/cli/docket exists)
 //   notary    `notary lookup GUN TAG` with a fresh trust_dir
 //   each with wall time and CPU time (user + system of the process and its `sh -c`)
 // Figures are medians of `runs` (default 3).
@@ -368,8 +369,12 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
   }
   // Wall and CPU (user + system, the process and its `sh -c`) per client; both processes
   // are started the same way. CPU time is the steadier figure on a loaded machine.
-  std::vector<double> dp, dc, dn, np, nc;
+  std::vector<double> dp, dc, dn, np, nc, cp, cc;
   std::string self = fs::canonical("/proc/self/exe").string();
+  // The user's command, if built: `docket trust lookup` with the trust server and its CA
+  // given as docker takes them (DOCKER_CONTENT_TRUST_SERVER, $DOCKER_CONFIG/tls/<host>/).
+  fs::path docket_cli = fs::absolute(build / "cli" / "docket");
+  bool have_cli = fs::exists(docket_cli);
   for (int i = 0; i < runs; ++i) {
     fs::path td = work.path / ("lk-docket-" + std::to_string(i));
     auto d = capture(ts::sh_quote(self) + " lookup " + e.host + " " + gun + " " + tag + " " +
@@ -380,6 +385,21 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
     if (!d.ok || d.out.find(want) == std::string::npos) {
       std::fprintf(stderr, "docket lookup gave the wrong answer: %s\n", d.out.c_str());
       return 1;
+    }
+    if (have_cli) {
+      fs::path cfg_dir = work.path / ("lk-cli-" + std::to_string(i));
+      fs::create_directories(cfg_dir);
+      fs::create_directory_symlink(e.certs, cfg_dir / "tls");
+      auto c = capture("DOCKER_CONFIG=" + ts::sh_quote(cfg_dir.string()) +
+                       " DOCKER_CONTENT_TRUST_SERVER=https://" + e.host + " " +
+                       ts::sh_quote(docket_cli.string()) + " trust lookup " + gun + ":" + tag +
+                       " </dev/null 2>&1");
+      cp.push_back(c.wall_ms);
+      cc.push_back(c.cpu_ms);
+      if (!c.ok || c.out.find(want) == std::string::npos) {
+        std::fprintf(stderr, "docket trust lookup failed: %s\n", c.out.c_str());
+        return 1;
+      }
     }
     fs::path ti = work.path / ("lk-inproc-" + std::to_string(i));
     auto ref = value_or_raise(Reference::parse(gun + ":" + tag));
@@ -401,9 +421,14 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
   }
   std::printf("%-34s %10s %10s\n", "client", "wall ms", "CPU ms");
   std::printf("%-34s %10.1f %10.1f\n", "docket (new process)", median(dp), median(dc));
+  if (have_cli)
+    std::printf("%-34s %10.1f %10.1f\n", "docket trust lookup (CLI)", median(cp), median(cc));
   std::printf("%-34s %10.1f %10s\n", "docket (in-process resolve)", median(dn), "");
   std::printf("%-34s %10.1f %10.1f\n", "notary lookup (new process)", median(np), median(nc));
   std::printf("%-34s %9.2fx %9.2fx\n", "notary / docket (processes)", median(np) / median(dp),
               median(nc) / median(dc));
+  if (have_cli)
+    std::printf("%-34s %9.2fx %9.2fx\n", "notary / docket trust lookup", median(np) / median(cp),
+                median(nc) / median(cc));
   return 0;
 }
