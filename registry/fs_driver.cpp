@@ -396,10 +396,12 @@ class FsDriver : public StorageDriver {
       if (d == root_ || d == d.parent_path()) break;
     }
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      // Noted before the mkdir, so a concurrent request that finds the directory already
+      // there also finds it unsynced; and kept on EEXIST: whoever just made it may not have
+      // synced its parent yet.
+      if (!opts_.unsafe_skip_fsync) dirs_.created(*it);
       if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST)
         return std::unexpected(io_error("creating directory", *it, errno));
-      // Also on EEXIST: whoever just made it may not have synced its parent yet.
-      if (!opts_.unsafe_skip_fsync) dirs_.created(*it);
     }
     return {};
   }
