@@ -582,7 +582,12 @@ Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
   }
-  if (!system_ca_dir.empty()) {
+  if (o.tls.ca_file) {
+    // ca_file replaces the system store: libcurl would otherwise still search its built-in
+    // CA directory for issuers the blob lacks.
+    curl_easy_setopt(h, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  } else if (!system_ca_dir.empty()) {
     curl_easy_setopt(h, CURLOPT_CAINFO, nullptr);
     curl_easy_setopt(h, CURLOPT_CAPATH, system_ca_dir.c_str());
   }

@@ -8,6 +8,7 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,7 @@
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -159,6 +161,9 @@ struct HttpServer::Impl {
   };
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
+  // Declared after `workers`, so destroyed (stopped and joined) before them: work running
+  // there resumes a coroutine of a worker's io_context.
+  std::optional<asio::thread_pool> blocking;
   std::optional<tcp::acceptor> acceptor;
   std::optional<ssl::context> tls;
   std::atomic<bool> stopping{false};
@@ -507,9 +512,13 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   };
 
   // Reads the body in pieces; on_piece returns false to stop. Returns the End reason.
-  // Content-Length bodies are read straight from the socket into `chunk` (large reads, no
-  // parser copy); chunked bodies go through Beast's parser.
-  std::vector<char> chunk;
+  // Content-Length bodies are read straight from the socket into a piece buffer (large
+  // reads, no parser copy); chunked bodies go through Beast's parser. Pieces alternate
+  // between two buffers, so a piece stays intact until the next on_piece() returns (the
+  // RequestBodySink contract: a sink may finish with a piece in the background while the
+  // next one is read).
+  std::array<std::vector<char>, 2> chunks;
+  std::size_t turn = 0;
   bool body_complete = parser.is_done();
   auto read_body = [&](std::uint64_t limit, std::size_t chunk_size,
                        const std::function<bool(std::string_view)>& on_piece)
@@ -521,11 +530,20 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
       body_complete = true;
       co_return RequestBodySink::End::complete;
     }
-    chunk.resize(chunk_size);
+    // No bigger than the body: a 4 KiB PATCH needs no 1 MiB buffer.
+    if (!parser.chunked() && parser.content_length())
+      chunk_size = static_cast<std::size_t>(std::max<std::uint64_t>(
+          1, std::min<std::uint64_t>(chunk_size, *parser.content_length())));
+    auto next_chunk = [&]() -> std::vector<char>& {
+      auto& c = chunks[turn++ % 2];
+      if (c.size() != chunk_size) c.resize(chunk_size);
+      return c;
+    };
     std::uint64_t total_read = 0;
     if (!parser.chunked() && parser.content_length()) {
       std::uint64_t remaining = *parser.content_length();
       while (remaining > 0) {
+        auto& chunk = next_chunk();
         std::size_t want =
             static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
         std::size_t n = 0;
@@ -551,6 +569,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
     if (buf.capacity() < kParserReadBuffer)
       buf.reserve(kParserReadBuffer);  // else Beast reads 512 B at a time
     while (!parser.is_done()) {
+      auto& chunk = next_chunk();
       auto& b = parser.get().body();
       b.data = chunk.data();
       b.size = chunk.size();
@@ -563,6 +582,8 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
         total_read += n;
         if (limit && total_read > limit) co_return RequestBodySink::End::too_large;
         if (!on_piece({chunk.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
+      } else {
+        --turn;  // nothing landed in it: use the same buffer again
       }
       if (rec) co_return RequestBodySink::End::client_error;
     }
@@ -570,11 +591,28 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
     co_return RequestBodySink::End::complete;
   };
 
+  // Runs fn here, or on the blocking pool for routes marked blocking (the coroutine
+  // resumes on this connection's thread afterwards; exceptions propagate).
+  auto run_handler = [&](const std::function<void()>& fn) -> awaitable<void> {
+    if (!route->options.blocking || !blocking) {
+      fn();
+      co_return;
+    }
+    co_await asio::co_spawn(
+        blocking->get_executor(),
+        [&fn]() -> awaitable<void> {
+          fn();
+          co_return;
+        },
+        use_awaitable);
+  };
+
   bool client_gone = false;
   if (proceed) {
     try {
       if (route->stream_handler) {
-        auto sink = route->stream_handler(req, res);
+        std::unique_ptr<RequestBodySink> sink;
+        co_await run_handler([&] { sink = route->stream_handler(req, res); });
         if (sink) {
           auto end = co_await read_body(route->options.max_body, kStreamChunk,
                                         [&](std::string_view p) { return sink->write(p); });
@@ -582,7 +620,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
           if (end == RequestBodySink::End::too_large) {
             res.close = true;
           }
-          sink->finish(end, req, res);
+          co_await run_handler([&] { sink->finish(end, req, res); });
         }
       } else {
         std::uint64_t limit = route->options.max_body;
@@ -591,7 +629,7 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
           return true;
         });
         if (end == RequestBodySink::End::complete) {
-          route->handler(req, res);
+          co_await run_handler([&] { route->handler(req, res); });
         } else if (end == RequestBodySink::End::too_large) {
           res.set(413, "text/plain",
                   "request body larger than " + std::to_string(limit) + " bytes\n");
@@ -648,6 +686,7 @@ Status HttpServer::start() {
   // closing mid-download must cost an EPIPE, not the process.
   ::signal(SIGPIPE, SIG_IGN);
   unsigned n = s.opts.threads ? s.opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  s.blocking.emplace(std::max(1u, s.opts.blocking_threads));
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Impl::Worker>();
     w->guard.emplace(w->ctx.get_executor());
@@ -757,6 +796,9 @@ void HttpServer::wait() {
   for (auto& t : s.threads)
     if (t.joinable()) t.join();
   if (s.stopper.joinable()) s.stopper.join();
+  // Handlers still running there finish (their completions stay queued on the stopped
+  // contexts and are destroyed with them).
+  if (s.blocking) s.blocking->join();
 }
 
 HttpServer::Stats HttpServer::stats() const {

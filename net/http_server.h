@@ -39,6 +39,9 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10'000};     // in-flight requests on stop()
   std::uint32_t max_header_bytes = 64 * 1024;
   std::uint32_t max_connections = 10'000;  // beyond: accepted and closed at once
+  // Threads running the handlers of routes marked RouteOptions::blocking (disk commits);
+  // more requests than this wait for a free thread.
+  unsigned blocking_threads = 16;
   std::string server_header = "docket";
 };
 

@@ -127,7 +127,10 @@ struct Response {
 };
 
 // Receives a streamed request body. write() is called with each piece, in order; it
-// returns false to stop reading (the sink then answers in finish()). finish() is always
+// returns false to stop reading (the sink then answers in finish()). A piece stays intact
+// until the following write() returns (or finish(), after the last one): the server reads
+// the next piece into another buffer meanwhile, so a sink may keep working on a piece in the
+// background as long as it is done with it by the end of the next write(). finish() is always
 // called exactly once: `complete` says whether the whole body arrived. A sink must leave
 // storage consistent whatever happens (the client may vanish mid-body).
 class RequestBodySink {
@@ -146,6 +149,12 @@ struct RouteOptions {
   // Largest buffered body (413 beyond). Streaming routes: largest total body (0 = no limit).
   std::uint64_t max_body = 1 << 20;
   std::set<std::string> tags;
+  // The handler (or a streaming route's RequestBodySink::finish()) may wait on the disk
+  // (fsync): it runs on the server's blocking pool so the I/O thread keeps serving its
+  // other connections meanwhile, and concurrent commits overlap (their fsyncs share journal
+  // commits) instead of queueing behind one thread. Body pieces still go to write() on the
+  // I/O thread.
+  bool blocking = false;
 };
 
 // Hooks around every request. before() runs after routing and before the body is read

@@ -153,6 +153,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file) {
   B("log.accesslog.enabled", c.access_log);
   S("http.addr", c.addr);
   U("http.threads", c.http.threads);
+  U("http.blocking_threads", c.http.blocking_threads);
   std::string cert, key;
   S("http.tls.certificate", cert);
   S("http.tls.key", key);

@@ -8,8 +8,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include "common/file.h"
 #include "registry/storage.h"
@@ -17,16 +21,6 @@
 namespace docket::registry {
 
 namespace fs = std::filesystem;
-
-// Creates the directories above `file` (a put, move or append may be the first into them).
-Status create_parent_dirs(const fs::path& file) {
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  if (ec)
-    return make_error(Fault::local, "io",
-                      "creating " + file.parent_path().string() + ": " + ec.message());
-  return {};
-}
 
 Status check_path(std::string_view path) {
   auto bad = [&](const char* why) {
@@ -56,6 +50,107 @@ Error io_error(const std::string& what, const fs::path& p, int err) {
     return Error{Fault::local, "not_found", what + " " + p.string() + ": not found"};
   return Error{Fault::local, "io", what + " " + p.string() + ": " + std::strerror(err)};
 }
+
+// Directory durability for the driver: which directories we created whose entry in their
+// parent is not yet known to be on disk, and fsync(2) of directories with group commit.
+//
+// A new name is durable once the directory holding it is fsynced, and that directory's own
+// name once its parent is, and so on up to the first directory that was already durable.
+// Directories this process found already there count as durable (they were made by an
+// earlier run, whose crash-time window the journal has long closed, or by the operator);
+// directories it created stay in `unsynced_` until their parent's fsync has returned, so a
+// concurrent request that finds one "existing" still syncs the parent rather than trusting
+// a name that may not survive a crash.
+//
+// Group commit: an fsync of a directory makes durable every change made to it before the
+// fsync started, so requests that arrive while one is running wait for it, and the first
+// of them then starts one more on behalf of all of them. Concurrent commits into the same
+// directory (200 layers of one image into /repositories/<name>/_layers/sha256) share
+// fsyncs instead of queueing one each.
+class DirSync {
+ public:
+  // Marks `dir` as created by us (after a successful mkdir, or one that raced with another
+  // request's mkdir: EEXIST).
+  void created(const fs::path& dir) {
+    std::lock_guard lk(mu_);
+    unsynced_.insert(dir);
+  }
+
+  // Forgets `tree` and everything below it (removed: nothing left to make durable).
+  void forget(const fs::path& tree) {
+    std::lock_guard lk(mu_);
+    std::string prefix = tree.string() + "/";
+    for (auto it = unsynced_.lower_bound(tree); it != unsynced_.end();) {
+      if (*it != tree && !it->string().starts_with(prefix)) break;
+      it = unsynced_.erase(it);
+    }
+  }
+
+  // Makes the entry `dir` holds durable, and `dir` itself and every directory above it we
+  // created and have not synced yet.
+  Status sync_chain(const fs::path& dir) {
+    if (auto st = sync(dir); !st) return st;
+    fs::path d = dir;
+    while (true) {
+      {
+        std::lock_guard lk(mu_);
+        if (!unsynced_.count(d)) return {};
+      }
+      fs::path parent = d.parent_path();
+      if (parent == d) return {};
+      if (auto st = sync(parent); !st) return st;
+      {
+        std::lock_guard lk(mu_);
+        unsynced_.erase(d);
+      }
+      d = parent;
+    }
+  }
+
+  // fsync(dir), shared with concurrent callers (see above).
+  Status sync(const fs::path& dir) {
+    std::unique_lock lk(mu_);
+    auto& st = state_[dir];
+    ++st.users;
+    // The first fsync that starts after this call: the running one (if any) may have
+    // started before our change.
+    std::uint64_t need = st.started + 1;
+    while (st.done < need) {
+      if (st.running) {
+        cv_.wait(lk);
+        continue;
+      }
+      st.running = true;
+      std::uint64_t gen = ++st.started;
+      lk.unlock();
+      Status r = fsync_dir(dir);
+      lk.lock();
+      st.running = false;
+      st.done = gen;
+      if (!r) {
+        st.failed = gen;
+        st.error = r.error();
+      }
+      cv_.notify_all();
+    }
+    Status out;
+    if (st.failed >= need) out = std::unexpected(st.error);
+    if (--st.users == 0) state_.erase(dir);
+    return out;
+  }
+
+ private:
+  struct State {
+    std::uint64_t started = 0, done = 0, failed = 0;
+    bool running = false;
+    int users = 0;
+    Error error;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<fs::path> unsynced_;
+  std::map<fs::path, State> state_;
+};
 
 class FsWriter : public FileWriter {
  public:
@@ -139,30 +234,35 @@ class FsDriver : public StorageDriver {
     if (!f) return std::unexpected(f.error());
     if (auto st = create_parent_dirs(*f); !st) return st;
     if (opts_.unsafe_skip_fsync) durability = Durability::none;
-    if (durability == Durability::full) return atomic_write_file(*f, bytes);
     fs::path tmp = f->parent_path() / ("." + f->filename().string() + ".tmp-" + random_hex_id());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return std::unexpected(io_error("creating", tmp, errno));
+    auto fail = [&](const char* what) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return std::unexpected(io_error(what, tmp, e));
+    };
     std::string_view b = bytes;
     while (!b.empty()) {
       ssize_t n = ::write(fd, b.data(), b.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int e = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return std::unexpected(io_error("writing", tmp, e));
-      }
+      if (n < 0) return fail("writing");
       b.remove_prefix(n);
     }
-    ::close(fd);
+    if (durability == Durability::full && ::fdatasync(fd) != 0) return fail("fsync");
+    if (::close(fd) != 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return std::unexpected(io_error("closing", tmp, e));
+    }
     if (::rename(tmp.c_str(), f->c_str()) != 0) {
       int e = errno;
       ::unlink(tmp.c_str());
       return std::unexpected(io_error("renaming to", *f, e));
     }
-    if (durability == Durability::name_only) return fsync_dir(f->parent_path());
-    return {};
+    if (durability == Durability::none) return {};
+    return dirs_.sync_chain(f->parent_path());
   }
 
   Result<FileInfo> stat(std::string_view path) override {
@@ -199,6 +299,7 @@ class FsDriver : public StorageDriver {
     if (!f) return std::unexpected(f.error());
     std::error_code ec;
     fs::remove_all(*f, ec);
+    dirs_.forget(*f);
     if (ec && ec != std::errc::no_such_file_or_directory)
       return make_error(Fault::local, "io", "removing " + f->string() + ": " + ec.message());
     return {};
@@ -212,9 +313,10 @@ class FsDriver : public StorageDriver {
     if (auto st = create_parent_dirs(*b); !st) return st;
     if (::rename(a->c_str(), b->c_str()) != 0)
       return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
-    if (!opts_.unsafe_skip_fsync)
-      if (auto st = fsync_dir(b->parent_path()); !st) return st;
-    return {};
+    if (opts_.unsafe_skip_fsync) return {};
+    // The source directory is not synced: after a crash the file may still be found under
+    // its old name as well (an upload leftover, purged later), never under neither.
+    return dirs_.sync_chain(b->parent_path());
   }
 
   Result<std::unique_ptr<FileWriter>> append(std::string_view path) override {
@@ -280,8 +382,31 @@ class FsDriver : public StorageDriver {
   }
 
  private:
+  // Creates the missing directories above `file`, noting each one in dirs_ so the next
+  // durable operation below it also syncs the entries that name them.
+  Status create_parent_dirs(const fs::path& file) {
+    fs::path dir = file.parent_path();
+    std::vector<fs::path> missing;
+    struct stat st {};
+    for (fs::path d = dir; !d.empty() && d != root_.parent_path(); d = d.parent_path()) {
+      if (::stat(d.c_str(), &st) == 0) break;
+      if (errno != ENOENT)
+        return std::unexpected(io_error("creating directories for", file, errno));
+      missing.push_back(d);
+      if (d == root_ || d == d.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST)
+        return std::unexpected(io_error("creating directory", *it, errno));
+      // Also on EEXIST: whoever just made it may not have synced its parent yet.
+      if (!opts_.unsafe_skip_fsync) dirs_.created(*it);
+    }
+    return {};
+  }
+
   fs::path root_;
   FilesystemOptions opts_;
+  DirSync dirs_;
 };
 
 }  // namespace

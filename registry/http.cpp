@@ -155,6 +155,7 @@ class UploadSink : public net::RequestBodySink {
     return true;
   }
   void finish(End end, Request& req, Response& res) override {
+    s_->drain();
     std::uint64_t got = s_->size() - start_;
     if (end != End::complete) {
       // Keep what arrived (a streamed PATCH that broke can resume from Range), unless the
@@ -364,6 +365,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
     net::RouteOptions o;
     o.tags.insert("registry");
     for (auto* x : t) o.tags.insert(x);
+    // Deletes and pushes write durably (fsync): off the I/O threads (see RouteOptions).
+    o.blocking = o.tags.count("delete") || o.tags.count("push");
     return o;
   };
 
@@ -472,6 +475,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
       [&] {
         auto o = tags({"push"});
         o.max_body = c->opts.max_manifest_bytes;
+        o.blocking = true;  // durable writes
         return o;
       }());
 

@@ -8,6 +8,8 @@
 //    nothing, never a torn one (put() with a weaker Durability keeps the atomicity but not
 //    every part of the durability: see below),
 //    nothing, never a torn one, and once they return the result survives a crash.
+//  * Directories a durable put() or move() had to create are durable when it returns too
+//    (their entries up to the first directory that already existed are synced).
 //  * Writers write to a path that is not visible to get()/open() under a final blob name:
 //    the registry only ever renames verified uploads into place.
 //  * Missing paths give Error code "not_found" (Fault::local).

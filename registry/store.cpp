@@ -7,6 +7,7 @@
 
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/log.h"
 #include "common/names.h"
 #include "common/time.h"
 
@@ -245,23 +246,40 @@ bool UploadSession::begin() {
   return true;
 }
 void UploadSession::end() {
+  drain();
   std::lock_guard lk(mu_);
   busy_ = false;
 }
 
+void UploadSession::drain() {
+  if (!hashing_.valid()) return;
+  try {
+    hashing_.get();
+  } catch (const std::exception& e) {
+    // An OpenSSL failure: the hash state is unusable, so is the session's in-memory state.
+    broken_ = true;
+    log::error("hashing upload failed", {{"upload", uuid_}, {"error", e.what()}});
+  }
+}
+
 Status UploadSession::append(std::string_view bytes) {
+  drain();
   if (broken_ || !writer_)
     return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
   if (auto st = writer_->write(bytes); !st) {
     broken_ = true;
     return st;
   }
-  hash_.update(bytes);
+  if (bytes.size() >= kBackgroundHashBytes)
+    hashing_ = std::async(std::launch::async, [this, bytes] { hash_.update(bytes); });
+  else
+    hash_.update(bytes);
   size_ += bytes.size();
   return {};
 }
 
 Status UploadSession::commit(const Digest& expected) {
+  drain();
   if (broken_ || !writer_)
     return make_error(Fault::local, "io", "upload " + uuid_ + " failed earlier");
   std::string dir = Store::upload_dir(repo_, uuid_);
@@ -297,6 +315,7 @@ Status UploadSession::commit(const Digest& expected) {
 }
 
 void UploadSession::invalidate(std::uint64_t size) {
+  drain();
   broken_ = true;
   writer_.reset();
   (void)store_.driver().truncate(Store::upload_dir(repo_, uuid_) + "/data", size);

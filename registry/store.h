@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -90,7 +91,14 @@ class UploadSession {
   // Claims the session for one request; false if another request holds it.
   bool begin();
   void end();
+  // Writes `bytes` and hashes them. Pieces of kBackgroundHashBytes or more are hashed on
+  // another thread while the caller receives the next piece, so `bytes` must stay intact
+  // until the next append(), drain(), commit() or invalidate() returns (the
+  // RequestBodySink contract gives exactly that).
   Status append(std::string_view bytes);
+  // Waits for the background hashing of the last piece.
+  void drain();
+  static constexpr std::size_t kBackgroundHashBytes = 256 * 1024;
   // Verifies `expected` over everything appended, then makes the blob visible in repo.
   Status commit(const Digest& expected);
   // Forgets the in-memory state (after a failed or partial request): the next request
@@ -112,6 +120,9 @@ class UploadSession {
   // ?digest-algorithm= or the monolithic ?digest=); sha256 by default. A commit with another
   // algorithm rereads the stored bytes instead.
   Hasher hash_{HashAlgorithm::sha256};
+  // Hashing of the last large piece, running beside the receipt of the next (a 256 MiB
+  // upload then costs about max(receive + write, hash) instead of their sum).
+  std::future<void> hashing_;
 };
 
 class Store {

@@ -616,6 +616,97 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
   return new_id;
 }
 
+Result<std::vector<tuf::SignedRole>> Repository::set_threshold(
+    const std::string& role, int n, const std::vector<keys::PublicKey>& add_keys) {
+  Impl& im = *impl_;
+  if (n < 1 || n > static_cast<int>(kMaxThreshold))
+    return make_error(
+        Fault::user, "usage",
+        "a threshold is 1.." + std::to_string(kMaxThreshold) + ", not " + std::to_string(n));
+  const bool base = role == "root" || role == "targets";
+  if (role == "snapshot" || role == "timestamp")
+    return make_error(Fault::user, "usage",
+                      "the " + role +
+                          " role is signed by one key (the trust server's for a "
+                          "server-managed role): its threshold stays 1");
+  if (!base && !role.starts_with("targets/"))
+    return make_error(
+        Fault::user, "usage",
+        "threshold set takes root, targets or a delegation (targets/NAME), not \"" + role + "\"");
+  auto exists = refresh();
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists)
+    return make_error(Fault::user, "not_found",
+                      "no trust data for " + cfg_.gun + " on " + cfg_.server_url +
+                          " (push or sign something first)");
+  const RoleView* rv = role == "root" ? nullptr : view_.find(role);
+  if (role != "root" && !rv)
+    return make_error(Fault::user, "not_found", "no role " + role + " in " + cfg_.gun);
+  // Keys to decrypt: root (signs root and every base-role change), the role itself (it is
+  // re-signed), its delegator for a delegation, and a local snapshot key.
+  std::set<std::string> ids(view_.root_canonical_ids.begin(), view_.root_canonical_ids.end());
+  if (rv) ids.insert(rv->canonical_key_ids.begin(), rv->canonical_key_ids.end());
+  if (!base)
+    if (const RoleView* parent = view_.find(parent_of(role)))
+      ids.insert(parent->canonical_key_ids.begin(), parent->canonical_key_ids.end());
+  auto snap =
+      canonical_ids(im.root->signed_.keys, im.root->signed_.role(tuf::RoleType::snapshot).keyids);
+  if (!snap) return std::unexpected(snap.error());
+  ids.insert(snap->begin(), snap->end());
+  if (auto s = load_keys(store_, im.ring, im.loaded, ids); !s) return std::unexpected(s.error());
+  auto e = tuf::Editor::load(im.files, cfg_.gun, im.ring);
+  if (!e) return std::unexpected(e.error());
+  tuf::Editor ed = std::move(*e);
+  if (base) {
+    if (add_keys.empty()) {
+      if (auto s = ed.set_threshold(role, n); !s) return std::unexpected(s.error());
+    } else {
+      // The role's current keys plus the new ones (an already listed key is not doubled).
+      const auto& root = ed.root().signed_;
+      const auto& rk = root.roles.at(role);
+      std::vector<keys::PublicKey> all;
+      std::set<std::string> have;
+      for (const auto& id : rk.keyids) {
+        auto it = root.keys.find(id);
+        if (it == root.keys.end()) continue;
+        auto k = keys::PublicKey::from_json(it->second, Fault::remote);
+        if (!k) return std::unexpected(k.error());
+        have.insert(k->canonical_key_id());
+        all.push_back(*k);
+      }
+      for (const auto& k : add_keys)
+        if (have.insert(k.canonical_key_id()).second) all.push_back(k);
+      if (auto s = ed.rotate_keys(role, all, n); !s) return std::unexpected(s.error());
+    }
+    if (role == "targets")
+      if (auto s = ed.touch("targets"); !s) return std::unexpected(s.error());
+  } else {
+    if (auto s = ed.update_delegation(role, add_keys, {}, n, {}, {}, false); !s)
+      return std::unexpected(s.error());
+  }
+  tuf::SignOptions so;
+  so.allow_partial = true;
+  so.now = cfg_.clock();
+  auto signed_roles = ed.sign(so);
+  if (!signed_roles)
+    return std::unexpected(with_context(signed_roles.error(), "signing " + cfg_.gun));
+  for (const auto& r : *signed_roles)
+    if (!r.complete && count_signatures(r.bytes) == 0)
+      return make_error(Fault::user, "no_signing_key",
+                        "no key for " + r.role + " of " + cfg_.gun + " in " + store_.location() +
+                            ": changing a threshold needs the keys that sign " + r.role);
+  if (!std::all_of(signed_roles->begin(), signed_roles->end(),
+                   [](const tuf::SignedRole& r) { return r.complete; }))
+    return std::unexpected(
+        partial_error(partial_dir(), cfg_.gun, *signed_roles, thresholds_of(ed)));
+  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
+    return std::unexpected(s.error());
+  if (auto s = cache_published_root(*signed_roles); !s) return std::unexpected(s.error());
+  std::error_code ec;
+  fs::remove_all(partial_dir(), ec);
+  return *signed_roles;
+}
+
 Result<std::vector<tuf::SignedRole>> Repository::cosign(const fs::path& dir) {
   Impl& im = *impl_;
   auto text = read_file(dir / "partial.json", 1 << 20);

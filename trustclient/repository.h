@@ -44,6 +44,8 @@ namespace docket::trustclient {
 inline constexpr std::size_t kMaxWalkedDelegations = 1000;
 // Notary's delegation for release signatures (`docker trust sign` signs into it).
 inline constexpr std::string_view kReleasesRole = "targets/releases";
+// Highest signature threshold `docket trust threshold set` accepts.
+inline constexpr int kMaxThreshold = 100;
 
 struct RepositoryConfig {
   std::string gun;                  // "127.0.0.1:5000/team/app"
@@ -122,6 +124,15 @@ class Repository {
   // old and the new root key). server_managed: the server makes a new key (timestamp,
   // snapshot). Returns the new key's ID.
   Result<std::string> rotate_key(const std::string& role, bool server_managed);
+
+  // Sets the signature threshold of root, targets or a delegation (targets/<name>) to `n`,
+  // adding `add_keys` to the role first (a role needs at least n keys; root keys must be
+  // x509 certificates for the GUN). root signs the change (and targets re-signs itself when
+  // its own threshold or keys change: the server checks targets against the new root). When
+  // the keys we hold cannot meet the new thresholds, nothing is published: the error is
+  // threshold_not_met and the partially signed metadata waits for `cosign`.
+  Result<std::vector<tuf::SignedRole>> set_threshold(const std::string& role, int n,
+                                                     const std::vector<keys::PublicKey>& add_keys);
 
   // Completes partially signed metadata from `dir` (as written by a publish below threshold)
   // with the keys we hold; publishes it when every threshold is met, else stores it back

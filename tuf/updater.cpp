@@ -94,9 +94,17 @@ Status Updater::refresh() {
   auto before = signature_checks_performed();
   auto root = load_trusted_root();
   if (!root) return std::unexpected(root.error());
-  Dialect d = root->dialect();
-  Status s =
-      d == Dialect::notary ? refresh_notary(std::move(*root)) : refresh_tuf(std::move(*root));
+  auto s = refresh(std::move(*root));
+  stats_.signature_checks = signature_checks_performed() - before;
+  return s;
+}
+
+Status Updater::refresh(TrustedSet trusted_root) {
+  if (trusted_) return make_error(Fault::bug, "out_of_order", "refresh() called twice");
+  auto before = signature_checks_performed();
+  Dialect d = trusted_root.dialect();
+  Status s = d == Dialect::notary ? refresh_notary(std::move(trusted_root))
+                                  : refresh_tuf(std::move(trusted_root));
   stats_.signature_checks = signature_checks_performed() - before;
   return s;
 }

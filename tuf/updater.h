@@ -63,6 +63,11 @@ class Updater {
 
   // Top-level refresh (§5.1-§5.6 without delegations). May be called once per Updater.
   Status refresh();
+  // The same, starting from `trusted_root` instead of parsing and verifying the store's
+  // root.json again (§5.2): for a caller that has just verified that root and stored it,
+  // e.g. on first use. It must be what the store holds, created with these options' limits,
+  // clock and expiration enforcement.
+  Status refresh(TrustedSet trusted_root);
 
   // Looks the target up: top-level targets, then delegations in pre-order depth-first order
   // (§5.6.7), fetching delegated roles lazily. nullopt: no role lists it.

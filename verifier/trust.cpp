@@ -207,6 +207,8 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
   if (!local_root) return std::unexpected(local_root.error());
   // The root whose certificates were checked at bootstrap, if any: signed part and signatures.
   std::optional<std::string> checked_root;
+  // That root, verified, for the refresh to start from (not parsed and verified again).
+  std::optional<tuf::TrustedSet> bootstrapped;
   if (!*local_root) {
     // First use: bootstrap the root, pinned or trusted on first use.
     auto pins = load_trust_pins(cfg.trust_dir, gun);
@@ -227,6 +229,7 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
     if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn); !s)
       return std::unexpected(s.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
+    bootstrapped.emplace(std::move(*ts));
   }
 
   tuf::UpdaterOptions uo;
@@ -235,7 +238,7 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
   uo.limits = limits;
   uo.clock = clock;
   tuf::Updater up(uo, store, *fetcher);
-  if (auto s = up.refresh(); !s)
+  if (auto s = bootstrapped ? up.refresh(std::move(*bootstrapped)) : up.refresh(); !s)
     return std::unexpected(with_context(s.error(), "trust data for " + gun));
   // The root may have been rotated during the refresh: the newest must pass too (unless it
   // is, byte for byte, the one just checked at bootstrap).

@@ -1,6 +1,6 @@
-// `docket trust …`: Docker Content Trust's commands (inspect, sign, revoke, key, signer) and
-// Notary's repository ones (key rotate, status, publish, reset, cosign) on a trust
-// directory shared with `docker trust` and `notary` (docs/content-trust.md).
+// `docket trust …`: Docker Content Trust's commands (inspect, sign, revoke, key, signer), lookup
+// and Notary's repository ones (key rotate, status, publish, reset, cosign) on a trust directory
+// shared with `docker trust` and `notary` (docs/content-trust.md).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +21,7 @@
 #include "keys/pem.h"
 #include "trustclient/context.h"
 #include "trustclient/inspect.h"
+#include "verifier/trust.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -122,6 +123,28 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         for (const auto& j : all) std::fputs(inspect_pretty(j).c_str(), stdout);
       else
         std::printf("%s\n", all.dump(4).c_str());
+    });
+  }
+
+  {  // lookup: `notary lookup GUN TAG`, through the verify-on-pull path
+    auto image = std::make_shared<std::string>();
+    auto trust_dir = std::make_shared<std::string>();
+    auto* cmd = trust->add_subcommand(
+        "lookup",
+        "Resolve IMAGE[:TAG] through its trust data exactly as a verified pull does; prints "
+        "TAG DIGEST SIZE ROLE");
+    cmd->add_option("image", *image, "IMAGE[:TAG]")->required();
+    cmd->add_option("--trust-dir", *trust_dir,
+                    "Trust directory (default $DOCKER_CONFIG/trust or ~/.docker/trust)");
+    cmd->callback([=] {
+      auto ref = repo_ref(*image);
+      auto cfg = verifier::trust_config_for(ref);
+      if (!trust_dir->empty()) cfg.trust_dir = *trust_dir;
+      auto t = value_or_raise(verifier::resolve_trusted(
+          ref, cfg, [](const std::string& w) { std::fprintf(stderr, "%s\n", w.c_str()); }));
+      std::printf("%s %s %llu %s\n", ref.tag().value_or(std::string(client::kDefaultTag)).c_str(),
+                  t.descriptor.digest.str().c_str(),
+                  static_cast<unsigned long long>(t.descriptor.size), t.role.c_str());
     });
   }
 
@@ -405,6 +428,44 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
     });
   }
 
+  {  // threshold set
+    auto* threshold = trust->add_subcommand("threshold", "Manage signature thresholds");
+    threshold->require_subcommand(1);
+    auto role = std::make_shared<std::string>();
+    auto n = std::make_shared<int>(1);
+    auto key_files = std::make_shared<std::vector<std::string>>();
+    auto* cmd = repo_command(
+        threshold, "set",
+        "Require N signatures for root, targets or a delegation (adding keys with --add-key)",
+        [role, n, key_files](Repository& repo) {
+          std::vector<keys::PublicKey> ks;
+          for (const auto& f : *key_files) {
+            std::string text = value_or_raise(read_file(f, keys::kMaxPemBytes));
+            ks.push_back(value_or_raise(public_key_from_pem(text, f)));
+          }
+          auto out = repo.set_threshold(*role, *n, ks);
+          if (!out) {
+            if (out.error().code == "threshold_not_met")
+              std::fprintf(stderr,
+                           "The new threshold of %s is staged as partially signed metadata: "
+                           "it takes effect once enough key holders co-sign it.\n",
+                           role->c_str());
+            raise(out.error());
+          }
+          for (const auto& r : *out)
+            std::printf("Published %s v%lld\n", r.role.c_str(), static_cast<long long>(r.version));
+          std::printf("%s of %s now needs %d signature(s)\n", role->c_str(),
+                      repo.config().gun.c_str(), *n);
+        });
+    cmd->add_option("role", *role, "root, targets or targets/NAME")->required();
+    cmd->add_option("threshold", *n, "Signatures needed")
+        ->required()
+        ->check(CLI::Range(1, kMaxThreshold));
+    cmd->add_option("--add-key", *key_files,
+                    "Public key PEM (targets, delegations) or x509 certificate for the GUN "
+                    "(root) to add to the role first (repeatable)")
+        ->check(CLI::ExistingFile);
+  }
   {  // status
     repo_command(trust, "status", "Show staged, unpublished changes", [](Repository& repo) {
       auto changes = value_or_raise(repo.changelist().list());

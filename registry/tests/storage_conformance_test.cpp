@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <thread>
+#include <vector>
 
 #include "common/file.h"
 #include "registry/storage.h"
@@ -126,6 +128,49 @@ TEST_P(DriverConformance, RemoveTreeAndWalk) {
   EXPECT_EQ(d->stat("/w/a/1").error().code, "not_found");
   EXPECT_TRUE(d->stat("/w/b"));
   EXPECT_TRUE(d->walk("/absent", [&](const std::string&, const FileInfo&) { FAIL(); }));
+}
+
+// Commits racing into the same fresh directories (as parallel layer pushes do: shared
+// shard and repository directories, created by whichever request comes first) all land, in
+// every durability mode, and a removed tree can be created again.
+TEST_P(DriverConformance, ConcurrentWritesIntoNewDirectories) {
+  constexpr int kThreads = 8, kEach = 12;
+  std::vector<std::thread> ts;
+  std::vector<std::string> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string id = std::to_string(t) + "-" + std::to_string(i);
+        std::string shard = std::to_string(i % 3);
+        auto w = d->append("/up/" + id + "/data");
+        if (!w || !(*w)->write("blob " + id) || !(*w)->sync()) {
+          failures[t] += "append " + id + "; ";
+          continue;
+        }
+        w->reset();
+        if (!d->move("/up/" + id + "/data", "/blobs/" + shard + "/" + id + "/data"))
+          failures[t] += "move " + id + "; ";
+        Durability mode = i % 3 == 0   ? Durability::full
+                          : i % 3 == 1 ? Durability::name_only
+                                       : Durability::none;
+        if (!d->put("/links/" + shard + "/" + id + "/link", id, mode))
+          failures[t] += "put " + id + "; ";
+        if (!d->remove("/up/" + id)) failures[t] += "remove " + id + "; ";
+      }
+    });
+  for (auto& t : ts) t.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) {
+      std::string id = std::to_string(t) + "-" + std::to_string(i);
+      std::string shard = std::to_string(i % 3);
+      EXPECT_EQ(d->get("/blobs/" + shard + "/" + id + "/data", 100).value_or("?"), "blob " + id);
+      EXPECT_EQ(d->get("/links/" + shard + "/" + id + "/link", 100).value_or("?"), id);
+    }
+  EXPECT_EQ(d->list("/up").value_or(std::vector<std::string>{"?"}), std::vector<std::string>{});
+  ASSERT_TRUE(d->remove("/links/1"));
+  ASSERT_TRUE(d->put("/links/1/again/link", "back"));
+  EXPECT_EQ(d->get("/links/1/again/link", 10).value_or("?"), "back");
 }
 
 TEST_P(DriverConformance, RefusesEscapingPaths) {

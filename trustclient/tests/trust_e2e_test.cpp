@@ -186,6 +186,16 @@ TEST_F(TrustE2E, VerifiedPullStoresTheSignedDigestNotTheRegistrysTag) {
   auto stored = docket("bob", "images --format json");
   EXPECT_NE(stored.output.find("sha256:" + signed_hex), std::string::npos) << stored.output;
   EXPECT_EQ(stored.output.find(swapped_hex), std::string::npos) << stored.output;
+
+  // `trust lookup` (a fresh client) names the signed digest too, and refuses an unsigned tag.
+  auto lookup = docket("erin", "trust lookup " + img);
+  ASSERT_EQ(lookup.exit_code, 0) << lookup.output;
+  EXPECT_NE(lookup.output.find("1 sha256:" + signed_hex + " "), std::string::npos) << lookup.output;
+  EXPECT_NE(lookup.output.find(" targets\n"), std::string::npos) << lookup.output;
+  EXPECT_EQ(lookup.output.find(swapped_hex), std::string::npos) << lookup.output;
+  auto unsigned_tag = docket("erin", "trust lookup " + image("team/moved:other"));
+  EXPECT_EQ(unsigned_tag.exit_code, 1) << unsigned_tag.output;
+  EXPECT_NE(unsigned_tag.output.find("not_signed"), std::string::npos) << unsigned_tag.output;
 }
 
 TEST_F(TrustE2E, PassphrasesMissingOrWrongFailAtOnce) {
@@ -391,6 +401,63 @@ TEST_F(TrustE2E, TrustKeyExportLoadsElsewhereAndSigns) {
   EXPECT_EQ(pull.exit_code, 0) << pull.output;
 }
 
+// Threshold 2 on targets: setting it (with bob's key added) is itself partial until bob
+// co-signs; then every tag needs both signatures: admin's alone is not published and a
+// verified pull refuses the tag until bob co-signs.
+TEST_F(TrustE2E, TargetsThresholdTwoNeedsACoSigner) {
+  const std::string repo = host_ + "/team/thr2";
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  auto g = docket("bob", "trust key generate bob --dir " + (dir_ / "bob").string());
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  fs::path partial = dir_ / "admin" / "docker" / "trust" / "tuf" / repo / "partial";
+  ASSERT_EQ(docket("carol", "pull --insecure " + repo + ":1").exit_code, 0);
+
+  // Bad requests: snapshot, a threshold above the number of keys.
+  auto snap = docket("admin", "trust threshold set " + repo + " snapshot 2");
+  EXPECT_EQ(snap.exit_code, 1) << snap.output;
+  auto too_high = docket("admin", "trust threshold set " + repo + " targets 2");
+  EXPECT_EQ(too_high.exit_code, 1) << too_high.output;
+  EXPECT_NE(too_high.output.find("exceeds its 1 key"), std::string::npos) << too_high.output;
+
+  auto set = docket("admin", "trust threshold set " + repo + " targets 2 --add-key " +
+                                 (dir_ / "bob" / "bob.pub").string());
+  EXPECT_EQ(set.exit_code, 1) << set.output;
+  EXPECT_NE(set.output.find("threshold_not_met"), std::string::npos) << set.output;
+  EXPECT_NE(set.output.find("has 1 of the 2 signatures"), std::string::npos) << set.output;
+  ASSERT_TRUE(fs::exists(partial / "partial.json"));
+  Json j = inspect("admin", repo);
+  EXPECT_EQ(j[0]["AdministrativeKeys"][1]["Keys"].size(), 1u) << j.dump();
+
+  auto co = docket("bob", "trust cosign " + repo + " " + partial.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output << server_log();
+  EXPECT_NE(co.output.find("Published root"), std::string::npos) << co.output;
+  EXPECT_NE(co.output.find("Published targets"), std::string::npos) << co.output;
+  j = inspect("admin", repo);
+  EXPECT_EQ(j[0]["AdministrativeKeys"][1]["Keys"].size(), 2u) << j.dump();
+  // carol cached the old root: she follows the new one, and tag 1 still verifies.
+  EXPECT_EQ(docket("carol", "pull --insecure " + repo + ":1").exit_code, 0);
+
+  // admin signs tag 2 on push: one of two signatures, not published.
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  auto push = docket("admin", "push --insecure " + repo + ":2");
+  EXPECT_EQ(push.exit_code, 1) << push.output;
+  EXPECT_NE(push.output.find("has 1 of the 2 signatures"), std::string::npos) << push.output;
+  auto early = docket("dave", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(early.exit_code, 1) << early.output;
+  EXPECT_NE(early.output.find("not_signed"), std::string::npos) << early.output;
+
+  co = docket("bob", "trust cosign " + repo + " " + partial.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output << server_log();
+  auto pull = docket("dave", "pull --insecure " + repo + ":2");
+  EXPECT_EQ(pull.exit_code, 0) << pull.output;
+  EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
+  // Back to 1: admin alone may do it (root key plus one targets signature).
+  auto back = docket("admin", "trust threshold set " + repo + " targets 1");
+  ASSERT_EQ(back.exit_code, 0) << back.output;
+  EXPECT_NE(back.output.find("now needs 1 signature"), std::string::npos) << back.output;
+}
+
 // Trust pinning applies to signing as to pulling: a client whose trust_pinning.json pins the
 // GUN to another root key refuses the repository at first use in every signing command,
 // before anything is pushed or signed; the right pin (the root key's ID as `trust key list`
@@ -424,7 +491,7 @@ TEST_F(TrustE2E, PinnedRootIsEnforcedBySigningCommands) {
   };
   ASSERT_EQ(docket("ci", "trust key generate x --dir " + (dir_ / "ci").string()).exit_code, 0);
   pin(wrong);
-  for (const std::string cmd :
+  for (const std::string& cmd :
        {"trust sign --insecure " + repo + ":2", "push --insecure " + repo + ":2",
         "trust signer add --key " + (dir_ / "ci" / "x.pub").string() + " x " + repo,
         "trust key rotate targets " + repo}) {
@@ -490,7 +557,7 @@ class TrustMultiArchE2E : public TrustE2E {
     std::vector<Json> children;
     fs::path oci = dir_ / "oci";
     fs::create_directories(oci);
-    for (const std::string arch : {"amd64", "arm64"}) {
+    for (const std::string& arch : std::vector<std::string>{"amd64", "arm64"}) {
       EXPECT_TRUE(atomic_write_file(dir_ / "rootfs" / "etc" / "motd", "built for " + arch + "\n"));
       const std::string one = ref + "-" + arch;
       auto r = docket(who, "import --platform linux/" + arch + " rootfs " + one);

@@ -135,6 +135,27 @@ TEST_F(UpdaterTest, ExpiredFinalRootFailsBeforeTimestamp) {
   EXPECT_EQ(requests(), (V{"2.root.json", "3.root.json"}));
 }
 
+TEST_F(UpdaterTest, RefreshFromAVerifiedRootSkipsTheStoreAndMatchesRefresh) {
+  Limits limits;
+  auto root = TrustedSet::create(sim.signed_roots.front(), limits, [this] { return when; });
+  ASSERT_TRUE(root) << root.error().describe();
+  // The store's root.json is not read: unreadable bytes there change nothing.
+  store.files["root.json"] = "not json";
+  fetcher.clear_requests();
+  auto u = updater();
+  ASSERT_TRUE(u->refresh(std::move(*root))) << dump_log();
+  EXPECT_EQ(fetcher.requests(), (V{kMeta + "2.root.json", kMeta + "timestamp.json",
+                                   kMeta + "1.snapshot.json", kMeta + "1.targets.json"}));
+  EXPECT_EQ(store.files["targets.json"], sim.published["targets"]);
+  EXPECT_GT(u->stats().signature_checks, 0u);
+  // Still once per Updater.
+  auto again = TrustedSet::create(sim.signed_roots.front(), limits, [this] { return when; });
+  ASSERT_TRUE(again);
+  auto s = u->refresh(std::move(*again));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "out_of_order");
+}
+
 TEST_F(UpdaterTest, UntrustedLocalRootMakesNoRequest) {
   store.files["root.json"] = "{}";
   auto s = refresh();
