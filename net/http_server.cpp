@@ -93,7 +93,7 @@ bool status_has_no_body(unsigned status) {
 std::string serialize_head(const Response& res, unsigned version, bool keep_alive,
                            std::uint64_t content_length, const std::string& server) {
   std::string out;
-  out.reserve(256 + res.body.size());
+  out.reserve(512);  // the body is written from its own buffer, never appended here
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(res.status);
   out += ' ';
@@ -183,6 +183,9 @@ struct HttpServer::Impl {
   template <class Stream>
   awaitable<bool> handle_one(Stream& stream, beast::flat_buffer& buf, Conn& conn,
                              const std::string& remote, bool is_tls, bool first);
+  template <class Stream>
+  awaitable<void> write_with_deadline(Stream& stream, std::string_view bytes,
+                                      boost::system::error_code& ec);
   template <class Stream>
   awaitable<std::uint64_t> send_response(Stream& stream, Response& res, unsigned version,
                                          bool keep_alive, bool is_head, bool is_tls,
@@ -278,6 +281,30 @@ awaitable<void> HttpServer::Impl::session(Worker& w, Stream& stream, std::string
   }
 }
 
+// Writes `bytes` whole, failing with timed_out when that takes longer than write_timeout
+// (the caller has turned the stream's own per-operation timeout off). The timer's handler
+// may run after the write finished (both completions queued at once): `armed` tells it the
+// deadline no longer applies, so it never cancels a later exchange on the connection.
+template <class Stream>
+awaitable<void> HttpServer::Impl::write_with_deadline(Stream& stream, std::string_view bytes,
+                                                      boost::system::error_code& ec) {
+  auto& sock = beast::get_lowest_layer(stream).socket();
+  auto armed = std::make_shared<bool>(true);
+  auto fired = std::make_shared<bool>(false);
+  asio::steady_timer timer(sock.get_executor(), opts.write_timeout);
+  timer.async_wait([armed, fired, &sock](boost::system::error_code e) {
+    if (e || !*armed) return;
+    *fired = true;
+    boost::system::error_code ig;
+    sock.cancel(ig);
+  });
+  co_await asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()),
+                             asio::redirect_error(use_awaitable, ec));
+  *armed = false;
+  timer.cancel();
+  if (*fired && !ec) ec = asio::error::timed_out;
+}
+
 template <class Stream>
 awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Response& res,
                                                          unsigned version, bool keep_alive,
@@ -290,16 +317,25 @@ awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Respons
   lowest.expires_after(opts.write_timeout);
   bool send_body = !is_head && !status_has_no_body(res.status);
   if (!send_body || !res.file) {
-    std::string_view body = send_body ? std::string_view(res.body) : std::string_view{};
+    std::string_view body = send_body ? res.body_view() : std::string_view{};
     if (is_tls && body.size() > kTlsCoalesceBytes) {
       // Over TLS, a two-buffer write whose second buffer is large stalled after the head
       // (beast's ssl_stream never sent the body): large bodies go as their own write.
       co_await asio::async_write(stream, asio::buffer(head),
                                  asio::redirect_error(use_awaitable, ec));
       if (ec) co_return 0;
-      co_await asio::async_write(stream, asio::buffer(body),
-                                 asio::redirect_error(use_awaitable, ec));
-      co_return ec ? head.size() : head.size() + body.size();
+      // One deadline per piece of kTlsFileChunk bytes instead of the stream's per-operation
+      // timeout, which re-armed a timer (a timerfd_settime) for every TLS record.
+      std::uint64_t sent = head.size();
+      lowest.expires_never();
+      while (!body.empty()) {
+        auto piece = body.substr(0, kTlsFileChunk);
+        co_await write_with_deadline(stream, piece, ec);
+        if (ec) co_return sent;
+        sent += piece.size();
+        body.remove_prefix(piece.size());
+      }
+      co_return sent;
     }
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
     co_await asio::async_write(stream, bufs, asio::redirect_error(use_awaitable, ec));

@@ -108,6 +108,9 @@ struct Response {
   unsigned status = 200;
   http::fields headers;
   std::string body;
+  // When set (and `file` is not), the body is these shared, immutable bytes instead of
+  // `body`: a handler serving cached content hands them out without copying them.
+  std::shared_ptr<const std::string> shared_body;
   // When set, the body is this byte range of a file (sendfile(2) on plain TCP).
   std::optional<FileBody> file;
   // For HEAD responses: the Content-Length a GET would have had. When unset, the length
@@ -118,7 +121,9 @@ struct Response {
 
   void set(unsigned status_code, std::string content_type, std::string content);
   void set_json(unsigned status_code, const Json& j);
-  std::uint64_t body_length() const { return file ? file->length : body.size(); }
+  // The in-memory body: shared_body's bytes when set, else `body`.
+  std::string_view body_view() const { return shared_body ? *shared_body : body; }
+  std::uint64_t body_length() const { return file ? file->length : body_view().size(); }
 };
 
 // Receives a streamed request body. write() is called with each piece, in order; it

@@ -15,10 +15,12 @@ void forward(TrustService& svc, net::Request& req, net::Response& res) {
   tr.query = req.raw_query;
   tr.content_type = req.header("Content-Type");
   tr.body = std::move(req.body);
+  tr.share_body = true;
   auto out = svc.handle(tr);
   res.status = out.status;
   for (auto& [k, v] : out.headers) res.headers.set(k, v);
   res.body = std::move(out.body);
+  res.shared_body = std::move(out.shared_body);
 }
 
 bool pull_only(const std::vector<net::Scope>& need) {

@@ -294,7 +294,7 @@ TrustResponse TrustService::metadata_response(const MetaRecord& rec, bool consis
   r.headers.emplace_back("Cache-Control",
                          consistent ? cache_control_consistent_ : cache_control_current_);
   r.headers.emplace_back("Last-Modified", last_mod ? *last_mod : last_modified(rec.created));
-  r.body = rec.data;
+  r.body = rec.data;  // empty for cached records: the caller attaches their shared bytes
   ++counters_->get_ok;
   return r;
 }
@@ -351,7 +351,7 @@ TrustResponse TrustService::handle(const TrustRequest& req) {
       if (m != "GET") return not_found();
       if (!route.invalid_role.empty())
         return error(HttpError{NotaryCode::invalid_role, Json(route.invalid_role).dump(), ""});
-      out = get_metadata(route);
+      out = get_metadata(route, req.share_body);
       out.route = "trust.metadata.get";
       return out;
     case RouteKind::metadata_checksum:
@@ -430,7 +430,7 @@ Status TrustService::refresh_timestamp(const std::string& gun) {
   return {};
 }
 
-TrustResponse TrustService::get_metadata(const Route& r) {
+TrustResponse TrustService::get_metadata(const Route& r, bool share_body) {
   const auto key = std::make_pair(r.gun, r.role);
   const auto now = docket::now();
   if (o_.cache_current) {
@@ -438,8 +438,14 @@ TrustResponse TrustService::get_metadata(const Route& r) {
     if (auto it = cache_.find(key); it != cache_.end()) {
       auto c = it->second;
       lk.unlock();
-      if (r.role != "timestamp" || c->expires > now + o_.timestamp_refresh_margin)
-        return metadata_response(c->rec, false, &c->last_modified);
+      if (r.role != "timestamp" || c->expires > now + o_.timestamp_refresh_margin) {
+        auto out = metadata_response(c->rec, false, &c->last_modified);
+        if (share_body)
+          out.shared_body = c->data;
+        else
+          out.body = *c->data;
+        return out;
+      }
     }
   }
   if (r.role == "timestamp") {
@@ -455,6 +461,8 @@ TrustResponse TrustService::get_metadata(const Route& r) {
   if (o_.cache_current) {
     auto c = std::make_shared<Cached>();
     c->rec = **rec;
+    c->data = std::make_shared<const std::string>(std::move(c->rec.data));
+    c->rec.data.clear();
     c->last_modified = last_modified(c->rec.created);
     if (r.role == "timestamp") {
       tuf::ParseOptions po;

@@ -51,12 +51,18 @@ struct TrustRequest {
   std::string query;   // raw query string, no '?'
   std::string content_type;
   std::string body;
+  // The caller takes a body the server holds in memory as TrustResponse::shared_body
+  // instead of a copy in TrustResponse::body (the HTTP mount does; saves copying every
+  // cached metadata file per GET).
+  bool share_body = false;
 };
 
 struct TrustResponse {
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the body is these bytes and `body` is empty (only if the request allowed it).
+  std::shared_ptr<const std::string> shared_body;
   std::string route;  // stable name for metrics/logs ("trust.metadata.get")
 };
 
@@ -83,7 +89,7 @@ class TrustService {
   Storage& storage() { return storage_; }
 
  private:
-  TrustResponse get_metadata(const Route& r);
+  TrustResponse get_metadata(const Route& r, bool share_body);
   TrustResponse get_by_checksum(const Route& r);
   TrustResponse get_by_version(const Route& r);
   TrustResponse get_or_create_key(const Route& r, bool rotate);
@@ -107,7 +113,8 @@ class TrustService {
   std::unique_ptr<ServerKeys> keys_;
 
   struct Cached {
-    MetaRecord rec;
+    MetaRecord rec;  // without data: that is in `data`
+    std::shared_ptr<const std::string> data;
     TimePoint expires{};        // timestamps: parsed expiry
     std::string last_modified;  // the header value, formatted once
   };
