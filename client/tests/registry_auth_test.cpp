@@ -110,14 +110,23 @@ TEST(RegistryAuth, ParsesChallenges) {
   EXPECT_FALSE(parse_www_authenticate(""));
 }
 
-TEST(RegistryAuth, BearerTokenFlow) {
+// A token-auth FakeRegistry serving one image as app:1, and an empty store to pull into.
+struct TokenRegistryWithImage {
   FakeRegistry fake;
-  fake.token_auth = true;
   test::TempDir d;
-  auto s = *ImageStore::open(d.path / "s");
-  auto img = test::build_image(s, 2, 1000);
-  fake.publish(s, img, "1");
-  auto dst = *ImageStore::open(d.path / "d");
+  ImageStore src = *ImageStore::open(d.path / "s");
+  test::BuiltImage img;
+  ImageStore dst = *ImageStore::open(d.path / "d");
+  TokenRegistryWithImage(int layers, std::size_t layer_bytes) {
+    fake.token_auth = true;
+    img = test::build_image(src, layers, layer_bytes);
+    fake.publish(src, img, "1");
+  }
+};
+
+TEST(RegistryAuth, BearerTokenFlow) {
+  TokenRegistryWithImage t(2, 1000);
+  auto& [fake, d, s, img, dst] = t;
   auto anon =
       pull_image(*client_for(fake.domain()), dst, R(fake.domain() + "/app:1"), PullOptions{});
   ASSERT_FALSE(anon);
@@ -188,13 +197,8 @@ TEST(RegistryTamper, SwappedManifestIsRefused) {
 // stored) is exchanged with an OAuth2 refresh-token POST, never sent as a password; a
 // refused one is user/unauthorized and the token appears in no error.
 TEST(RegistryAuth, IdentityTokenUsesTheOAuthRefreshGrant) {
-  FakeRegistry fake;
-  fake.token_auth = true;
-  test::TempDir d;
-  auto s = *ImageStore::open(d.path / "s");
-  auto img = test::build_image(s, 1, 100);
-  fake.publish(s, img, "1");
-  auto dst = *ImageStore::open(d.path / "d");
+  TokenRegistryWithImage t(1, 100);
+  auto& [fake, d, s, img, dst] = t;
   auto c = client_for(fake.domain(), Credentials{"", "", "rt-9"});
   auto pulled = pull_image(*c, dst, R(fake.domain() + "/app:1"), PullOptions{});
   ASSERT_TRUE(pulled) << pulled.error().describe();
