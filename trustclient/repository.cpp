@@ -317,6 +317,17 @@ static Status load_keys(keys::KeyStore& store, tuf::MemoryKeyRing& ring,
   return {};
 }
 
+// load_keys() for `ids` plus the root's snapshot keys: every publish re-signs snapshot when
+// its key is held locally (a server-managed snapshot key is simply not in the store).
+static Status load_keys_and_snapshot(keys::KeyStore& store, tuf::MemoryKeyRing& ring,
+                                     std::set<std::string>& loaded, const tuf::Root& root,
+                                     std::set<std::string> ids) {
+  auto snap = canonical_ids(root.keys, root.role(tuf::RoleType::snapshot).keyids);
+  if (!snap) return std::unexpected(snap.error());
+  ids.insert(snap->begin(), snap->end());
+  return load_keys(store, ring, loaded, ids);
+}
+
 namespace {
 // Writes partially signed roles and returns the threshold error.
 Error partial_error(const fs::path& dir, const std::string& gun,
@@ -464,11 +475,10 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
           if (auto k = keys::PublicKey::from_json(kj, Fault::local))
             ids.insert(k->canonical_key_id());
       }
-    auto snap =
-        canonical_ids(im.root->signed_.keys, im.root->signed_.role(tuf::RoleType::snapshot).keyids);
-    if (!snap) return std::unexpected(snap.error());
-    ids.insert(snap->begin(), snap->end());
-    if (auto s = load_keys(store_, im.ring, im.loaded, ids); !s) return std::unexpected(s.error());
+    if (auto s =
+            load_keys_and_snapshot(store_, im.ring, im.loaded, im.root->signed_, std::move(ids));
+        !s)
+      return std::unexpected(s.error());
     auto e = tuf::Editor::load(im.files, cfg_.gun, im.ring);
     if (!e) return std::unexpected(e.error());
     ed.emplace(std::move(*e));
@@ -572,11 +582,9 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
   // The root signs every rotation (new root listing the new key); the old root keys sign
   // it too, so clients that trust the old root follow.
   std::set<std::string> ids(view_.root_canonical_ids.begin(), view_.root_canonical_ids.end());
-  auto snap =
-      canonical_ids(im.root->signed_.keys, im.root->signed_.role(tuf::RoleType::snapshot).keyids);
-  if (!snap) return std::unexpected(snap.error());
-  ids.insert(snap->begin(), snap->end());
-  if (auto s = load_keys(store_, im.ring, im.loaded, ids); !s) return std::unexpected(s.error());
+  if (auto s = load_keys_and_snapshot(store_, im.ring, im.loaded, im.root->signed_, std::move(ids));
+      !s)
+    return std::unexpected(s.error());
   if (im.loaded.empty() ||
       std::none_of(view_.root_canonical_ids.begin(), view_.root_canonical_ids.end(),
                    [&](const std::string& id) { return im.loaded.contains(id); }))
@@ -663,11 +671,9 @@ Result<std::vector<tuf::SignedRole>> Repository::set_threshold(
   if (!base)
     if (const RoleView* parent = view_.find(parent_of(role)))
       ids.insert(parent->canonical_key_ids.begin(), parent->canonical_key_ids.end());
-  auto snap =
-      canonical_ids(im.root->signed_.keys, im.root->signed_.role(tuf::RoleType::snapshot).keyids);
-  if (!snap) return std::unexpected(snap.error());
-  ids.insert(snap->begin(), snap->end());
-  if (auto s = load_keys(store_, im.ring, im.loaded, ids); !s) return std::unexpected(s.error());
+  if (auto s = load_keys_and_snapshot(store_, im.ring, im.loaded, im.root->signed_, std::move(ids));
+      !s)
+    return std::unexpected(s.error());
   auto e = tuf::Editor::load(im.files, cfg_.gun, im.ring);
   if (!e) return std::unexpected(e.error());
   tuf::Editor ed = std::move(*e);
