@@ -485,12 +485,8 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
   }
 
   if (auto s = ed->apply(changes); !s) return std::unexpected(s.error());
-  tuf::SignOptions so;
-  so.allow_partial = true;
-  so.now = cfg_.clock();
-  auto signed_roles = ed->sign(so);
-  if (!signed_roles)
-    return std::unexpected(with_context(signed_roles.error(), "signing " + cfg_.gun));
+  auto signed_roles = sign_allowing_partial(*ed);
+  if (!signed_roles) return std::unexpected(signed_roles.error());
   std::vector<std::string> applied;
   for (const auto& c : changes) applied.push_back(c.file_name);
   bool complete = std::all_of(signed_roles->begin(), signed_roles->end(),
@@ -523,6 +519,25 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
   std::error_code ec;
   fs::remove_all(partial_dir(), ec);
   return out;
+}
+
+Result<std::vector<tuf::SignedRole>> Repository::sign_allowing_partial(tuf::Editor& ed) const {
+  tuf::SignOptions so;
+  so.allow_partial = true;
+  so.now = cfg_.clock();
+  auto signed_roles = ed.sign(so);
+  if (!signed_roles)
+    return std::unexpected(with_context(signed_roles.error(), "signing " + cfg_.gun));
+  return signed_roles;
+}
+
+Status Repository::publish_if_complete(const std::vector<tuf::SignedRole>& roles,
+                                       const tuf::Editor& ed) {
+  if (!std::all_of(roles.begin(), roles.end(), [](const tuf::SignedRole& r) { return r.complete; }))
+    return std::unexpected(partial_error(partial_dir(), cfg_.gun, roles, thresholds_of(ed)));
+  if (auto s = tuf::publish_to_notary(impl_->send, cfg_.server_url, cfg_.gun, roles); !s)
+    return std::unexpected(s.error());
+  return cache_published_root(roles);
 }
 
 Result<std::set<std::string>> Repository::held_key_ids() const {
@@ -622,19 +637,9 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
   // still vouches for the stored targets.
   if (role == "targets")
     if (auto s = ed.touch("targets"); !s) return std::unexpected(s.error());
-  tuf::SignOptions so;
-  so.allow_partial = true;
-  so.now = cfg_.clock();
-  auto signed_roles = ed.sign(so);
-  if (!signed_roles)
-    return std::unexpected(with_context(signed_roles.error(), "signing " + cfg_.gun));
-  if (!std::all_of(signed_roles->begin(), signed_roles->end(),
-                   [](const tuf::SignedRole& r) { return r.complete; }))
-    return std::unexpected(
-        partial_error(partial_dir(), cfg_.gun, *signed_roles, thresholds_of(ed)));
-  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
-    return std::unexpected(s.error());
-  if (auto s = cache_published_root(*signed_roles); !s) return std::unexpected(s.error());
+  auto signed_roles = sign_allowing_partial(ed);
+  if (!signed_roles) return std::unexpected(signed_roles.error());
+  if (auto s = publish_if_complete(*signed_roles, ed); !s) return std::unexpected(s.error());
   return new_id;
 }
 
@@ -704,24 +709,14 @@ Result<std::vector<tuf::SignedRole>> Repository::set_threshold(
     if (auto s = ed.update_delegation(role, add_keys, {}, n, {}, {}, false); !s)
       return std::unexpected(s.error());
   }
-  tuf::SignOptions so;
-  so.allow_partial = true;
-  so.now = cfg_.clock();
-  auto signed_roles = ed.sign(so);
-  if (!signed_roles)
-    return std::unexpected(with_context(signed_roles.error(), "signing " + cfg_.gun));
+  auto signed_roles = sign_allowing_partial(ed);
+  if (!signed_roles) return std::unexpected(signed_roles.error());
   for (const auto& r : *signed_roles)
     if (!r.complete && count_signatures(r.bytes) == 0)
       return make_error(Fault::user, "no_signing_key",
                         "no key for " + r.role + " of " + cfg_.gun + " in " + store_.location() +
                             ": changing a threshold needs the keys that sign " + r.role);
-  if (!std::all_of(signed_roles->begin(), signed_roles->end(),
-                   [](const tuf::SignedRole& r) { return r.complete; }))
-    return std::unexpected(
-        partial_error(partial_dir(), cfg_.gun, *signed_roles, thresholds_of(ed)));
-  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, *signed_roles); !s)
-    return std::unexpected(s.error());
-  if (auto s = cache_published_root(*signed_roles); !s) return std::unexpected(s.error());
+  if (auto s = publish_if_complete(*signed_roles, ed); !s) return std::unexpected(s.error());
   std::error_code ec;
   fs::remove_all(partial_dir(), ec);
   return *signed_roles;
@@ -808,13 +803,7 @@ Result<std::vector<tuf::SignedRole>> Repository::cosign(const fs::path& dir) {
     if (!r) return std::unexpected(with_context(r.error(), "co-signing " + role));
     out.push_back(*r);
   }
-  bool complete =
-      std::all_of(out.begin(), out.end(), [](const tuf::SignedRole& r) { return r.complete; });
-  if (!complete)
-    return std::unexpected(partial_error(partial_dir(), cfg_.gun, out, thresholds_of(*e)));
-  if (auto s = tuf::publish_to_notary(im.send, cfg_.server_url, cfg_.gun, out); !s)
-    return std::unexpected(s.error());
-  if (auto s = cache_published_root(out); !s) return std::unexpected(s.error());
+  if (auto s = publish_if_complete(out, *e); !s) return std::unexpected(s.error());
   std::error_code ec;
   fs::remove_all(partial_dir(), ec);
   return out;

@@ -153,6 +153,12 @@ class Repository {
   // has one) as the cached root of the GUN, and the delegations we published beside it, in
   // the verifier's (Notary's) cache layout.
   Status cache_published_root(const std::vector<tuf::SignedRole>& published) const;
+  // Signs the roles the editor changed (now = the config's clock), keeping roles that fall
+  // short of their threshold as partially signed instead of failing.
+  Result<std::vector<tuf::SignedRole>> sign_allowing_partial(tuf::Editor& ed) const;
+  // Publishes `roles` if every one is complete, then caches a published root; otherwise
+  // writes them to partial_dir() for `cosign` and returns the threshold error.
+  Status publish_if_complete(const std::vector<tuf::SignedRole>& roles, const tuf::Editor& ed);
   struct Impl;
   RepositoryConfig cfg_;
   keys::KeyStore& store_;
