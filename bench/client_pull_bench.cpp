@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "bench/raw_pull.h"
 #include "client/tests/image_builder.h"
 #include "client/tests/registry_fixture.h"
 #include "client/transfer.h"
@@ -53,20 +54,7 @@ double time_unverified(const std::string& domain, const Reference& ref, const fs
   fs::create_directories(dir);
   auto c = make_client(domain);
   auto t0 = Clock::now();
-  auto m = value_or_raise(c->get_manifest(ref.path(), ref.manifest_reference()));
-  auto manifest = value_or_raise(parse_manifest(m.bytes, Fault::remote));
-  std::vector<Descriptor> blobs{manifest.config};
-  blobs.insert(blobs.end(), manifest.layers.begin(), manifest.layers.end());
-  std::vector<std::function<Status()>> tasks;
-  for (const auto& d : blobs)
-    tasks.push_back([&, d]() -> Status {
-      auto w = FileWriter::create(dir / d.digest.hex());
-      if (!w) return std::unexpected(w.error());
-      auto s = c->get_blob(ref.path(), d, (*w)->sink(), [] { return Status{}; });
-      if (!s) return s;
-      return (*w)->close();
-    });
-  value_or_raise(run_parallel(kDefaultParallelTransfers, std::move(tasks)));
+  bench::raw_pull(*c, ref, dir);
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
