@@ -744,6 +744,17 @@ class TrustAuthE2E : public TrustE2E {
                     (dir_ / (who + ".pass")).string());
     ASSERT_EQ(r.exit_code, 0) << r.output << server_log();
   }
+  // What `docket login` stored for `who`.
+  Json docker_config(const std::string& who) {
+    return value_or_raise(parse_json(
+        value_or_raise(read_file(dir_ / who / "docker" / "config.json")), "config", Fault::bug));
+  }
+  // A client with no stored credentials is refused with the remedy named.
+  void expect_login_required(const RunResult& r) {
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("unauthorized"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("docket login " + host_), std::string::npos) << r.output;
+  }
 };
 
 TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
@@ -752,8 +763,7 @@ TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
   login("alice");
   // The token service issued an identity token: login kept it instead of the password, and
   // everything below authenticates with it (OAuth2 refresh grant), registry and trust server.
-  auto cfg = value_or_raise(parse_json(
-      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  auto cfg = docker_config("alice");
   ASSERT_TRUE(cfg["auths"].contains(host_)) << cfg.dump();
   EXPECT_TRUE(cfg["auths"][host_]["identitytoken"].is_string()) << cfg.dump();
   EXPECT_EQ(cfg["auths"][host_]["auth"], base64_encode("alice:")) << cfg.dump();
@@ -775,10 +785,7 @@ TEST_F(TrustAuthE2E, LoggedInUsersSignAndVerifyOthersAreRefused) {
 
   // A logged-out client: a clear unauthorized error naming the server and the remedy, and
   // nothing pulled.
-  auto anon = docket("carol", "pull --insecure " + img);
-  EXPECT_EQ(anon.exit_code, 1) << anon.output;
-  EXPECT_NE(anon.output.find("unauthorized"), std::string::npos) << anon.output;
-  EXPECT_NE(anon.output.find("docket login " + host_), std::string::npos) << anon.output;
+  expect_login_required(docket("carol", "pull --insecure " + img));
   EXPECT_EQ(docket("carol", "images -q").output, "");
 
   // bob may push images but not trust data: the image goes up, signing it is refused by the
@@ -812,8 +819,7 @@ TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
   make_image("alice", img);
   login("alice");
   // Basic auth has no identity tokens: login stored the password.
-  auto cfg = value_or_raise(parse_json(
-      value_or_raise(read_file(dir_ / "alice" / "docker" / "config.json")), "config", Fault::bug));
+  auto cfg = docker_config("alice");
   EXPECT_EQ(cfg["auths"][host_].value("auth", ""), base64_encode("alice:alice-pass")) << cfg.dump();
   EXPECT_FALSE(cfg["auths"][host_].contains("identitytoken")) << cfg.dump();
   auto push = docket("alice", "push --insecure " + img);
@@ -823,10 +829,7 @@ TEST_F(TrustBasicAuthE2E, BasicCredentialsSignAndVerify) {
   auto pull = docket("bob", "pull --insecure " + img);
   ASSERT_EQ(pull.exit_code, 0) << pull.output << server_log();
   EXPECT_NE(pull.output.find("signed by targets"), std::string::npos) << pull.output;
-  auto anon = docket("carol", "pull --insecure " + img);
-  EXPECT_EQ(anon.exit_code, 1) << anon.output;
-  EXPECT_NE(anon.output.find("unauthorized"), std::string::npos) << anon.output;
-  EXPECT_NE(anon.output.find("docket login " + host_), std::string::npos) << anon.output;
+  expect_login_required(docket("carol", "pull --insecure " + img));
 }
 
 }  // namespace
