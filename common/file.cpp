@@ -33,14 +33,17 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
-std::string random_hex_id() { return hex_encode(random_bytes(16)); }
+std::string random_hex_id() {
+  return hex_encode(random_bytes(16));
+}
 
 std::string uuid4() {
   std::string b = random_bytes(16);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
   std::string h = hex_encode(b);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 Status fsync_dir(const fs::path& dir) {
@@ -52,7 +55,8 @@ Status fsync_dir(const fs::path& dir) {
   return {};
 }
 
-Status atomic_write_file(const fs::path& path, std::string_view bytes, unsigned mode) {
+Status atomic_write_file(const fs::path& path, std::string_view bytes, unsigned mode,
+                         WriteSync sync) {
   fs::path dir = path.parent_path();
   fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_hex_id());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -74,7 +78,7 @@ Status atomic_write_file(const fs::path& path, std::string_view bytes, unsigned 
     }
     off += static_cast<std::size_t>(w);
   }
-  if (::fsync(fd) != 0) return fail("fsync");
+  if (sync != WriteSync::none && ::fsync(fd) != 0) return fail("fsync");
   if (::close(fd) != 0) {
     Error e = io_error("closing", tmp);
     ::unlink(tmp.c_str());
@@ -85,7 +89,21 @@ Status atomic_write_file(const fs::path& path, std::string_view bytes, unsigned 
     ::unlink(tmp.c_str());
     return std::unexpected(e);
   }
+  if (sync != WriteSync::file_and_directory) return {};
   return fsync_dir(dir);
+}
+
+Status make_directories(const fs::path& dir, unsigned mode) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return {};
+  fs::path cur;
+  for (const auto& part : dir) {
+    cur /= part;
+    if (fs::is_directory(cur, ec)) continue;
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return std::unexpected(io_error("creating", cur));
+  }
+  return {};
 }
 
 Result<std::string> read_file(const fs::path& path, std::size_t max_bytes) {
@@ -104,8 +122,8 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_bytes) {
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
     ::close(fd);
     return make_error(Fault::local, "too_large",
-                      path.string() + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                          std::to_string(max_bytes));
+                      path.string() + " is " + std::to_string(st.st_size) +
+                          " bytes, over the limit of " + std::to_string(max_bytes));
   }
   std::string out;
   char buf[65536];
@@ -121,7 +139,8 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_bytes) {
     out.append(buf, static_cast<std::size_t>(r));
     if (out.size() > max_bytes) {
       ::close(fd);
-      return make_error(Fault::local, "too_large", path.string() + " grew over the limit while reading");
+      return make_error(Fault::local, "too_large",
+                        path.string() + " grew over the limit while reading");
     }
   }
   ::close(fd);

@@ -11,10 +11,22 @@
 
 namespace docket {
 
+// What atomic_write_file makes durable before it returns. Readers never see a partial file
+// in any mode; the modes differ in what an OS crash may undo.
+enum class WriteSync {
+  file_and_directory,  // the bytes and the rename (fsync of the file, then the directory)
+  file,                // the bytes only: after a crash the name holds the old or new file
+  none,                // nothing: a crash may lose the write (caches that can be refetched)
+};
+
 // Writes `bytes` to `path` atomically with permission bits `mode`. The temp file is named
 // ".<name>.tmp-<random>" (never ending in the final name's extension).
 Status atomic_write_file(const std::filesystem::path& path, std::string_view bytes,
-                         unsigned mode = 0644);
+                         unsigned mode = 0644, WriteSync sync = WriteSync::file_and_directory);
+
+// Creates `dir` and any missing parents with permission bits `mode` (existing ones are left
+// as they are).
+Status make_directories(const std::filesystem::path& dir, unsigned mode = 0700);
 
 // Reads a whole file, failing with Fault::local if it is larger than max_bytes.
 Result<std::string> read_file(const std::filesystem::path& path,

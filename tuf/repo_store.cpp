@@ -1,9 +1,5 @@
 #include "tuf/repo_store.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 #include <system_error>
 
 #include "common/file.h"
@@ -11,22 +7,6 @@
 
 namespace docket::tuf {
 namespace fs = std::filesystem;
-
-namespace {
-Status mkdirs(const fs::path& dir) {
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return {};
-  fs::path cur;
-  for (const auto& part : dir) {
-    cur /= part;
-    if (fs::is_directory(cur, ec)) continue;
-    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
-      return std::unexpected(
-          Error{Fault::local, "io", "creating " + cur.string() + ": " + std::strerror(errno)});
-  }
-  return {};
-}
-}  // namespace
 
 Result<RepoStore> RepoStore::open(const fs::path& trust_dir, std::string_view gun) {
   if (auto s = check_gun_path(gun); !s) return std::unexpected(s.error());
@@ -90,7 +70,7 @@ Status RepoStore::save(const std::map<std::string, std::string>& role_bytes) con
   for (const auto& [role, bytes] : role_bytes) {
     auto p = path_of(role);
     if (!p) return std::unexpected(p.error());
-    if (auto s = mkdirs(p->parent_path()); !s) return s;
+    if (auto s = make_directories(p->parent_path()); !s) return s;
     if (auto s = atomic_write_file(*p, bytes, 0644); !s) return s;
   }
   return {};

@@ -9,6 +9,12 @@ namespace docket {
 namespace {
 namespace fs = std::filesystem;
 
+mode_t current_umask() {
+  mode_t m = ::umask(0);
+  ::umask(m);
+  return m;
+}
+
 class FileTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -55,6 +61,40 @@ TEST(Random, Uuid4Shape) {
   ASSERT_EQ(u.size(), 36u);
   EXPECT_EQ(u[14], '4');
   EXPECT_NE(uuid4(), u);
+}
+
+// Every sync mode replaces the file whole, with the asked mode, leaving no temp file; the
+// modes differ only in what reaches the disk, which a test cannot observe without a crash.
+TEST_F(FileTest, AtomicWriteInEverySyncMode) {
+  for (auto sync : {WriteSync::file_and_directory, WriteSync::file, WriteSync::none}) {
+    fs::path p = dir_ / ("f" + std::to_string(static_cast<int>(sync)));
+    ASSERT_TRUE(atomic_write_file(p, "old", 0640, sync).has_value());
+    ASSERT_TRUE(atomic_write_file(p, "new", 0640, sync).has_value());
+    EXPECT_EQ(*read_file(p), "new");
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 3);
+}
+
+TEST_F(FileTest, MakeDirectoriesCreatesMissingParentsWithTheMode) {
+  fs::path deep = dir_ / "a" / "b" / "c";
+  ASSERT_TRUE(make_directories(deep).has_value());
+  for (const auto& d : {dir_ / "a", dir_ / "a" / "b", deep}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << d;
+    EXPECT_EQ(st.st_mode & 0777, 0700u & ~current_umask()) << d;
+  }
+  EXPECT_TRUE(make_directories(deep).has_value());  // existing: fine
+  // A file in the way is an io error naming the path.
+  ASSERT_TRUE(atomic_write_file(dir_ / "file", "x").has_value());
+  auto r = make_directories(dir_ / "file" / "sub");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, "io");
+  EXPECT_NE(r.error().message.find((dir_ / "file" / "sub").string()), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace
