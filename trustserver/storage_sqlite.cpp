@@ -192,6 +192,9 @@ class SqliteStorage final : public Storage {
   void add_reader(std::unique_ptr<Conn> c) { readers_.add(std::move(c)); }
 
   std::string_view backend() const override { return "sqlite"; }
+  // The database file belongs to one trust server process (docs/trust-server.md): its own
+  // writes are the only ones, so it needs no change watch.
+  bool sole_writer() const override { return true; }
 
   Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
     return guarded([&]() -> Status {

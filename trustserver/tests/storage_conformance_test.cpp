@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -329,6 +331,63 @@ TEST_P(StorageConformance, RacingPublishersNeverLoseAnUpdate) {
     ASSERT_TRUE(ts2 && ts2->has_value());
     EXPECT_EQ((*t)->data, "t-" + (*ts2)->data) << "roles of one update stored apart";
   }
+}
+
+// Records what a change watch reports.
+class RecordingSink : public ChangeSink {
+ public:
+  void changed(std::string_view gun) override {
+    record([&] { guns_.emplace_back(gun); });
+  }
+  void changed_all() override {
+    record([&] { guns_.emplace_back("<all>"); });
+  }
+  void watching(bool live) override {
+    record([&] { live_ = live; });
+  }
+  // Waits (bounded: 10 s) until pred() holds under the lock; returns whether it did.
+  template <class P>
+  bool wait_for(P pred) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), pred);
+  }
+  std::vector<std::string> guns_;
+  bool live_ = false;
+
+ private:
+  template <class F>
+  void record(F f) {
+    {
+      std::lock_guard lk(mu_);
+      f();
+    }
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// Cache coherence (storage.h): a backend is its database's sole writer, or its change watch
+// reports every committed change any handle makes, in commit order, and nothing else.
+TEST_P(StorageConformance, ReportsEveryCommittedChangeOrIsTheSoleWriter) {
+  RecordingSink sink;
+  auto watch = store_->watch_changes(sink);
+  if (!watch) {
+    EXPECT_TRUE(store_->sole_writer()) << "a shared database without a change watch";
+    return;
+  }
+  EXPECT_FALSE(store_->sole_writer());
+  ASSERT_TRUE(sink.wait_for([&] { return sink.live_; })) << "the watch never came up";
+  auto other = backend_->open_again();  // another server
+  ASSERT_TRUE(other->update_many(kGun, {{"root", 1, "r"}, {"timestamp", 1, "t"}}));
+  ASSERT_TRUE(store_->update_many("docker.io/library/mine", {{"root", 1, "r"}}));
+  // A rejected update commits nothing, so it reports nothing.
+  ASSERT_FALSE(other->update_many(kGun, {{"root", 1, "again"}}));
+  ASSERT_TRUE(other->delete_gun("docker.io/library/gone"));
+  ASSERT_TRUE(sink.wait_for([&] { return sink.guns_.size() >= 3; }));
+  watch.reset();  // stops the reports; no call after this
+  EXPECT_EQ(sink.guns_,
+            (std::vector<std::string>{kGun, "docker.io/library/mine", "docker.io/library/gone"}));
 }
 
 TEST_P(StorageConformance, ReopeningKeepsData) {
