@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -138,26 +139,50 @@ class DirSync {
       }
     }
     if (targets.empty()) return {};
+    // Every fsync is a task the pool or the caller may claim: the caller runs whatever no
+    // pool thread has started by the time it gets there, so a busy pool never makes a
+    // commit slower than syncing one directory after another.
     struct Join {
+      explicit Join(std::vector<fs::path> t) : targets(std::move(t)), claimed(targets.size()) {}
+      std::vector<fs::path> targets;
+      std::vector<std::atomic<bool>> claimed;
       std::mutex mu;
       std::condition_variable cv;
-      std::size_t left = 0;
+      std::size_t running = 0;  // claimed by a pool thread, not finished
       std::optional<Error> error;
+      bool claim(std::size_t i) { return !claimed[i].exchange(true); }
+      void record(const Status& r) {
+        if (!r && !error) error = r.error();
+      }
     };
-    auto join = std::make_shared<Join>();
-    join->left = targets.size() - 1;
-    for (std::size_t i = 1; i < targets.size(); ++i)
-      pool.post([this, join, dir = targets[i]] {
-        Status r = sync(dir);
+    auto join = std::make_shared<Join>(std::move(targets));
+    std::size_t n = join->targets.size();
+    for (std::size_t i = 1; i < n; ++i)
+      pool.post([this, join, i] {
+        {
+          std::lock_guard lk(join->mu);
+          if (!join->claim(i)) return;
+          ++join->running;
+        }
+        Status r = sync(join->targets[i]);
         std::lock_guard lk(join->mu);
-        if (!r && !join->error) join->error = r.error();
-        if (--join->left == 0) join->cv.notify_all();
+        join->record(r);
+        if (--join->running == 0) join->cv.notify_all();
       });
-    Status first = sync(targets[0]);
+    for (std::size_t i = 0; i < n; ++i) {
+      {
+        std::lock_guard lk(join->mu);
+        if (!join->claim(i)) continue;
+      }
+      Status r = sync(join->targets[i]);
+      std::lock_guard lk(join->mu);
+      join->record(r);
+    }
+    Status first;
     {
       std::unique_lock lk(join->mu);
-      join->cv.wait(lk, [&] { return join->left == 0; });
-      if (first && join->error) first = std::unexpected(*join->error);
+      join->cv.wait(lk, [&] { return join->running == 0; });
+      if (join->error) first = std::unexpected(*join->error);
     }
     if (!first) return first;
     std::lock_guard lk(mu_);
