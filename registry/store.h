@@ -89,6 +89,8 @@ class Store;
 // One upload session. Exactly one request may append at a time (begin()/end()).
 class UploadSession {
  public:
+  // Waits for background hashing: the piece's task refers to this session.
+  ~UploadSession() { drain(); }
   const std::string& repo() const { return repo_; }
   const std::string& uuid() const { return uuid_; }
   std::uint64_t size() const { return size_; }
