@@ -125,8 +125,11 @@ class Storage {
                                                          std::string_view sha256) = 0;
   virtual Result<std::optional<MetaRecord>> get_version(std::string_view gun, std::string_view role,
                                                         std::int64_t version) = 0;
-  // The current version of every role stored for a GUN (delegations included).
-  virtual Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) = 0;
+  // The current version of every role stored for a GUN (delegations included). Roles named
+  // in `without_data` come back with empty `data` (everything else filled in): a publish
+  // replacing a role never looks at its stored bytes, and a targets file can be megabytes.
+  virtual Result<std::vector<MetaRecord>> get_all_current(
+      std::string_view gun, const std::vector<std::string>& without_data = {}) = 0;
 
   // Deletes every version of every role of the GUN and records a deletion in the changefeed
   // (also when nothing was stored, as Notary does). Server keys are kept.

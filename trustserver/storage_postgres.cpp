@@ -471,13 +471,26 @@ class PostgresStorage final : public Storage {
         {gun, role, v});
   }
 
-  Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) override {
+  Result<std::vector<MetaRecord>> get_all_current(
+      std::string_view gun, const std::vector<std::string>& without_data) override {
     return guarded([&]() -> Result<std::vector<MetaRecord>> {
+      // A text[] literal of the skipped roles; their data is neither detoasted nor sent.
+      std::string skip = "{";
+      for (std::size_t i = 0; i < without_data.size(); ++i) {
+        skip += i ? ",\"" : "\"";
+        for (char ch : without_data[i]) {
+          if (ch == '"' || ch == '\\') skip += '\\';
+          skip += ch;
+        }
+        skip += '"';
+      }
+      skip += '}';
       auto c = pool_.acquire();
       auto r = run(*c,
-                   "SELECT DISTINCT ON (role) gun, role, version, sha256, data, created_at "
+                   "SELECT DISTINCT ON (role) gun, role, version, sha256, "
+                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, created_at "
                    "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
-                   {gun});
+                   {gun, skip});
       check(*c, r, "reading metadata");
       std::vector<MetaRecord> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -163,6 +164,24 @@ TEST_P(StorageConformance, GetAllCurrentReturnsNewestOfEachRoleIncludingDelegati
   EXPECT_EQ(
       got, (std::map<std::string, std::string>{
                {"root", "r1"}, {"snapshot", "s3"}, {"targets", "t1"}, {"targets/releases", "d2"}}));
+}
+
+TEST_P(StorageConformance, GetAllCurrentCanLeaveOutTheDataOfNamedRoles) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"targets", 1, "t1"}, {"targets/a\"b", 1, "d1"}}));
+  ASSERT_TRUE(put(kGun, {{"targets", 2, "t2"}, {"snapshot", 1, "s1"}}));
+  auto all = store_->get_all_current(kGun, {"targets", "targets/a\"b", "absent"});
+  ASSERT_TRUE(all) << all.error().message;
+  std::map<std::string, MetaRecord> by_role;
+  for (auto& r : *all) by_role[r.role] = r;
+  ASSERT_EQ(by_role.size(), 4u);
+  EXPECT_EQ(by_role["root"].data, "r1");
+  EXPECT_EQ(by_role["snapshot"].data, "s1");
+  EXPECT_EQ(by_role["targets"].data, "");
+  EXPECT_EQ(by_role["targets"].version, 2);
+  EXPECT_EQ(by_role["targets"].sha256, sha256_hex("t2"));
+  EXPECT_EQ(by_role["targets/a\"b"].data, "");
+  EXPECT_EQ(by_role["targets/a\"b"].version, 1);
+  EXPECT_EQ(store_->get_all_current(kGun)->size(), 4u);
 }
 
 TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
