@@ -184,7 +184,7 @@ Result<bool> Repository::refresh() {
     auto pins = verifier::load_trust_pins(cfg_.trust_dir, cfg_.gun);
     if (!pins) return std::unexpected(pins.error());
     if (auto c = verifier::check_first_use_root(ts->root().md, *pins, cfg_.gun, cfg_.server_url,
-                                                cfg_.warn);
+                                                cfg_.warn, cfg_.clock());
         !c)
       return std::unexpected(c.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());

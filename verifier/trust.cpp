@@ -1,6 +1,14 @@
 #include "verifier/trust.h"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
 #include <cstdlib>
+#include <memory>
 #include <optional>
 
 #include "client/docker_config.h"
@@ -14,6 +22,7 @@
 #include "tuf/store.h"
 #include "tuf/trusted_set.h"
 #include "tuf/updater.h"
+#include "tuf/verify.h"
 #include "verifier/notary_store.h"
 #include "verifier/root_certs.h"
 
@@ -46,6 +55,78 @@ std::vector<fs::path> trust_certs_search_path() {
   return {client::docker_config_dir() / "tls", "/etc/docker/certs.d"};
 }
 
+namespace {
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+struct OsslFree {
+  void operator()(void* p) const { OPENSSL_free(p); }
+};
+
+// Every PEM certificate in `pem` (at most `max`), in order. Non-certificate PEM blocks are
+// skipped; a malformed certificate block is an error.
+Result<std::vector<X509Ptr>> parse_pem_certificates(std::string_view pem, std::size_t max,
+                                                    Fault fault, const std::string& what) {
+  std::vector<X509Ptr> out;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), int(pem.size())),
+                                                &BIO_free);
+  if (!bio) return make_error(Fault::local, "internal", "out of memory reading " + what);
+  for (;;) {
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) {
+      ERR_clear_error();  // end of input (or trailing garbage, which PEM tools ignore too)
+      break;
+    }
+    std::unique_ptr<char, OsslFree> n(name), h(header);
+    std::unique_ptr<unsigned char, OsslFree> d(data);
+    if (std::string_view(name) != "CERTIFICATE") continue;
+    const unsigned char* p = data;
+    X509Ptr c(d2i_X509(nullptr, &p, len), &X509_free);
+    if (!c || p != data + len) {
+      ERR_clear_error();
+      return make_error(
+          fault, fault == Fault::user ? "config" : "bad_root_certificate",
+          what + ": certificate " + std::to_string(out.size() + 1) + " is not valid DER");
+    }
+    if (out.size() == max)
+      return make_error(fault, fault == Fault::user ? "config" : "bad_root_certificate",
+                        what + " holds more than " + std::to_string(max) + " certificates");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string x509_der(X509* c) {
+  unsigned char* buf = nullptr;
+  int n = i2d_X509(c, &buf);
+  if (n <= 0) return {};
+  std::string out(reinterpret_cast<char*>(buf), std::size_t(n));
+  OPENSSL_free(buf);
+  return out;
+}
+
+Status load_ca_pin(TrustPins& p, const fs::path& trust_dir, const std::string& prefix,
+                   const std::string& file) {
+  fs::path f = file;
+  if (f.is_relative()) f = trust_dir / f;
+  std::string what = "CA file " + f.string() + " pinned for \"" + prefix + "\" in " +
+                     (trust_dir / kTrustPinningFile).string();
+  auto text = read_file(f, kMaxCaBundleBytes);
+  if (!text)
+    return make_error(Fault::user, "config", "cannot read " + what + ": " + text.error().message);
+  auto certs = parse_pem_certificates(*text, kMaxCaBundleCertificates, Fault::user, what);
+  if (!certs) return std::unexpected(certs.error());
+  if (certs->empty()) return make_error(Fault::user, "config", what + " holds no PEM certificate");
+  p.ca_prefix = prefix;
+  p.ca_file = f;
+  for (auto& c : *certs) p.ca_certs_der.push_back(x509_der(c.get()));
+  return {};
+}
+
+}  // namespace
+
 Result<TrustPins> load_trust_pins(const fs::path& trust_dir, const std::string& gun) {
   TrustPins p;
   fs::path f = trust_dir / kTrustPinningFile;
@@ -59,13 +140,47 @@ Result<TrustPins> load_trust_pins(const fs::path& trust_dir, const std::string& 
     return make_error(Fault::user, "config", f.string() + " is not a JSON object");
   if (j->contains("disable_tofu"))
     p.disable_tofu = (*j)["disable_tofu"].is_boolean() && (*j)["disable_tofu"].get<bool>();
-  if (j->contains("certs") && (*j)["certs"].is_object() && (*j)["certs"].contains(gun)) {
-    const auto& ids = (*j)["certs"][gun];
+  auto take_ids = [&](const std::string& key, const Json& ids) -> Status {
     if (!ids.is_array())
       return make_error(Fault::user, "config",
-                        f.string() + ": certs." + gun + " must be a list of key IDs");
+                        f.string() + ": certs." + key + " must be a list of key IDs");
     for (const auto& id : ids)
       if (id.is_string() && !id.get<std::string>().empty()) p.key_ids.push_back(id);
+    return {};
+  };
+  if (j->contains("certs") && (*j)["certs"].is_object()) {
+    const Json& certs = (*j)["certs"];
+    if (certs.contains(gun)) {
+      if (auto s = take_ids(gun, certs[gun]); !s) return std::unexpected(s.error());
+      return p;
+    }
+    // Notary's wildcard certs pins: "<prefix>*", the longest matching prefix wins.
+    std::optional<std::string> best;
+    for (const auto& [key, ids] : certs.items())
+      if (key.ends_with('*') && gun.starts_with(std::string_view(key).substr(0, key.size() - 1)) &&
+          (!best || key.size() > best->size()))
+        best = key;
+    if (best) {
+      if (auto s = take_ids(*best, certs[*best]); !s) return std::unexpected(s.error());
+      return p;
+    }
+  }
+  if (j->contains("ca")) {
+    const Json& ca = (*j)["ca"];
+    if (!ca.is_object())
+      return make_error(Fault::user, "config",
+                        f.string() + ": \"ca\" must map GUN prefixes to CA file paths");
+    // The longest key that starts the GUN (Notary: a plain prefix; "" matches every GUN).
+    std::optional<std::string> best;
+    for (const auto& [prefix, path] : ca.items()) {
+      if (!path.is_string() || path.get<std::string>().empty())
+        return make_error(Fault::user, "config",
+                          f.string() + ": ca.\"" + prefix + "\" must be a CA file path");
+      if (gun.starts_with(prefix) && (!best || prefix.size() > best->size())) best = prefix;
+    }
+    if (best)
+      if (auto s = load_ca_pin(p, trust_dir, *best, ca[*best].get<std::string>()); !s)
+        return std::unexpected(s.error());
   }
   return p;
 }
@@ -77,9 +192,121 @@ bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids) {
   return false;
 }
 
+Status check_root_chains_to_ca(const tuf::Metadata<tuf::Root>& root,
+                               const std::vector<std::string>& ca_certs_der, const std::string& gun,
+                               TimePoint now, const std::string& pin_description) {
+  const tuf::Root& r = root.signed_;
+  const tuf::RoleKeys& role = r.role(tuf::RoleType::root);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
+  if (!store) return make_error(Fault::local, "internal", "out of memory (X509_STORE)");
+  for (const auto& der : ca_certs_der) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    X509Ptr c(d2i_X509(nullptr, &p, long(der.size())), &X509_free);
+    if (!c) {
+      ERR_clear_error();
+      return make_error(Fault::user, "config",
+                        pin_description + " holds an unreadable certificate");
+    }
+    X509_STORE_add_cert(store.get(), c.get());  // takes its own reference; duplicates ignored
+  }
+  ERR_clear_error();
+
+  tuf::RoleKeys counting;
+  counting.threshold = role.threshold;
+  std::string rejected;
+  auto reject = [&](const std::string& id, const std::string& why) {
+    rejected += (rejected.empty() ? "" : "; ") + id.substr(0, 12) + " " + why;
+  };
+  for (const auto& id : role.keyids) {
+    auto kj = r.keys.find(id);
+    if (kj == r.keys.end()) {
+      reject(id, "is not in the root's keys");
+      continue;
+    }
+    const Json& k = kj->second;
+    std::string keytype =
+        k.contains("keytype") && k["keytype"].is_string() ? k["keytype"].get<std::string>() : "";
+    if (!keytype.ends_with("-x509")) {
+      reject(id, "is not an x509 certificate");
+      continue;
+    }
+    std::optional<std::string> pem;
+    if (k.contains("keyval") && k["keyval"].is_object() && k["keyval"].contains("public") &&
+        k["keyval"]["public"].is_string())
+      if (auto d = base64_decode(k["keyval"]["public"].get<std::string>())) pem = std::move(*d);
+    if (!pem) {
+      reject(id, "has an unreadable certificate");
+      continue;
+    }
+    auto certs = parse_pem_certificates(*pem, kMaxCaBundleCertificates, Fault::remote, "key");
+    if (!certs) {
+      reject(id, "has an unreadable certificate bundle");
+      continue;
+    }
+    // As Notary: the leaf is the bundle's first non-CA certificate, its CA ones intermediates.
+    X509* leaf = nullptr;
+    struct StackFree {
+      void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+    };
+    std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
+    if (!chain) return make_error(Fault::local, "internal", "out of memory (X509 stack)");
+    for (auto& c : *certs) {
+      if (X509_get_extension_flags(c.get()) & EXFLAG_CA)  // basicConstraints CA:TRUE
+        sk_X509_push(chain.get(), c.get());               // the stack borrows; `certs` owns
+      else if (!leaf)
+        leaf = c.get();
+    }
+    if (!leaf) {
+      reject(id, "holds no leaf certificate");
+      continue;
+    }
+    std::string cn;
+    if (X509_NAME* subject = X509_get_subject_name(leaf)) {
+      int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+      if (i >= 0) {
+        ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+        unsigned char* utf8 = nullptr;
+        int n = ASN1_STRING_to_UTF8(&utf8, v);
+        if (n >= 0) cn.assign(reinterpret_cast<char*>(utf8), std::size_t(n));
+        OPENSSL_free(utf8);
+      }
+    }
+    if (cn != gun) {
+      reject(id, "has CN \"" + cn + "\", not the repository name");
+      continue;
+    }
+    std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                        &X509_STORE_CTX_free);
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain.get()) != 1) {
+      ERR_clear_error();
+      return make_error(Fault::local, "internal", "cannot set up certificate verification");
+    }
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+    // Checked at `now` (not the wall clock); an intermediate CA may be the pin.
+    X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(now));
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    int ok = X509_verify_cert(ctx.get());
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    if (ok != 1) {
+      reject(id, std::string("does not chain to it: ") + X509_verify_cert_error_string(err));
+      continue;
+    }
+    counting.keyids.push_back(id);
+  }
+  std::string what = "root v" + std::to_string(r.version) + " of " + gun;
+  if (tuf::verify_delegate(what, "its root certificates issued by " + pin_description,
+                           root.canonical_signed, root.signatures, r.dialect, r.keys, counting))
+    return {};
+  return make_error(Fault::remote, "pin_mismatch",
+                    what + " is not signed by a threshold of " + std::to_string(role.threshold) +
+                        " root certificate(s) issued by " + pin_description + "; refusing it" +
+                        (rejected.empty() ? "" : " (" + rejected + ")"));
+}
+
 Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
                             const std::string& gun, const std::string& server_url,
-                            const std::function<void(const std::string&)>& warn) {
+                            const std::function<void(const std::string&)>& warn, TimePoint now) {
   const auto& root_keys = root.signed_.role(tuf::RoleType::root).keyids;
   if (!pins.key_ids.empty()) {
     // A pin names a root key as root.json lists it (Notary: the certificate's ID) or by the
@@ -95,6 +322,10 @@ Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPin
                             pins.key_ids.front() + "); refusing it");
     return {};
   }
+  if (pins.ca_prefix)
+    return check_root_chains_to_ca(
+        root, pins.ca_certs_der, gun, now,
+        "the CA pinned for \"" + *pins.ca_prefix + "\" (" + pins.ca_file.string() + ")");
   if (pins.disable_tofu)
     return make_error(Fault::user, "not_pinned",
                       "no pinned root key for " + gun + " and trust on first use is disabled");
@@ -226,7 +457,7 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
     if (auto c = check_root_certificates(ts->root().md, gun, clock()); !c)
       return std::unexpected(c.error());
     checked_root = root_fingerprint(ts->root().md);
-    if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn); !s)
+    if (auto s = check_first_use_root(ts->root().md, *pins, gun, cfg.server_url, warn, clock()); !s)
       return std::unexpected(s.error());
     if (auto s = store.store(tuf::RoleName::root(), *bytes); !s) return std::unexpected(s.error());
     bootstrapped.emplace(std::move(*ts));

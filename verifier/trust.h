@@ -23,7 +23,8 @@
 // First use of a repository (no cached root.json): if <trust dir>/trust_pinning.json pins
 // the GUN ({"certs": {"<gun>": ["<root key id>", ...]}}), the fetched root must be signed
 // by (list) one of those keys, else the pull is refused; without a pin the root is trusted
-// on first use and a warning says so, unless the file sets "disable_tofu": true.
+// on first use and a warning says so, unless the file sets "disable_tofu": true. A "ca" pin
+// for a GUN prefix requires root certificates issued by that CA (see TrustPins below).
 #pragma once
 
 #include <filesystem>
@@ -62,23 +63,52 @@ std::vector<std::filesystem::path> trust_certs_search_path();
 // The GUN Docker uses for a repository: "docker.io/library/nginx", "host:5000/team/app".
 std::string gun_of(const client::Reference& ref);
 
-// Trust pinning: <trust dir>/trust_pinning.json, {"certs": {"<gun>": ["<root key id>", ...]},
-// "disable_tofu": false}. Pull and every signing command (trustclient) apply it when they
-// first bootstrap a repository's root.
+// Trust pinning: <trust dir>/trust_pinning.json, as Notary's client "trust_pinning" section:
+//   {"certs": {"<gun>": ["<root key id>", ...], "<gun prefix>*": [...]},
+//    "ca": {"<gun prefix>": "<CA bundle PEM file>"},
+//    "disable_tofu": false}
+// Pull and every signing command (trustclient) apply it when they first bootstrap a
+// repository's root. For a GUN, the first of these that applies wins (Notary's order):
+//   1. certs entry equal to the GUN;
+//   2. certs entry "<prefix>*" whose prefix starts the GUN, the longest such prefix;
+//   3. ca entry whose key starts the GUN (plain prefix, no "*"), the longest such key;
+//   4. none: trust on first use, or refused with disable_tofu.
+// A relative CA path is relative to the trust directory. The CA file is read when the pins
+// are loaded: unreadable, too large or without a PEM certificate is user/config naming it.
 inline constexpr const char* kTrustPinningFile = "trust_pinning.json";
+// Largest CA bundle file a "ca" pin may name.
+inline constexpr std::size_t kMaxCaBundleBytes = 1 << 20;
+// Most certificates read from one CA bundle.
+inline constexpr std::size_t kMaxCaBundleCertificates = 1000;
 struct TrustPins {
   std::vector<std::string> key_ids;  // pinned root key IDs (or prefixes) for the GUN
+  // CA pin (only when no certs entry applies): the matching prefix, the file it names and
+  // the DER certificates read from it (trust anchors; need not be self-signed).
+  std::optional<std::string> ca_prefix;
+  std::filesystem::path ca_file;
+  std::vector<std::string> ca_certs_der;
   bool disable_tofu = false;
 };
 Result<TrustPins> load_trust_pins(const std::filesystem::path& trust_dir, const std::string& gun);
 // Whether one of `ids` is pinned (equal to a pin or starting with it).
 bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids);
-// First use of a repository's root fetched from `server_url`: pinned, it must list a pinned
-// key (by root.json key ID or its public key's canonical ID) else remote/pin_mismatch;
-// unpinned, disable_tofu refuses (user/not_pinned), else `warn` gets the first-use warning.
+// The CA pin's check (Notary's caCheck), pure: a root-role key counts when it is an x509
+// certificate bundle whose leaf (the first non-CA certificate; the bundle's CA certificates
+// are its intermediates) has CN = gun, is not a CA and chains, at `now`, to one of
+// `ca_certs_der` (OpenSSL X509_verify_cert: validity of every certificate checked at `now`,
+// no hostname or purpose checks; a CA certificate of the pin is a trust anchor even if not
+// self-signed). The root's signatures must meet the root threshold with counting keys
+// alone; else remote/pin_mismatch naming each key that did not count and why.
+Status check_root_chains_to_ca(const tuf::Metadata<tuf::Root>& root,
+                               const std::vector<std::string>& ca_certs_der, const std::string& gun,
+                               TimePoint now, const std::string& pin_description = "the pinned CA");
+// First use of a repository's root fetched from `server_url`: pinned by key, it must list a
+// pinned key (by root.json key ID or its public key's canonical ID) else remote/pin_mismatch;
+// pinned by CA, check_root_chains_to_ca at `now`; unpinned, disable_tofu refuses
+// (user/not_pinned), else `warn` gets the first-use warning.
 Status check_first_use_root(const tuf::Metadata<tuf::Root>& root, const TrustPins& pins,
                             const std::string& gun, const std::string& server_url,
-                            const std::function<void(const std::string&)>& warn);
+                            const std::function<void(const std::string&)>& warn, TimePoint now);
 
 struct TrustedTarget {
   client::Descriptor descriptor;  // manifest digest (sha256) and length
