@@ -456,6 +456,9 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         const RoleView* sv = repo->view().find(role);
         if (!sv) raise(Fault::user, "not_found", "no signer \"" + *name + "\" in " + r);
         const RoleView* rel = repo->view().find(kReleasesRole);
+        // The changes are this command's own: if they cannot be applied, they are dropped
+        // again, so that they do not fail every later publish of the repository.
+        std::vector<std::string> staged;
         if (rel) {
           std::set<std::string> remaining(rel->key_ids.begin(), rel->key_ids.end());
           for (const auto& id : sv->key_ids) remaining.erase(id);
@@ -464,20 +467,23 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
               raise(Fault::user, "usage",
                     "\"" + *name + "\" is the last signer of targets/releases in " + r +
                         ": tags it signed there would no longer verify; pass --force");
-            value_or_raise(repo->stage(tuf::make_delegation_change(
-                tuf::change::kActionDelete, std::string(kReleasesRole), std::nullopt)));
+            staged.push_back(value_or_raise(repo->stage(tuf::make_delegation_change(
+                tuf::change::kActionDelete, std::string(kReleasesRole), std::nullopt))));
           } else if (remaining.size() != rel->key_ids.size()) {
             tuf::DelegationChange d;
             d.remove_keys = sv->canonical_key_ids;
             if (rel->threshold > static_cast<int>(remaining.size()))
               d.threshold = static_cast<int>(remaining.size());
-            value_or_raise(repo->stage(tuf::make_delegation_change(tuf::change::kActionUpdate,
-                                                                   std::string(kReleasesRole), d)));
+            staged.push_back(value_or_raise(repo->stage(tuf::make_delegation_change(
+                tuf::change::kActionUpdate, std::string(kReleasesRole), d))));
           }
         }
-        value_or_raise(repo->stage(
-            tuf::make_delegation_change(tuf::change::kActionDelete, role, std::nullopt)));
-        value_or_raise(repo->publish());
+        staged.push_back(value_or_raise(repo->stage(
+            tuf::make_delegation_change(tuf::change::kActionDelete, role, std::nullopt))));
+        if (auto p = repo->publish(); !p) {
+          if (p.error().fault == Fault::user) (void)repo->unstage(staged);
+          raise(p.error());
+        }
         std::printf("Successfully removed %s from %s\n", name->c_str(), r.c_str());
       }
     });
