@@ -268,6 +268,25 @@ TEST_F(PostgresCoherence, WhileBsWatchIsDownBBypassesItsCacheAndRecoversAfter) {
   EXPECT_TRUE(eventually([&] { return get(*b_, "targets.json").body == repo.targets; }));
 }
 
+// Anything on the channel B cannot read makes it drop its whole cache.
+TEST_F(PostgresCoherence, AnUnreadableReportDropsTheWholeCache) {
+  start();
+  ASSERT_TRUE(eventually([&] { return a_->cache_in_use() && b_->cache_in_use(); }));
+  auto repo = init_repo();
+  ASSERT_TRUE(
+      eventually([&] { return metric(*b_, "docket_trust_cache_change_reports_total") >= 1; }));
+  ASSERT_EQ(get(*b_, "targets.json").body, repo.targets);
+  const auto hits = metric(*b_, "docket_trust_cache_hits_total");
+  ASSERT_EQ(get(*b_, "targets.json").body, repo.targets);
+  ASSERT_EQ(metric(*b_, "docket_trust_cache_hits_total"), hits + 1);  // cached
+  const auto resets = metric(*b_, "docket_trust_cache_resets_total");
+  sql(url_, "NOTIFY docket_trust_changes, 'not-a-report'");
+  ASSERT_TRUE(eventually([&] { return metric(*b_, "docket_trust_cache_resets_total") > resets; }));
+  ASSERT_EQ(get(*b_, "targets.json").body, repo.targets);
+  EXPECT_EQ(metric(*b_, "docket_trust_cache_hits_total"), hits + 1) << "served a dropped entry";
+  EXPECT_TRUE(b_->cache_in_use());
+}
+
 TEST_F(PostgresCoherence, CacheOffNeverCachesOrWatches) {
   TrustOptions o;
   o.cache_current = false;

@@ -108,8 +108,9 @@ TEST(DockerTrustInterop, KeySignerInspectRevoke) {
   // `docker trust signer remove`: docker 28's CLI only removes a signer in the case where it
   // asks for confirmation (the signer signed the last release); otherwise its
   // maybePromptForSignerRemoval() returns false and it exits 0 having sent nothing but
-  // metadata GETs (a client bug). What is asserted: the command runs against our server
-  // without error and the repository still inspects cleanly afterwards.
+  // metadata GETs (a client bug). What is asserted here: the command runs against our server
+  // without error and the repository still inspects cleanly afterwards (the removal that
+  // happens is SignerRemoveOfTheLastReleaseSignerIsConfirmedOnStdin).
   r = docker("trust signer remove bob " + gun);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Removing signer \"bob\" from " + gun), std::string::npos) << r.output;
@@ -124,8 +125,8 @@ TEST(DockerTrustInterop, KeySignerInspectRevoke) {
 
 // `docker trust signer remove` where it matters: bob's key alone signed the current
 // targets/releases, so removing bob makes every release unverifiable. docker 28 asks for
-// confirmation on stdin (any reader, no terminal needed; only "y" removes, and -f does not
-// remove in that case: its maybePromptForSignerRemoval() returns false). Answered "n",
+// confirmation on stdin (any reader, no terminal needed); only "y" removes: -f skips the
+// question and the removal (its maybePromptForSignerRemoval() returns false). Answered "n",
 // nothing on the server changes; answered "y", targets/bob and bob's key in targets/releases
 // are gone from the server's targets.json, and the tag bob signed no longer verifies for
 // docket (lookup, as a verified pull resolves it) nor shows as signed to docker.
@@ -244,6 +245,11 @@ TEST(DockerTrustInterop, SignerRemoveOfTheLastReleaseSignerIsConfirmedOnStdin) {
   EXPECT_EQ(served("targets/releases"), releases_before);
   r = docket(eve_cfg, "trust lookup " + gun + ":v1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  // -f skips the question and, in docker 28, the removal with it.
+  r = docker(admin_cfg, "trust signer remove -f bob " + gun);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Successfully removed"), std::string::npos) << r.output;
+  EXPECT_EQ(served("targets"), targets_before);
 
   // Answer "y": docker publishes a targets.json without targets/bob or bob's releases key.
   r = docker(admin_cfg, "trust signer remove bob " + gun, answer("yes", "y\n"));

@@ -409,6 +409,23 @@ TEST_P(StorageConformance, ReportsEveryCommittedChangeOrIsTheSoleWriter) {
             (std::vector<std::string>{kGun, "docker.io/library/mine", "docker.io/library/gone"}));
 }
 
+// A GUN too long to name in a report still gets one: "something changed" (all).
+TEST_P(StorageConformance, AChangeTooLongToNameIsReportedAsEverything) {
+  RecordingSink sink;
+  auto watch = store_->watch_changes(sink);
+  if (!watch) {  // nothing to report to: nobody else writes
+    EXPECT_TRUE(store_->sole_writer());
+    return;
+  }
+  ASSERT_TRUE(sink.wait_for([&] { return sink.live_; })) << "the watch never came up";
+  const std::string long_gun = "docker.io/" + std::string(9000, 'a');
+  ASSERT_TRUE(store_->update_many(long_gun, {{"root", 1, "r"}}));
+  ASSERT_TRUE(store_->update_many(kGun, {{"root", 1, "r"}}));
+  ASSERT_TRUE(sink.wait_for([&] { return sink.guns_.size() >= 2; }));
+  watch.reset();
+  EXPECT_EQ(sink.guns_, (std::vector<std::string>{"<all>", kGun}));
+}
+
 TEST_P(StorageConformance, ReopeningKeepsData) {
   ASSERT_TRUE(put(kGun, {{"root", 1, "r"}}));
   store_.reset();
