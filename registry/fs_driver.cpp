@@ -7,13 +7,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "common/file.h"
 #include "registry/storage.h"
@@ -86,25 +92,102 @@ class DirSync {
     }
   }
 
-  // Makes the entry `dir` holds durable, and `dir` itself and every directory above it we
-  // created and have not synced yet.
-  Status sync_chain(const fs::path& dir) {
-    if (auto st = sync(dir); !st) return st;
-    fs::path d = dir;
-    while (true) {
-      {
-        std::lock_guard lk(mu_);
-        if (!unsynced_.count(d)) return {};
-      }
-      fs::path parent = d.parent_path();
-      if (parent == d) return {};
-      if (auto st = sync(parent); !st) return st;
-      {
-        std::lock_guard lk(mu_);
-        unsynced_.erase(d);
-      }
-      d = parent;
+  // A durable change (rename or new file) is about to land in `dir`: until end_change(),
+  // ensure_durable() of a file there syncs `dir` rather than trusting the entry.
+  void begin_change(const fs::path& dir) {
+    std::lock_guard lk(mu_);
+    ++pending_[dir];
+  }
+  // The change in each of `dirs` is durable (called only after their syncs succeeded; after a
+  // failure the directory stays pending and later callers keep syncing it).
+  void end_changes(const std::vector<fs::path>& dirs) {
+    std::lock_guard lk(mu_);
+    for (const auto& d : dirs) {
+      auto it = pending_.find(d);
+      if (it != pending_.end() && --it->second == 0) pending_.erase(it);
     }
+  }
+  // Whether an entry of `dir` may not be durable yet: a change there is in flight, or `dir`
+  // itself was created by us and not synced (then neither is anything above it we created).
+  bool may_be_unsynced(const fs::path& dir) {
+    std::lock_guard lk(mu_);
+    return pending_.count(dir) || unsynced_.count(dir);
+  }
+
+  // Makes the entries each of `dirs` holds durable, and every directory above them we
+  // created and have not synced yet. All the fsyncs run at once (the caller's own plus the
+  // rest on `pool`): nothing here depends on their order, only on all of them having
+  // returned, and concurrent directory fsyncs on one filesystem share journal commits
+  // instead of paying one each.
+  template <class Pool>
+  Status sync_all(const std::vector<fs::path>& dirs, Pool& pool) {
+    std::vector<fs::path> targets, covered;
+    {
+      std::lock_guard lk(mu_);
+      auto add = [&](const fs::path& p) {
+        if (std::find(targets.begin(), targets.end(), p) == targets.end()) targets.push_back(p);
+      };
+      for (const auto& leaf : dirs) {
+        add(leaf);
+        for (fs::path d = leaf; unsynced_.count(d);) {
+          fs::path parent = d.parent_path();
+          if (parent == d) break;
+          covered.push_back(d);
+          add(parent);
+          d = parent;
+        }
+      }
+    }
+    if (targets.empty()) return {};
+    // Every fsync is a task the pool or the caller may claim: the caller runs whatever no
+    // pool thread has started by the time it gets there, so a busy pool never makes a
+    // commit slower than syncing one directory after another.
+    struct Join {
+      explicit Join(std::vector<fs::path> t) : targets(std::move(t)), claimed(targets.size()) {}
+      std::vector<fs::path> targets;
+      std::vector<std::atomic<bool>> claimed;
+      std::mutex mu;
+      std::condition_variable cv;
+      std::size_t running = 0;  // claimed by a pool thread, not finished
+      std::optional<Error> error;
+      bool claim(std::size_t i) { return !claimed[i].exchange(true); }
+      void record(const Status& r) {
+        if (!r && !error) error = r.error();
+      }
+    };
+    auto join = std::make_shared<Join>(std::move(targets));
+    std::size_t n = join->targets.size();
+    for (std::size_t i = 1; i < n; ++i)
+      pool.post([this, join, i] {
+        {
+          std::lock_guard lk(join->mu);
+          if (!join->claim(i)) return;
+          ++join->running;
+        }
+        Status r = sync(join->targets[i]);
+        std::lock_guard lk(join->mu);
+        join->record(r);
+        if (--join->running == 0) join->cv.notify_all();
+      });
+    for (std::size_t i = 0; i < n; ++i) {
+      {
+        std::lock_guard lk(join->mu);
+        if (!join->claim(i)) continue;
+      }
+      Status r = sync(join->targets[i]);
+      std::lock_guard lk(join->mu);
+      join->record(r);
+    }
+    Status first;
+    {
+      std::unique_lock lk(join->mu);
+      join->cv.wait(lk, [&] { return join->running == 0; });
+      if (join->error) first = std::unexpected(*join->error);
+    }
+    if (!first) return first;
+    std::lock_guard lk(mu_);
+    for (const auto& d : covered) unsynced_.erase(d);
+    return {};
   }
 
   // fsync(dir), shared with concurrent callers (see above).
@@ -149,7 +232,51 @@ class DirSync {
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<fs::path> unsynced_;
+  std::map<fs::path, int> pending_;  // directories with a durable change not yet synced
   std::map<fs::path, State> state_;
+};
+
+// Threads that run directory fsyncs beside a request's own (DirSync::sync_all).
+class SyncPool {
+ public:
+  explicit SyncPool(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~SyncPool() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void post(std::function<void()> f) {
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(f));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> f;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        f = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      f();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
 };
 
 class FsWriter : public FileWriter {
@@ -191,9 +318,36 @@ class FsWriter : public FileWriter {
   bool durable_;
 };
 
+// The directories a batch's changes landed in, synced together at commit().
+class FsBatch : public SyncBatch {
+ public:
+  FsBatch(DirSync& dirs, SyncPool* pool) : dirs_(dirs), pool_(pool) {}
+  ~FsBatch() override { (void)commit(); }
+  // A change in `dir`; `pending` when begin_change(dir) was called for it.
+  void add(const fs::path& dir, bool pending) {
+    if (std::find(sync_.begin(), sync_.end(), dir) == sync_.end()) sync_.push_back(dir);
+    if (pending) pending_.push_back(dir);
+  }
+  Status commit() override {
+    if (sync_.empty() || !pool_) return {};
+    Status st = dirs_.sync_all(sync_, *pool_);
+    if (st) dirs_.end_changes(pending_);
+    sync_.clear();
+    pending_.clear();
+    return st;
+  }
+
+ private:
+  DirSync& dirs_;
+  SyncPool* pool_;  // null without fsync (unsafe_skip_fsync)
+  std::vector<fs::path> sync_, pending_;
+};
+
 class FsDriver : public StorageDriver {
  public:
-  FsDriver(fs::path root, FilesystemOptions o) : root_(std::move(root)), opts_(o) {}
+  FsDriver(fs::path root, FilesystemOptions o) : root_(std::move(root)), opts_(o) {
+    if (!opts_.unsafe_skip_fsync) pool_.emplace(kSyncThreads);
+  }
   std::string name() const override { return "filesystem"; }
 
   Result<fs::path> full(std::string_view p) {
@@ -228,8 +382,21 @@ class FsDriver : public StorageDriver {
     return out;
   }
 
+  std::unique_ptr<SyncBatch> batch() override {
+    return std::make_unique<FsBatch>(dirs_, pool_ ? &*pool_ : nullptr);
+  }
+
+  Status ensure_durable(std::string_view path, SyncBatch* batch) override {
+    auto f = full(path);
+    if (!f) return std::unexpected(f.error());
+    struct stat st {};
+    if (::stat(f->c_str(), &st) != 0) return std::unexpected(io_error("stat", *f, errno));
+    if (opts_.unsafe_skip_fsync || !dirs_.may_be_unsynced(f->parent_path())) return {};
+    return sync_dir(f->parent_path(), false, batch);
+  }
+
   Status put(std::string_view path, std::string_view bytes,
-             Durability durability = Durability::full) override {
+             Durability durability = Durability::full, SyncBatch* batch = nullptr) override {
     auto f = full(path);
     if (!f) return std::unexpected(f.error());
     if (auto st = create_parent_dirs(*f); !st) return st;
@@ -256,13 +423,15 @@ class FsDriver : public StorageDriver {
       ::unlink(tmp.c_str());
       return std::unexpected(io_error("closing", tmp, e));
     }
+    if (durability != Durability::none) dirs_.begin_change(f->parent_path());
     if (::rename(tmp.c_str(), f->c_str()) != 0) {
       int e = errno;
       ::unlink(tmp.c_str());
+      if (durability != Durability::none) dirs_.end_changes({f->parent_path()});
       return std::unexpected(io_error("renaming to", *f, e));
     }
     if (durability == Durability::none) return {};
-    return dirs_.sync_chain(f->parent_path());
+    return sync_dir(f->parent_path(), true, batch);
   }
 
   Result<FileInfo> stat(std::string_view path) override {
@@ -305,18 +474,22 @@ class FsDriver : public StorageDriver {
     return {};
   }
 
-  Status move(std::string_view from, std::string_view to) override {
+  Status move(std::string_view from, std::string_view to, SyncBatch* batch = nullptr) override {
     auto a = full(from);
     if (!a) return std::unexpected(a.error());
     auto b = full(to);
     if (!b) return std::unexpected(b.error());
     if (auto st = create_parent_dirs(*b); !st) return st;
-    if (::rename(a->c_str(), b->c_str()) != 0)
-      return std::unexpected(io_error("renaming to " + b->string() + " from", *a, errno));
+    if (!opts_.unsafe_skip_fsync) dirs_.begin_change(b->parent_path());
+    if (::rename(a->c_str(), b->c_str()) != 0) {
+      int e = errno;
+      if (!opts_.unsafe_skip_fsync) dirs_.end_changes({b->parent_path()});
+      return std::unexpected(io_error("renaming to " + b->string() + " from", *a, e));
+    }
     if (opts_.unsafe_skip_fsync) return {};
     // The source directory is not synced: after a crash the file may still be found under
     // its old name as well (an upload leftover, purged later), never under neither.
-    return dirs_.sync_chain(b->parent_path());
+    return sync_dir(b->parent_path(), true, batch);
   }
 
   Result<std::unique_ptr<FileWriter>> append(std::string_view path) override {
@@ -382,6 +555,20 @@ class FsDriver : public StorageDriver {
   }
 
  private:
+  static constexpr unsigned kSyncThreads = 8;
+
+  // Makes the entries of `dir` durable now, or at the batch's commit. `pending`: the caller
+  // called dirs_.begin_change(dir).
+  Status sync_dir(const fs::path& dir, bool pending, SyncBatch* batch) {
+    if (batch) {
+      static_cast<FsBatch*>(batch)->add(dir, pending);
+      return {};
+    }
+    Status st = dirs_.sync_all({dir}, *pool_);
+    if (st && pending) dirs_.end_changes({dir});
+    return st;
+  }
+
   // Creates the missing directories above `file`, noting each one in dirs_ so the next
   // durable operation below it also syncs the entries that name them.
   Status create_parent_dirs(const fs::path& file) {
@@ -409,6 +596,7 @@ class FsDriver : public StorageDriver {
   fs::path root_;
   FilesystemOptions opts_;
   DirSync dirs_;
+  std::optional<SyncPool> pool_;  // declared last: its threads stop before dirs_ goes
 };
 
 }  // namespace

@@ -5,9 +5,9 @@
 // parameterised conformance suite in registry/tests/storage_conformance_test.cpp checks:
 //
 //  * put() and move() are atomic and durable: a reader sees the old file, the new file or
-//    nothing, never a torn one (put() with a weaker Durability keeps the atomicity but not
-//    every part of the durability: see below),
-//    nothing, never a torn one, and once they return the result survives a crash.
+//    nothing, never a torn one, and once they return the result survives a crash (put() with
+//    a weaker Durability keeps the atomicity but not every part of the durability: see
+//    below; with a SyncBatch the durability comes at the batch's commit() instead).
 //  * Directories a durable put() or move() had to create are durable when it returns too
 //    (their entries up to the first directory that already existed are synced).
 //  * Writers write to a path that is not visible to get()/open() under a final blob name:
@@ -58,6 +58,21 @@ enum class Durability {
               // session is lost starts the upload again)
 };
 
+// Several put()/move() calls made durable together. With a batch, each call is atomic and
+// visible when it returns as without one, but it is durable only once the batch's commit()
+// has returned OK; the driver then establishes all of it at once (the filesystem driver
+// fsyncs every directory involved concurrently, so a blob and its repository link cost one
+// round of directory syncs instead of one sync after another). After a crash before
+// commit() returns, any subset of the batch's changes may have survived, in any order: a
+// caller batches only changes whose partial survival its readers tolerate. Destroying a
+// batch without commit() still makes its changes durable (the error is lost), so a change a
+// concurrent request already saw is never left without its sync.
+class SyncBatch {
+ public:
+  virtual ~SyncBatch() = default;
+  virtual Status commit() = 0;
+};
+
 class StorageDriver {
  public:
   virtual ~StorageDriver() = default;
@@ -65,14 +80,21 @@ class StorageDriver {
 
   virtual Result<std::string> get(std::string_view path, std::uint64_t max_bytes) = 0;
   virtual Status put(std::string_view path, std::string_view bytes,
-                     Durability durability = Durability::full) = 0;
+                     Durability durability = Durability::full, SyncBatch* batch = nullptr) = 0;
   virtual Result<FileInfo> stat(std::string_view path) = 0;
   // Names of the direct children, sorted bytewise.
   virtual Result<std::vector<std::string>> list(std::string_view dir) = 0;
   // Removes a file or a whole tree. Missing is not an error.
   virtual Status remove(std::string_view path) = 0;
   // Atomic, durable rename; creates parents; replaces an existing destination file.
-  virtual Status move(std::string_view from, std::string_view to) = 0;
+  virtual Status move(std::string_view from, std::string_view to, SyncBatch* batch = nullptr) = 0;
+  // A batch for put()/move() (see SyncBatch).
+  virtual std::unique_ptr<SyncBatch> batch() = 0;
+  // Makes sure the existing file `path` is durable (at once, or at the batch's commit): for a
+  // file another request may have just put() or moved there and not synced yet, which a
+  // caller is about to acknowledge as stored (two concurrent uploads of one blob).
+  // Missing gives "not_found".
+  virtual Status ensure_durable(std::string_view path, SyncBatch* batch = nullptr) = 0;
   // Opens (creating if needed) a file for appending.
   virtual Result<std::unique_ptr<FileWriter>> append(std::string_view path) = 0;
   // Truncates a file to `size` bytes (upload resume after a partial write).

@@ -3,7 +3,12 @@
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <set>
+#include <thread>
 
 #include "common/encoding.h"
 #include "common/file.h"
@@ -14,6 +19,60 @@
 namespace docket::registry {
 
 namespace {
+
+// Threads for the background hashing of large upload pieces (UploadSession::append), kept
+// for the process's life: a new thread per piece (std::async) cost a clone3, a stack mmap and
+// its teardown for every ~1 MiB received, 261 of each for one 256 MiB upload. Each session
+// has at most one piece in flight (append() drains the previous one first), so pieces of
+// one upload are hashed in order.
+class HashWorkers {
+ public:
+  static HashWorkers& instance() {
+    static HashWorkers w(std::max(2u, std::thread::hardware_concurrency()));
+    return w;
+  }
+  std::future<void> submit(std::function<void()> f) {
+    std::packaged_task<void()> task(std::move(f));
+    auto fut = task.get_future();
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return fut;
+  }
+  ~HashWorkers() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  explicit HashWorkers(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+  }
+  void run() {
+    for (;;) {
+      std::packaged_task<void()> task;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();  // an exception lands in the future: drain() reports it
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<void()>> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
 
 bool not_found(const Error& e) {
   return e.code == "not_found";
@@ -210,10 +269,10 @@ Status Store::delete_blob(const std::string& repo, const Digest& d) {
   return driver_->remove(repo_path(repo) + "/_layers/" + digest_dir(d));
 }
 
-Status Store::link_blob(const std::string& repo, const Digest& d) {
+Status Store::link_blob(const std::string& repo, const Digest& d, SyncBatch* batch) {
   // Only the link's existence is read (the path names the digest), so its content need not
   // be durable: one directory fsync instead of a file fsync plus a directory fsync.
-  return driver_->put(layer_link(repo, d), d.str(), Durability::name_only);
+  return driver_->put(layer_link(repo, d), d.str(), Durability::name_only, batch);
 }
 
 Result<bool> Store::mount_blob(const std::string& repo, const std::string& from, const Digest& d) {
@@ -222,19 +281,27 @@ Result<bool> Store::mount_blob(const std::string& repo, const std::string& from,
     if (not_found(link.error())) return false;
     return std::unexpected(link.error());
   }
-  auto blob = driver_->stat(blob_path(d));
-  if (!blob) {
-    if (not_found(blob.error())) return false;
-    return std::unexpected(blob.error());
+  // The blob may have been committed a moment ago by a request still syncing it: the mount
+  // is acknowledged only once the blob is durable too (in the same round as the link).
+  auto batch = driver_->batch();
+  if (auto st = driver_->ensure_durable(blob_path(d), batch.get()); !st) {
+    if (not_found(st.error())) return false;
+    return std::unexpected(st.error());
   }
-  if (auto st = link_blob(repo, d); !st) return std::unexpected(st.error());
+  if (auto st = link_blob(repo, d, batch.get()); !st) return std::unexpected(st.error());
+  if (auto st = batch->commit(); !st) return std::unexpected(st.error());
   return true;
 }
 
-Status Store::commit_blob_file(const std::string& data_path, const Digest& d) {
+Status Store::commit_blob_file(const std::string& data_path, const Digest& d, SyncBatch* batch) {
   auto existing = driver_->stat(blob_path(d));
-  if (existing) return driver_->remove(data_path);  // content-addressed: same bytes already there
-  return driver_->move(data_path, blob_path(d));
+  if (existing) {
+    // Content-addressed: the same bytes are already there, perhaps from a concurrent upload
+    // that has renamed them into place but not synced yet.
+    if (auto st = driver_->ensure_durable(blob_path(d), batch); !st) return st;
+    return driver_->remove(data_path);
+  }
+  return driver_->move(data_path, blob_path(d), batch);
 }
 
 // ---- uploads ----
@@ -271,7 +338,7 @@ Status UploadSession::append(std::string_view bytes) {
     return st;
   }
   if (bytes.size() >= kBackgroundHashBytes)
-    hashing_ = std::async(std::launch::async, [this, bytes] { hash_.update(bytes); });
+    hashing_ = HashWorkers::instance().submit([this, bytes] { hash_.update(bytes); });
   else
     hash_.update(bytes);
   size_ += bytes.size();
@@ -306,10 +373,16 @@ Status UploadSession::commit(const Digest& expected) {
     return std::unexpected(oci_error(
         "DIGEST_INVALID",
         "provided digest " + expected.str() + " does not match uploaded content " + actual.str()));
+  // The bytes are durable before the rename that names them by digest can be; the blob's
+  // directory entries and the repository link are then synced together in one round (a
+  // crash in that round may keep the link without the blob, which readers treat as no
+  // link: see check_descriptor_exists and layer_linked's callers).
   if (auto st = writer_->sync(); !st) return st;
   writer_.reset();
-  if (auto st = store_.commit_blob_file(dir + "/data", expected); !st) return st;
-  if (auto st = store_.link_blob(repo_, expected); !st) return st;
+  auto batch = store_.driver().batch();
+  if (auto st = store_.commit_blob_file(dir + "/data", expected, batch.get()); !st) return st;
+  if (auto st = store_.link_blob(repo_, expected, batch.get()); !st) return st;
+  if (auto st = batch->commit(); !st) return st;
   store_.forget_upload(repo_, uuid_);
   return store_.driver().remove(dir);
 }
@@ -518,6 +591,9 @@ Status Store::check_descriptor_exists(const std::string& repo, const Json& desc,
   if (!d) return std::unexpected(d.error());
   Result<FileInfo> st =
       manifest ? driver_->stat(revision_link(repo, *d)) : driver_->stat(layer_link(repo, *d));
+  // A layer link counts only with its blob: a crash while a blob commit was syncing can keep
+  // the link without the blob, and GC removes unreferenced blobs but not their links.
+  if (st && !manifest) st = driver_->stat(blob_path(*d));
   if (!st) {
     if (not_found(st.error()))
       return std::unexpected(
@@ -636,6 +712,9 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   // Content first, then the links that name it.
   if (!driver_->stat(blob_path(d))) {
     if (auto st = driver_->put(blob_path(d), bytes); !st) return std::unexpected(st.error());
+  } else if (auto st = driver_->ensure_durable(blob_path(d)); !st) {
+    // Pushed a moment ago by a concurrent request that may not have synced it yet.
+    return std::unexpected(st.error());
   }
   if (auto st = driver_->put(revision_link(repo, d), rev.dump()); !st)
     return std::unexpected(st.error());

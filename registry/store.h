@@ -10,10 +10,14 @@
 //   /repositories/<name>/_uploads/<uuid>/{data,startedat}     upload in progress
 //   /repositories/<name>/_referrers/<alg>/<subject hex>/<alg>-<hex>  referrer descriptor JSON
 //
-// Crash safety: a blob becomes visible only by rename() of an fsynced, digest-verified
-// upload file; links are written with put() (atomic, durable) after the content they
-// name. A crash can leave an orphan blob (GC removes it) but never a link to missing or
-// partial content.
+// Crash safety: a blob becomes visible only by rename() of an fdatasynced, digest-verified
+// upload file, so no crash leaves partial content under a digest name. A blob's rename and
+// its layer link are made durable together (one SyncBatch) before the upload is
+// acknowledged; a crash during that round can leave an orphan blob (GC removes it) or a
+// layer link without its blob, which every reader treats as no link (HEAD/GET answer
+// BLOB_UNKNOWN, a manifest naming it MANIFEST_BLOB_UNKNOWN, a new upload restores it).
+// Manifests are written content first, then revision link, then tags, each durable before
+// the next, so a tag never names a missing manifest.
 //
 // Errors carry the OCI error code as Error::code ("BLOB_UNKNOWN", ...); oci_status() maps
 // it to the HTTP status. Storage failures keep their driver code ("io").
@@ -85,6 +89,8 @@ class Store;
 // One upload session. Exactly one request may append at a time (begin()/end()).
 class UploadSession {
  public:
+  // Waits for background hashing: the piece's task refers to this session.
+  ~UploadSession() { drain(); }
   const std::string& repo() const { return repo_; }
   const std::string& uuid() const { return uuid_; }
   std::uint64_t size() const { return size_; }
@@ -186,8 +192,8 @@ class Store {
   friend class UploadSession;
   void forget_upload(const std::string& repo, const std::string& uuid);
   void drop_catalog_cache();
-  Status commit_blob_file(const std::string& upload_data_path, const Digest& d);
-  Status link_blob(const std::string& repo, const Digest& d);
+  Status commit_blob_file(const std::string& upload_data_path, const Digest& d, SyncBatch* batch);
+  Status link_blob(const std::string& repo, const Digest& d, SyncBatch* batch = nullptr);
   Result<std::shared_ptr<const std::string>> manifest_bytes(const Digest& d);
   Status check_descriptor_exists(const std::string& repo, const Json& desc, bool manifest,
                                  std::string_view what);

@@ -201,6 +201,7 @@ class MeteredSigner final : public signer::Signer {
 };
 
 struct TrustService::Counters {
+  std::atomic<std::uint64_t> cache_hits{0}, change_reports{0}, cache_resets{0};
   std::atomic<std::uint64_t> get_ok{0}, get_not_found{0}, publish_ok{0}, publish_rejected{0},
       publish_version_conflict{0}, deletes{0}, key_creates{0}, timestamp_resigns{0}, changefeed{0},
       errors_5xx{0};
@@ -240,6 +241,28 @@ AccessNeed access_for(const std::string& method, std::string_view raw_path) {
   return a;
 }
 
+// Applies a storage's change reports to the service's caches (on the watch's thread).
+class TrustService::Coherence final : public ChangeSink {
+ public:
+  explicit Coherence(TrustService& s) : s_(s) {}
+  void changed(std::string_view gun) override {
+    ++s_.counters_->change_reports;
+    s_.invalidate(gun);
+  }
+  void changed_all() override {
+    ++s_.counters_->change_reports;
+    s_.reset_cache(s_.cache_in_use());
+  }
+  void watching(bool live) override {
+    s_.reset_cache(live);
+    log::info(live ? "trust metadata cache in use (change watch live)"
+                   : "trust metadata cache bypassed (change watch down)");
+  }
+
+ private:
+  TrustService& s_;
+};
+
 TrustService::TrustService(Storage& storage, signer::Signer& signer, TrustOptions o)
     : storage_(storage),
       metered_(std::make_unique<MeteredSigner>(signer)),
@@ -252,9 +275,47 @@ TrustService::TrustService(Storage& storage, signer::Signer& signer, TrustOption
                            ", s-maxage=" + age(o_.max_age_current) + ", must-revalidate";
   cache_control_consistent_ =
       "public, max-age=" + age(o_.max_age_consistent) + ", s-maxage=" + age(o_.max_age_consistent);
+  if (o_.cache_current) {
+    if (storage_.sole_writer()) {
+      cache_usable_ = true;
+    } else {
+      // Usable once the watch reports it is live (Coherence::watching).
+      coherence_ = std::make_unique<Coherence>(*this);
+      watch_ = storage_.watch_changes(*coherence_);
+      if (!watch_)
+        log::warn("trust metadata cache off: the storage is shared and offers no change watch",
+                  {{"storage", std::string(storage_.backend())}});
+    }
+  }
 }
 
-TrustService::~TrustService() = default;
+TrustService::~TrustService() {
+  watch_.reset();  // no report may arrive while the rest is destroyed
+}
+
+bool TrustService::cache_in_use() const {
+  std::shared_lock lk(cache_mu_);
+  return cache_usable_;
+}
+
+std::optional<std::uint64_t> TrustService::cache_generation() const {
+  if (!o_.cache_current) return std::nullopt;
+  std::shared_lock lk(cache_mu_);
+  if (!cache_usable_) return std::nullopt;
+  return generation_.load();
+}
+
+void TrustService::reset_cache(bool usable) {
+  {
+    std::unique_lock lk(cache_mu_);
+    ++generation_;
+    cache_.clear();
+    cache_usable_ = usable;
+  }
+  ++counters_->cache_resets;
+  std::lock_guard lk(feed_mu_);
+  feed_cache_.clear();
+}
 
 std::mutex& TrustService::gun_lock(const std::string& gun) {
   std::lock_guard lk(locks_mu_);
@@ -263,10 +324,11 @@ std::mutex& TrustService::gun_lock(const std::string& gun) {
   return *m;
 }
 
-void TrustService::invalidate(const std::string& gun) {
-  ++generation_;
+void TrustService::invalidate(std::string_view gun) {
   std::unique_lock lk(cache_mu_);
-  for (auto it = cache_.lower_bound({gun, ""}); it != cache_.end() && it->first.first == gun;)
+  ++generation_;  // also retires every cached changefeed page
+  for (auto it = cache_.lower_bound({std::string(gun), ""});
+       it != cache_.end() && it->first.first == gun;)
     it = cache_.erase(it);
 }
 
@@ -435,10 +497,11 @@ TrustResponse TrustService::get_metadata(const Route& r, bool share_body) {
   const auto now = docket::now();
   if (o_.cache_current) {
     std::shared_lock lk(cache_mu_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
+    if (auto it = cache_.find(key); cache_usable_ && it != cache_.end()) {
       auto c = it->second;
       lk.unlock();
       if (r.role != "timestamp" || c->expires > now + o_.timestamp_refresh_margin) {
+        ++counters_->cache_hits;
         auto out = metadata_response(c->rec, false, &c->last_modified);
         if (share_body)
           out.shared_body = c->data;
@@ -452,13 +515,15 @@ TrustResponse TrustService::get_metadata(const Route& r, bool share_body) {
     if (auto st = refresh_timestamp(r.gun); !st)
       log::warn("timestamp re-sign failed", {{"gun", r.gun}, {"error", st.error().message}});
   }
+  // Taken before reading: a change reported after this point keeps the read out of the cache.
+  const auto gen = cache_generation();
   auto rec = storage_.get_current(r.gun, r.role);
   if (!rec) return error(from_error(rec.error()));
   if (!rec->has_value()) {
     ++counters_->get_not_found;
     return error(HttpError{NotaryCode::metadata_not_found, "{}", ""});
   }
-  if (o_.cache_current) {
+  if (gen) {
     auto c = std::make_shared<Cached>();
     c->rec = **rec;
     c->data = std::make_shared<const std::string>(std::move(c->rec.data));
@@ -472,7 +537,7 @@ TrustResponse TrustService::get_metadata(const Route& r, bool share_body) {
       c->expires = ts ? ts->signed_.expires : TimePoint{};
     }
     std::unique_lock lk(cache_mu_);
-    cache_[key] = std::move(c);
+    if (cache_usable_ && generation_ == *gen) cache_[key] = std::move(c);
   }
   return metadata_response(**rec, false);
 }
@@ -567,9 +632,18 @@ TrustResponse TrustService::publish(const Route& r, const TrustRequest& req) {
   // Server-generated roles may collide with a concurrent re-sign on another server; the
   // whole validation is retried on fresh state then. A client role that lost the race
   // fails the retry's version check and the client gets VERSION.
+  // Stored bytes validate_update() never reads are not fetched: those of a role this upload
+  // replaces (it validates and hashes the uploaded bytes; for a delegation's parent it uses
+  // the uploaded parent) and the timestamp's (only its version is used; the timestamp is
+  // always generated). Root's are kept: an identical re-upload is compared byte for byte,
+  // and the stored root verifies a new one. Should that ever change, an empty stored file
+  // fails validation (its parse or hash), it never passes it.
+  std::vector<std::string> without_data{"timestamp"};
+  for (const auto& u : in.uploads)
+    if (u.role != "root" && u.role != "timestamp") without_data.push_back(u.role);
   std::lock_guard lk(gun_lock(r.gun));
   for (int attempt = 0;; ++attempt) {
-    auto cur = storage_.get_all_current(r.gun);
+    auto cur = storage_.get_all_current(r.gun, without_data);
     if (!cur) return error(from_error(cur.error()));
     in.current.clear();
     for (auto& rec : *cur) in.current.emplace(rec.role, std::move(rec));
@@ -619,12 +693,14 @@ TrustResponse TrustService::delete_gun(const Route& r) {
 
 TrustResponse TrustService::changefeed(const std::optional<std::string>& gun,
                                        const std::string& query) {
-  const auto gen = generation_.load();
+  const auto gen = cache_generation();
   const std::string cache_key = gun.value_or("*") + '\0' + query;
-  if (o_.cache_current) {
+  if (gen) {
     std::lock_guard lk(feed_mu_);
-    if (auto it = feed_cache_.find(cache_key); it != feed_cache_.end() && it->second.first == gen) {
+    if (auto it = feed_cache_.find(cache_key);
+        it != feed_cache_.end() && it->second.first == *gen) {
       ++counters_->changefeed;
+      ++counters_->cache_hits;
       TrustResponse out;
       out.headers.emplace_back("Content-Type", kTextPlain);
       out.body = it->second.second;
@@ -679,10 +755,10 @@ TrustResponse TrustService::changefeed(const std::optional<std::string>& gun,
             "\",\"Category\":\"" + std::string(change_category_name(c.category)) + "\"}";
   }
   body += "]}";
-  if (o_.cache_current) {
+  if (gen) {  // a page read before a change keeps the old generation: never served
     std::lock_guard lk(feed_mu_);
     if (feed_cache_.size() >= kMaxCachedFeedPages) feed_cache_.clear();
-    feed_cache_[cache_key] = {gen, body};
+    feed_cache_[cache_key] = {*gen, body};
   }
   TrustResponse out;
   out.headers.emplace_back("Content-Type", kTextPlain);
@@ -708,6 +784,15 @@ std::string TrustService::metrics_text() const {
   add("docket_trust_timestamp_resigns_total", "Timestamps re-signed on GET.", c.timestamp_resigns);
   add("docket_trust_changefeed_requests_total", "Changefeed pages served.", c.changefeed);
   add("docket_trust_server_errors_total", "Responses with a 5xx status.", c.errors_5xx);
+  add("docket_trust_cache_hits_total", "Metadata and changefeed reads served from memory.",
+      c.cache_hits);
+  add("docket_trust_cache_change_reports_total",
+      "Changes reported by the storage's change watch (any server's writes).", c.change_reports);
+  add("docket_trust_cache_resets_total",
+      "Whole-cache drops (change watch up, down, or an unreadable report).", c.cache_resets);
+  s += "# HELP docket_trust_cache_in_use 1 while reads may be served from memory.\n"
+       "# TYPE docket_trust_cache_in_use gauge\ndocket_trust_cache_in_use " +
+       std::string(cache_in_use() ? "1" : "0") + "\n";
   s += "# HELP docket_trust_publish_duration_seconds Time to validate and store a publish "
        "(accepted or not).\n# TYPE docket_trust_publish_duration_seconds histogram\n";
   {

@@ -38,8 +38,11 @@ struct TrustOptions {
   MultipartLimits multipart;
   // Largest changefeed page (records beyond are clamped).
   std::int64_t max_changefeed_records = 1000;
-  // Serve current metadata from memory, invalidated by this process's writes. Safe only
-  // when this process is the database's only writer (SQLite; the default for sqlite).
+  // Serve current metadata (<role>.json) and changefeed pages from memory. The cache is
+  // used only while it is coherent: on a storage whose only writer is this process
+  // (SQLite), always; on a shared one (PostgreSQL), while its change watch is live
+  // (Storage::watch_changes), bypassed while the watch is down and dropped whole when it
+  // comes back. Without a watch it is never used.
   bool cache_current = true;
   // GUN prefixes this server accepts (Notary's repositories.gun_prefixes); empty = all.
   std::vector<std::string> gun_prefixes;
@@ -88,6 +91,9 @@ class TrustService {
 
   Storage& storage() { return storage_; }
 
+  // True while reads may be served from memory (see TrustOptions::cache_current).
+  bool cache_in_use() const;
+
  private:
   TrustResponse get_metadata(const Route& r, bool share_body);
   TrustResponse get_by_checksum(const Route& r);
@@ -102,7 +108,12 @@ class TrustService {
   TrustResponse metadata_response(const MetaRecord& rec, bool consistent,
                                   const std::string* last_modified = nullptr);
   TrustResponse error(const HttpError& e);
-  void invalidate(const std::string& gun);
+  void invalidate(std::string_view gun);
+  // Drops every cached read; `usable` becomes the cache's state.
+  void reset_cache(bool usable);
+  // The generation to fill the cache with after reading storage, or nullopt when it must
+  // not be filled (or read).
+  std::optional<std::uint64_t> cache_generation() const;
   std::mutex& gun_lock(const std::string& gun);
 
   Storage& storage_;
@@ -120,11 +131,17 @@ class TrustService {
   };
   // Cache-Control values, formatted once (current and consistent forms).
   std::string cache_control_current_, cache_control_consistent_;
+  // Guards cache_, cache_usable_ and writes of generation_. Every invalidation bumps the
+  // generation under the exclusive lock; a read fills the cache only when the generation it
+  // took before reading storage is still current, so a read that raced a change (this
+  // process's or, reported by the watch, another's) never caches what it read before it.
   mutable std::shared_mutex cache_mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const Cached>> cache_;
-
-  // Changefeed pages by (gun, query), valid while no write happened since (cache_current).
+  bool cache_usable_ = false;
   std::atomic<std::uint64_t> generation_{0};
+
+  // Changefeed pages by (gun, query), valid while the generation they were read at is
+  // current.
   std::mutex feed_mu_;
   std::map<std::string, std::pair<std::uint64_t, std::string>> feed_cache_;
   static constexpr std::size_t kMaxCachedFeedPages = 1024;
@@ -134,6 +151,12 @@ class TrustService {
 
   struct Counters;
   std::unique_ptr<Counters> counters_;
+
+  // Declared last: the watch reports to the sink on its own thread until it is destroyed,
+  // and destroying it first (see ~TrustService) stops that before anything else goes.
+  class Coherence;
+  std::unique_ptr<Coherence> coherence_;
+  std::unique_ptr<ChangeWatch> watch_;
 };
 
 }  // namespace docket::trustserver

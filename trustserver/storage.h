@@ -14,6 +14,11 @@
 //    timestamp's version and sha256, in the same transaction; delete_gun() adds a
 //    "deletion" record. Change IDs increase monotonically.
 //  - Lookups return the bytes exactly as stored.
+//  - Cache coherence: a backend either declares this process the database's only writer
+//    (sole_writer(): SQLite, a file one server owns), or may offer watch_changes(), which
+//    reports every committed write that changes what a GUN serves, from any process
+//    (PostgreSQL: LISTEN/NOTIFY, the notification sent inside the writing transaction).
+//    A caller caching reads must do neither without one of the two.
 // Callers validate GUNs and role names; storage treats them as opaque strings.
 #pragma once
 
@@ -80,6 +85,27 @@ struct ServerKey {
   TimePoint created{};
 };
 
+// Receives the reports of a change watch (Storage::watch_changes), on the watch's own
+// thread: implementations must be thread-safe and quick (no storage calls).
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  // A write that changes what `gun` serves has committed (this process's writes included).
+  virtual void changed(std::string_view gun) = 0;
+  // Some GUN changed but the report does not say which (unreadable or oversized report).
+  virtual void changed_all() = 0;
+  // live=true: reports flow from now on; anything may have changed before (drop every cached
+  // read). live=false: reports may be missed from now on (stop caching). The first call is
+  // live=true once the watch works; a watch that cannot connect makes none.
+  virtual void watching(bool live) = 0;
+};
+
+// A running change watch; destroying it stops the reports (no call after the destructor).
+class ChangeWatch {
+ public:
+  virtual ~ChangeWatch() = default;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -99,8 +125,11 @@ class Storage {
                                                          std::string_view sha256) = 0;
   virtual Result<std::optional<MetaRecord>> get_version(std::string_view gun, std::string_view role,
                                                         std::int64_t version) = 0;
-  // The current version of every role stored for a GUN (delegations included).
-  virtual Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) = 0;
+  // The current version of every role stored for a GUN (delegations included). Roles named
+  // in `without_data` come back with empty `data` (everything else filled in): a publish
+  // replacing a role never looks at its stored bytes, and a targets file can be megabytes.
+  virtual Result<std::vector<MetaRecord>> get_all_current(
+      std::string_view gun, const std::vector<std::string>& without_data = {}) = 0;
 
   // Deletes every version of every role of the GUN and records a deletion in the changefeed
   // (also when nothing was stored, as Notary does). Server keys are kept.
@@ -116,6 +145,15 @@ class Storage {
 
   // Cheap liveness check for /_notary_server/health.
   virtual Status check_health() = 0;
+
+  // True when no other process writes this database (see the coherence contract above).
+  virtual bool sole_writer() const = 0;
+  // Starts reporting committed changes to `sink` (which must outlive the watch), or returns
+  // nullptr when the backend cannot (then only sole_writer() backends may be cached).
+  virtual std::unique_ptr<ChangeWatch> watch_changes(ChangeSink& sink) {
+    (void)sink;
+    return nullptr;
+  }
 };
 
 struct StorageOptions {
@@ -123,6 +161,11 @@ struct StorageOptions {
   int pool_size = 4;
   // How long a writer waits for a lock held by another process (SQLite busy timeout).
   std::chrono::milliseconds busy_timeout{10'000};
+  // PostgreSQL change watch: reconnect backoff (doubling from min to max) and how long the
+  // watch connection may stay silent before a round trip checks that it is alive.
+  std::chrono::milliseconds watch_backoff_min{100};
+  std::chrono::milliseconds watch_backoff_max{5'000};
+  std::chrono::milliseconds watch_heartbeat{10'000};
 };
 
 // Opens (and migrates) a SQLite database file, in WAL mode.

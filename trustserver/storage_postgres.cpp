@@ -1,13 +1,28 @@
 // PostgreSQL storage (libpq). Several trust servers may share one database: updates to a
 // GUN are serialised by a transaction-level advisory lock on the GUN's hash, and the
 // (gun, role, version) unique key turns any remaining race into a "version" conflict.
+//
+// Cache coherence (Storage::watch_changes): every transaction that changes what a GUN
+// serves (update_many: publishes and timestamp re-signs; delete_gun) sends a notification
+// on kChannel with the GUN, inside the transaction, so PostgreSQL delivers it exactly when
+// (and only if) the write commits. A watch holds one dedicated connection LISTENing on that
+// channel and reports each notification to its sink. Server-key records (add_server_key)
+// change nothing a GUN serves until a publish uses them, so they notify nothing.
 #include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstring>
+#include <thread>
 
 #include "common/digest.h"
 #include "common/encoding.h"
+#include "common/log.h"
 #include "trustserver/pool.h"
 #include "trustserver/storage.h"
 
@@ -45,6 +60,22 @@ CREATE TABLE IF NOT EXISTS server_keys (
   UNIQUE (gun, role, key_id)
 );
 )sql";
+
+// The notification channel and payloads: "gun:<GUN>" for one GUN, anything else (we send
+// "*") for "some GUN changed". PostgreSQL refuses payloads of 8000 bytes or more.
+constexpr const char* kChannel = "docket_trust_changes";
+constexpr std::string_view kGunPayloadPrefix = "gun:";
+constexpr std::size_t kMaxNotifyPayload = 7999;
+constexpr const char* kNotifySql = "SELECT pg_notify('docket_trust_changes', $1)";
+// How long the watch waits for its connection to be established.
+constexpr std::chrono::seconds kWatchConnectTimeout{10};
+// The watch connection's application_name (visible in pg_stat_activity).
+constexpr const char* kWatchApplicationName = "docket-trust-watch";
+
+std::string notify_payload(std::string_view gun) {
+  if (kGunPayloadPrefix.size() + gun.size() > kMaxNotifyPayload) return "*";
+  return std::string(kGunPayloadPrefix) + std::string(gun);
+}
 
 std::int64_t to_ns(TimePoint t) {
   return t.time_since_epoch().count();
@@ -154,9 +185,216 @@ auto guarded(F&& f) -> decltype(f()) {
   }
 }
 
+// The change watch: one dedicated libpq connection LISTENing on kChannel, driven by its own
+// thread. A thread rather than the HTTP server's io context because storage knows nothing
+// of the server (it is used by tests and tools without one), and because libpq's
+// connection setup and result handling are simplest to keep bounded with poll() on the
+// connection's socket plus an eventfd that the destructor signals: every wait here ends at
+// a deadline or on that signal, so shutdown never waits for the network.
+//
+// States reported to the sink: watching(true) after LISTEN has completed (notifications of
+// every later commit will arrive); watching(false) as soon as the connection fails, a
+// round trip times out or the watch stops. While down, it reconnects with a backoff
+// doubling from watch_backoff_min to watch_backoff_max. A connection silent for
+// watch_heartbeat gets a "SELECT 1" that must answer within the same time, so a dead peer
+// (no FIN, e.g. a network partition) is noticed within about twice that.
+class PgWatch final : public ChangeWatch {
+ public:
+  PgWatch(std::string conninfo, ChangeSink& sink, const StorageOptions& o)
+      : conninfo_(std::move(conninfo)), sink_(sink), o_(o) {
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_ < 0) raise(Error{Fault::local, "storage", "eventfd failed for the change watch"});
+    thread_ = std::thread([this] { run(); });
+  }
+  ~PgWatch() override {
+    stop_ = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+    thread_.join();
+    ::close(wake_);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Wait { ready, timeout, stop };
+
+  // Waits for `events` on fd (none when fd < 0) until the deadline or stop.
+  Wait wait(int fd, short events, Clock::time_point deadline) {
+    pollfd fds[2] = {{wake_, POLLIN, 0}, {fd, events, 0}};
+    const nfds_t n = fd >= 0 ? 2 : 1;
+    for (;;) {
+      if (stop_) return Wait::stop;
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return Wait::timeout;
+      int r = ::poll(fds, n, static_cast<int>(std::min<long long>(left, INT_MAX)));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Wait::ready;  // let libpq's next call report the socket's state
+      if (fds[0].revents != 0) return Wait::stop;
+      if (n == 2 && fds[1].revents != 0) return Wait::ready;
+    }
+  }
+
+  static std::string message(PGconn* c) {
+    std::string m = c ? PQerrorMessage(c) : "out of memory";
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+
+  bool connect(Conn& c, std::string& why) {
+    const char* keys[] = {"dbname", "application_name", nullptr};
+    const char* vals[] = {conninfo_.c_str(), kWatchApplicationName, nullptr};
+    c.pg = PQconnectStartParams(keys, vals, 1);
+    if (!c.pg || PQstatus(c.pg) == CONNECTION_BAD) {
+      why = message(c.pg);
+      return false;
+    }
+    const auto deadline = Clock::now() + kWatchConnectTimeout;
+    auto st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK) {
+      if (st == PGRES_POLLING_FAILED) {
+        why = message(c.pg);
+        return false;
+      }
+      auto w = wait(PQsocket(c.pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+      if (w != Wait::ready) {
+        why = w == Wait::timeout ? "connecting timed out" : "stopping";
+        return false;
+      }
+      st = PQconnectPoll(c.pg);
+    }
+    if (PQsetnonblocking(c.pg, 1) != 0) {
+      why = message(c.pg);
+      return false;
+    }
+    return true;
+  }
+
+  // Reports every notification libpq has read so far.
+  void deliver(PGconn* c) {
+    while (PGnotify* n = PQnotifies(c)) {
+      std::string_view payload = n->extra ? n->extra : "";
+      if (std::strcmp(n->relname, kChannel) == 0 && payload.starts_with(kGunPayloadPrefix))
+        sink_.changed(payload.substr(kGunPayloadPrefix.size()));
+      else
+        sink_.changed_all();
+      PQfreemem(n);
+    }
+  }
+
+  // One command and its results within watch_heartbeat; notifications read meanwhile are
+  // delivered.
+  bool command(Conn& c, const char* sql, std::string& why) {
+    const auto deadline = Clock::now() + o_.watch_heartbeat;
+    const int fd = PQsocket(c.pg);
+    if (!PQsendQuery(c.pg, sql)) {
+      why = message(c.pg);
+      return false;
+    }
+    for (;;) {
+      int f = PQflush(c.pg);
+      if (f == 0) break;
+      if (f < 0 || wait(fd, POLLOUT | POLLIN, deadline) != Wait::ready || !PQconsumeInput(c.pg)) {
+        why = f < 0 ? message(c.pg) : "sending " + std::string(sql) + " timed out";
+        return false;
+      }
+    }
+    bool ok = true;
+    for (;;) {
+      while (PQisBusy(c.pg)) {
+        auto w = wait(fd, POLLIN, deadline);
+        if (w != Wait::ready) {
+          why = w == Wait::timeout ? "no answer to " + std::string(sql) + " in time" : "stopping";
+          return false;
+        }
+        if (!PQconsumeInput(c.pg)) {
+          why = message(c.pg);
+          return false;
+        }
+      }
+      PGresult* r = PQgetResult(c.pg);
+      if (!r) break;
+      auto st = PQresultStatus(r);
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        ok = false;
+        why = message(c.pg);
+      }
+      PQclear(r);
+    }
+    deliver(c.pg);
+    return ok;
+  }
+
+  // Reads notifications until the connection fails or the watch stops.
+  void listen(Conn& c, std::string& why) {
+    const int fd = PQsocket(c.pg);
+    for (;;) {
+      auto w = wait(fd, POLLIN, Clock::now() + o_.watch_heartbeat);
+      if (w == Wait::stop) return;
+      if (w == Wait::timeout) {
+        if (!command(c, "SELECT 1", why)) return;
+        continue;
+      }
+      if (!PQconsumeInput(c.pg) || PQstatus(c.pg) != CONNECTION_OK) {
+        why = message(c.pg);
+        return;
+      }
+      deliver(c.pg);
+    }
+  }
+
+  void run() {
+    auto backoff = o_.watch_backoff_min;
+    bool reported = false;  // a failure was logged since the last working connection
+    while (!stop_) {
+      Conn c;
+      std::string why;
+      if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
+        backoff = o_.watch_backoff_min;
+        reported = false;
+        sink_.watching(true);
+        log::debug("trust change watch listening");
+        listen(c, why);
+        sink_.watching(false);
+        if (stop_) break;
+        log::warn(
+            "trust change watch lost its connection; reads bypass the cache until it "
+            "reconnects",
+            {{"error", why}});
+        reported = true;
+      } else if (!stop_ && !reported) {
+        log::warn("trust change watch cannot connect; reads bypass the cache until it does",
+                  {{"error", why}});
+        reported = true;
+      }
+      if (wait(-1, 0, Clock::now() + backoff) == Wait::stop) break;
+      backoff = std::min(backoff * 2, o_.watch_backoff_max);
+    }
+  }
+
+  std::string conninfo_;
+  ChangeSink& sink_;
+  StorageOptions o_;
+  int wake_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 class PostgresStorage final : public Storage {
  public:
+  PostgresStorage(std::string conninfo, const StorageOptions& o)
+      : conninfo_(std::move(conninfo)), options_(o) {}
   void add(std::unique_ptr<Conn> c) { pool_.add(std::move(c)); }
+
+  // Several trust servers may share the database (that is what PostgreSQL is for here).
+  bool sole_writer() const override { return false; }
+  std::unique_ptr<ChangeWatch> watch_changes(ChangeSink& sink) override {
+    try {
+      return std::make_unique<PgWatch>(conninfo_, sink, options_);
+    } catch (const std::exception& e) {  // eventfd or thread creation failed
+      log::error("trust change watch not started", {{"error", e.what()}});
+      return nullptr;
+    }
+  }
 
   std::string_view backend() const override { return "postgres"; }
 
@@ -198,6 +436,7 @@ class PostgresStorage final : public Storage {
             check(*c, feed, "writing changefeed");
           }
         }
+        check(*c, run(*c, kNotifySql, {notify_payload(gun)}), "notifying the change");
         exec(*c, "COMMIT");
       } catch (...) {
         Res r(PQexec(c->pg, "ROLLBACK"));
@@ -232,13 +471,26 @@ class PostgresStorage final : public Storage {
         {gun, role, v});
   }
 
-  Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) override {
+  Result<std::vector<MetaRecord>> get_all_current(
+      std::string_view gun, const std::vector<std::string>& without_data) override {
     return guarded([&]() -> Result<std::vector<MetaRecord>> {
+      // A text[] literal of the skipped roles; their data is neither detoasted nor sent.
+      std::string skip = "{";
+      for (std::size_t i = 0; i < without_data.size(); ++i) {
+        skip += i ? ",\"" : "\"";
+        for (char ch : without_data[i]) {
+          if (ch == '"' || ch == '\\') skip += '\\';
+          skip += ch;
+        }
+        skip += '"';
+      }
+      skip += '}';
       auto c = pool_.acquire();
       auto r = run(*c,
-                   "SELECT DISTINCT ON (role) gun, role, version, sha256, data, created_at "
+                   "SELECT DISTINCT ON (role) gun, role, version, sha256, "
+                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, created_at "
                    "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
-                   {gun});
+                   {gun, skip});
       check(*c, r, "reading metadata");
       std::vector<MetaRecord> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
@@ -260,6 +512,7 @@ class PostgresStorage final : public Storage {
                   "VALUES ($1, $2, 0, '', 'deletion')",
                   {std::to_string(to_ns(now())), gun}),
               "writing changefeed");
+        check(*c, run(*c, kNotifySql, {notify_payload(gun)}), "notifying the change");
         exec(*c, "COMMIT");
       } catch (...) {
         Res r(PQexec(c->pg, "ROLLBACK"));
@@ -355,6 +608,8 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  std::string conninfo_;
+  StorageOptions options_;
   detail::Pool<Conn> pool_;
 };
 
@@ -370,7 +625,7 @@ Result<std::unique_ptr<Conn>> connect(const std::string& conninfo) {
 
 Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& conninfo,
                                                        const StorageOptions& o) {
-  auto s = std::make_unique<PostgresStorage>();
+  auto s = std::make_unique<PostgresStorage>(conninfo, o);
   for (int i = 0; i < std::max(1, o.pool_size); ++i) {
     auto c = connect(conninfo);
     if (!c) return std::unexpected(c.error());

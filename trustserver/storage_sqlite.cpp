@@ -192,6 +192,9 @@ class SqliteStorage final : public Storage {
   void add_reader(std::unique_ptr<Conn> c) { readers_.add(std::move(c)); }
 
   std::string_view backend() const override { return "sqlite"; }
+  // The database file belongs to one trust server process (docs/trust-server.md): its own
+  // writes are the only ones, so it needs no change watch.
+  bool sole_writer() const override { return true; }
 
   Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
     return guarded([&]() -> Status {
@@ -262,14 +265,26 @@ class SqliteStorage final : public Storage {
                [&](Stmt& s) { s.bind(1, gun).bind(2, role).bind(3, version); });
   }
 
-  Result<std::vector<MetaRecord>> get_all_current(std::string_view gun) override {
+  Result<std::vector<MetaRecord>> get_all_current(
+      std::string_view gun, const std::vector<std::string>& without_data) override {
     return guarded([&]() -> Result<std::vector<MetaRecord>> {
       auto c = readers_.acquire();
-      Stmt s(c->db,
-             "SELECT gun, role, version, sha256, data, created_at FROM tuf_files t "
-             "WHERE gun = ?1 AND version = (SELECT MAX(version) FROM tuf_files u "
-             "WHERE u.gun = t.gun AND u.role = t.role) ORDER BY role");
+      // The data column of a skipped role is never read (no copy of its blob).
+      std::string data = "data";
+      if (!without_data.empty()) {
+        data = "CASE WHEN role IN (";
+        for (std::size_t i = 0; i < without_data.size(); ++i)
+          data += (i ? ",?" : "?") + std::to_string(i + 2);
+        data += ") THEN NULL ELSE data END";
+      }
+      const std::string sql = "SELECT gun, role, version, sha256, " + data +
+                              ", created_at FROM tuf_files t "
+                              "WHERE gun = ?1 AND version = (SELECT MAX(version) FROM tuf_files u "
+                              "WHERE u.gun = t.gun AND u.role = t.role) ORDER BY role";
+      Stmt s(c->db, sql.c_str());
       s.bind(1, gun);
+      for (std::size_t i = 0; i < without_data.size(); ++i)
+        s.bind(static_cast<int>(i + 2), without_data[i]);
       std::vector<MetaRecord> out;
       while (s.step()) out.push_back(read_record(s));
       return out;

@@ -10,7 +10,8 @@
 //   trust.signer.cert         mutual TLS; the directory/alias above are not used)
 //   trust.signer.key
 //   trust.key_algorithm      ed25519 | ecdsa | rsa
-//   trust.cache              true (serve current metadata from memory; sqlite only)
+//   trust.cache              true (serve current metadata from memory; on postgres only
+//                            while the LISTEN/NOTIFY change watch is connected)
 // Authentication is the server's auth.* section (docs/auth.md), shared with the registry in
 // `serve`: the trust routes need Notary's scopes (trustserver/http.h). Alone, the trust role
 // also serves the token endpoint /auth/token when auth.token.* and auth.htpasswd.path are set.
@@ -84,7 +85,9 @@ server::RoleRegistration trust_role(
        }
        trustserver::TrustOptions to;
        to.key_algorithm = *algorithm;
-       to.cache_current = *cache && role->storage->backend() == "sqlite";
+       // The service keeps the cache coherent itself: SQLite is this process's alone, and
+       // PostgreSQL's change watch reports other servers' writes (docs/trust-server.md).
+       to.cache_current = *cache;
        role->service =
            std::make_unique<trustserver::TrustService>(*role->storage, *role->signer, to);
        auto auth = ctx.auth_setup();

@@ -22,6 +22,7 @@
 #include "keys/pem.h"
 #include "trustclient/context.h"
 #include "trustclient/inspect.h"
+#include "tuf/editor.h"
 #include "verifier/trust.h"
 
 namespace {
@@ -319,6 +320,60 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       auto n = value_or_raise(docket::cli::write_key_export(*kc->store, ids, *output));
       if (!output->empty())
         std::fprintf(stderr, "Exported %zu encrypted key(s) to %s\n", n, output->c_str());
+    });
+  }
+  {  // key root-cert: a second root key holder's certificate for `threshold set … root`
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto key_id = std::make_shared<std::string>();
+    auto output = std::make_shared<std::string>();
+    auto* cmd = key->add_subcommand(
+        "root-cert",
+        "Write the x509 root certificate of a root key for REPO's GUN (CN = GUN), to add it "
+        "with `trust threshold set REPO root N --add-key FILE`; without --key a new root key "
+        "is generated and stored");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    cmd->add_option("--key", *key_id,
+                    "Use this root key of the trust directory (ID or a prefix of at least 7 "
+                    "characters) instead of generating one");
+    cmd->add_option("-o,--output", *output, "Write the certificate to this file instead of stdout");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      const std::string gun = verifier::gun_of(ref);
+      auto kc = key_context(*o);
+      std::optional<keys::PrivateKey> k;
+      std::string id;
+      if (key_id->empty()) {
+        k = value_or_raise(keys::PrivateKey::generate(keys::Algorithm::ecdsa_p256));
+        id = value_or_raise(kc->store->add(*k, "root", ""));
+      } else {
+        if (key_id->size() < docket::cli::kMinKeyIdPrefix)
+          raise(Fault::user, "usage",
+                "--key needs at least " + std::to_string(docket::cli::kMinKeyIdPrefix) +
+                    " characters of a key ID, not \"" + *key_id + "\"");
+        std::vector<std::string> found;
+        for (const auto& info : value_or_raise(kc->store->find("root")))
+          if (info.id.starts_with(*key_id)) found.push_back(info.id);
+        if (found.size() != 1)
+          raise(Fault::user, found.empty() ? "not_found" : "usage",
+                found.empty()
+                    ? "no root key " + *key_id + " in " + kc->store->location()
+                    : "root key prefix " + *key_id + " is ambiguous in " + kc->store->location());
+        id = found.front();
+        k = value_or_raise(kc->store->get(id)).key;
+      }
+      auto cert = value_or_raise(tuf::make_root_certificate(*k, gun));
+      const auto& pub = cert.json()["keyval"]["public"];
+      std::string pem = value_or_raise(base64_decode(pub.get<std::string>()));
+      if (output->empty()) {
+        std::fputs(pem.c_str(), stdout);
+      } else {
+        value_or_raise(atomic_write_file(*output, pem, 0644));
+        std::printf("Wrote the root certificate for %s to %s\n", gun.c_str(), output->c_str());
+      }
+      std::fprintf(stderr, "Root key ID %s; certificate key ID %s (as root.json lists it)\n",
+                   id.c_str(), cert.key_id().c_str());
     });
   }
   {  // key rotate

@@ -152,4 +152,54 @@ TEST(CrashSafety, KillDuringConcurrentUploadsLosesNothingCommitted) {
               done.tags.size(), checked);
 }
 
+// A blob's rename and its layer link are synced in one round, so an OS crash in that round
+// (before the 201) can keep the link and lose the blob. Built here by deleting the blob file
+// under a stopped server: the link must count as absent everywhere, and pushing the blob
+// again must restore it.
+TEST(CrashSafety, LayerLinkWithoutItsBlobCountsAsAbsent) {
+  auto dir = nt::TempDir::create("docket-crash-link");
+  fs::path root = dir.path() / "data";
+  std::string blob = "layer bytes that did not survive";
+  std::string d;
+  std::string cfg = "{\"os\":\"linux\"}";
+  {
+    RegistryServer s({}, root);
+    d = s.push_blob("c/app", blob);
+    s.push_blob("c/app", cfg);
+  }
+  auto hex = d.substr(d.find(':') + 1);
+  fs::path blob_dir = root / "blobs" / "sha256" / hex.substr(0, 2) / hex;
+  ASSERT_TRUE(
+      fs::exists(root / "repositories" / "c" / "app" / "_layers" / "sha256" / hex / "link"));
+  ASSERT_TRUE(fs::remove_all(blob_dir));
+
+  RegistryServer s({}, root);
+  EXPECT_EQ(s.send({"HEAD", "/v2/c/app/blobs/" + d}).status, 404u);
+  auto get = s.get("/v2/c/app/blobs/" + d);
+  EXPECT_EQ(get.status, 404u);
+  EXPECT_EQ(get.error_code(), "BLOB_UNKNOWN");
+  Json m = {{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+              {"digest", Digest::of(cfg).str()},
+              {"size", cfg.size()}}},
+            {"layers", Json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                     {"digest", d},
+                                     {"size", blob.size()}}})}};
+  Req put{"PUT",
+          "/v2/c/app/manifests/v1",
+          m.dump(),
+          {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}};
+  auto refused = s.send(put);
+  EXPECT_EQ(refused.status, 400u);
+  EXPECT_EQ(refused.error_code(), "MANIFEST_BLOB_UNKNOWN");
+  // Mounting it from the repository whose link survived finds nothing to mount (202: upload).
+  EXPECT_EQ(s.send({"POST", "/v2/c/other/blobs/uploads/?mount=" + d + "&from=c/app"}).status, 202u);
+
+  EXPECT_EQ(s.push_blob("c/app", blob), d);
+  EXPECT_EQ(s.get("/v2/c/app/blobs/" + d).body, blob);
+  EXPECT_EQ(s.send(put).status, 201u);
+}
+
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -171,6 +173,94 @@ TEST_P(DriverConformance, ConcurrentWritesIntoNewDirectories) {
   ASSERT_TRUE(d->remove("/links/1"));
   ASSERT_TRUE(d->put("/links/1/again/link", "back"));
   EXPECT_EQ(d->get("/links/1/again/link", 10).value_or("?"), "back");
+}
+
+// A batch changes nothing readers see: every put()/move() in it is visible (and atomic) when
+// it returns; commit() then succeeds, and so does dropping a batch uncommitted. Batches of
+// blob commits race into shared fresh directories (as parallel layer pushes do).
+TEST_P(DriverConformance, BatchedPutsAndMovesAreVisibleAtOnceAndCommit) {
+  {
+    auto b = d->batch();
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(d->put("/bt/x/link", "one", Durability::name_only, b.get()));
+    EXPECT_EQ(*d->get("/bt/x/link", 100), "one");
+    ASSERT_TRUE(d->put("/bt/x/link", "two", Durability::full, b.get()));
+    EXPECT_EQ(*d->get("/bt/x/link", 100), "two");
+    ASSERT_TRUE(d->put("/bt/y", "src"));
+    ASSERT_TRUE(d->move("/bt/y", "/bt/deep/new/z", b.get()));
+    EXPECT_EQ(*d->get("/bt/deep/new/z", 100), "src");
+    EXPECT_EQ(d->stat("/bt/y").error().code, "not_found");
+    EXPECT_FALSE(d->move("/bt/missing", "/bt/other", b.get()));
+    EXPECT_EQ(d->put("/bt/../x", "y", Durability::full, b.get()).error().code, "bad_path");
+    ASSERT_TRUE(b->commit());
+    ASSERT_TRUE(b->commit());  // nothing left: still fine
+    ASSERT_TRUE(d->put("/bt/after", "late", Durability::full, b.get()));
+  }  // dropped with /bt/after uncommitted
+  EXPECT_EQ(*d->get("/bt/after", 100), "late");
+  EXPECT_EQ(d->list("/bt/x").value_or(std::vector<std::string>{"?"}),
+            std::vector<std::string>{"link"});
+
+  constexpr int kThreads = 8, kEach = 10;
+  std::vector<std::thread> ts;
+  std::vector<std::string> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string id = std::to_string(t) + "-" + std::to_string(i);
+        std::string shard = std::to_string(i % 4);
+        auto w = d->append("/bu/" + id + "/data");
+        if (!w || !(*w)->write("blob " + id) || !(*w)->sync()) {
+          failures[t] += "append " + id + "; ";
+          continue;
+        }
+        w->reset();
+        auto b = d->batch();
+        if (!d->move("/bu/" + id + "/data", "/bb/" + shard + "/" + id + "/data", b.get()) ||
+            !d->put("/bl/" + shard + "/" + id + "/link", id, Durability::name_only, b.get()) ||
+            !b->commit())
+          failures[t] += "commit " + id + "; ";
+      }
+    });
+  for (auto& t : ts) t.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) {
+      std::string id = std::to_string(t) + "-" + std::to_string(i);
+      std::string shard = std::to_string(i % 4);
+      EXPECT_EQ(d->get("/bb/" + shard + "/" + id + "/data", 100).value_or("?"), "blob " + id);
+      EXPECT_EQ(d->get("/bl/" + shard + "/" + id + "/link", 100).value_or("?"), id);
+    }
+}
+
+// ensure_durable() accepts any existing file, at once or in a batch, including one another
+// thread is committing right now, and refuses a missing one.
+TEST_P(DriverConformance, EnsureDurableOfExistingAndMissingFiles) {
+  ASSERT_TRUE(d->put("/ed/a/f", "x"));
+  EXPECT_TRUE(d->ensure_durable("/ed/a/f"));
+  auto b = d->batch();
+  EXPECT_TRUE(d->ensure_durable("/ed/a/f", b.get()));
+  EXPECT_TRUE(b->commit());
+  EXPECT_EQ(d->ensure_durable("/ed/a/missing").error().code, "not_found");
+  EXPECT_EQ(d->ensure_durable("/ed/nodir/f").error().code, "not_found");
+  EXPECT_EQ(d->ensure_durable("/ed/../f").error().code, "bad_path");
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 40; ++i) {
+      std::string dir = "/ed/race/" + std::to_string(i);
+      auto wb = d->batch();
+      (void)d->put(dir + "/data", "v", Durability::full, wb.get());
+      (void)wb->commit();
+    }
+    done = true;
+  });
+  int seen = 0;
+  while (!done)
+    for (int i = 0; i < 40; ++i)
+      if (d->ensure_durable("/ed/race/" + std::to_string(i) + "/data")) ++seen;
+  writer.join();
+  for (int i = 0; i < 40; ++i)
+    EXPECT_TRUE(d->ensure_durable("/ed/race/" + std::to_string(i) + "/data")) << i;
+  std::printf("ensure_durable found %d files while they were being committed\n", seen);
 }
 
 TEST_P(DriverConformance, RefusesEscapingPaths) {

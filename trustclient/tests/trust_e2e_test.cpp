@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "net/htpasswd.h"
 #include "trustserver/tests/interop_util.h"
+#include "tuf/trusted_set.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -484,6 +485,162 @@ TEST_F(TrustE2E, TargetsThresholdTwoNeedsACoSigner) {
   auto back = docket("admin", "trust threshold set " + repo + " targets 1");
   ASSERT_EQ(back.exit_code, 0) << back.output;
   EXPECT_NE(back.output.find("now needs 1 signature"), std::string::npos) << back.output;
+}
+
+// Threshold 2 on root, end to end. bob makes a root key and its certificate for the GUN
+// (`trust key root-cert`); the admin adds it with `threshold set … root 2`: the new root is
+// signed by the old root's key but not by a threshold of its own, so it is kept partial (the
+// server refuses it if posted as is) until bob co-signs. Then fresh clients (first use and
+// pinned to bob's key) and a client holding the old root verify. A later root rotation must
+// be signed by both old root keys (threshold 2 of the trusted root, TUF 5.3.4): the admin
+// alone leaves it partial, clients holding the threshold-2 root refuse what he signed alone,
+// and once bob co-signs, clients holding root v1 or v2 walk the chain to v3.
+TEST_F(TrustE2E, RootThresholdTwoCoSignedThenRotatedByBothRootKeys) {
+  const std::string repo = host_ + "/team/rootthr";
+  const fs::path partial = dir_ / "admin" / "docker" / "trust" / "tuf" / repo / "partial";
+  auto served_root = [&] {
+    auto r = run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/root.json");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto j = parse_json(r.output, "root.json", Fault::bug);
+    EXPECT_TRUE(j) << r.output;
+    return j ? *j : Json::object();
+  };
+  // POSTs the partial metadata as is, the way a client publishes; returns the response body
+  // and " HTTP <status>".
+  auto post_partial = [&] {
+    std::string cmd = "curl -s -w ' HTTP %{http_code}'";
+    for (const std::string f : {"root", "snapshot"})
+      if (fs::exists(partial / (f + ".json")))
+        cmd += " -F " + sh_quote("files=@" + (partial / (f + ".json")).string() + ";filename=" + f);
+    return run(cmd + " http://" + host_ + "/v2/" + repo + "/_trust/tuf/").output;
+  };
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0) << server_log();
+  ASSERT_EQ(docket("carol", "pull --insecure " + repo + ":1").exit_code, 0);  // caches root v1
+
+  // bob's root key and certificate for the GUN; one for another GUN is refused as a root key.
+  auto cert = docket("bob", "trust key root-cert " + repo + " -o " + (dir_ / "bob.crt").string());
+  ASSERT_EQ(cert.exit_code, 0) << cert.output;
+  auto idp = cert.output.find("Root key ID ");
+  ASSERT_NE(idp, std::string::npos) << cert.output;
+  const std::string bob_key = cert.output.substr(idp + 12, 64);
+  auto other = docket("bob", "trust key root-cert " + host_ + "/team/other --key " +
+                                 bob_key.substr(0, 8) + " -o " + (dir_ / "other.crt").string());
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("Root key ID " + bob_key), std::string::npos) << other.output;
+  auto short_id = docket("bob", "trust key root-cert " + repo + " --key " + bob_key.substr(0, 6));
+  EXPECT_EQ(short_id.exit_code, 1) << short_id.output;
+  EXPECT_NE(short_id.output.find("at least 7"), std::string::npos) << short_id.output;
+  auto unknown = docket("admin", "trust key root-cert " + repo + " --key " + bob_key.substr(0, 12));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_NE(unknown.output.find("not_found"), std::string::npos) << unknown.output;
+  auto wrong = docket("admin", "trust threshold set " + repo + " root 2 --add-key " +
+                                   (dir_ / "other.crt").string());
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("not the GUN"), std::string::npos) << wrong.output;
+  EXPECT_FALSE(fs::exists(partial / "partial.json"));
+
+  // The raise: root v2 (two keys, threshold 2) signed by the admin's key only.
+  auto set = docket(
+      "admin", "trust threshold set " + repo + " root 2 --add-key " + (dir_ / "bob.crt").string());
+  EXPECT_EQ(set.exit_code, 1) << set.output;
+  EXPECT_NE(set.output.find("threshold_not_met"), std::string::npos) << set.output;
+  EXPECT_NE(set.output.find("root v2 has 1 of the 2 signatures"), std::string::npos) << set.output;
+  ASSERT_TRUE(fs::exists(partial / "partial.json"));
+  Json root = served_root();
+  EXPECT_EQ(root["signed"]["version"], 1) << root.dump();
+  auto posted = post_partial();
+  EXPECT_TRUE(posted.ends_with(" HTTP 400")) << posted;
+  EXPECT_NE(posted.find("threshold 2 of itself not met"), std::string::npos) << posted;
+  EXPECT_EQ(served_root()["signed"]["version"], 1);
+  // A fresh client gets the one-key root v1 (trusted on first use) and verifies with it.
+  auto dave = docket("dave", "pull --insecure " + repo + ":1");
+  EXPECT_EQ(dave.exit_code, 0) << dave.output;
+  Json j = inspect("dave", repo);
+  EXPECT_EQ(j[0]["AdministrativeKeys"][0]["Name"], "Root") << j.dump();
+  EXPECT_EQ(j[0]["AdministrativeKeys"][0]["Keys"].size(), 1u) << j.dump();
+
+  auto co = docket("bob", "trust cosign " + repo + " " + partial.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output << server_log();
+  EXPECT_NE(co.output.find("Published root v2"), std::string::npos) << co.output;
+  root = served_root();
+  EXPECT_EQ(root["signed"]["version"], 2) << root.dump();
+  EXPECT_EQ(root["signed"]["roles"]["root"]["threshold"], 2) << root.dump();
+  ASSERT_EQ(root["signed"]["roles"]["root"]["keyids"].size(), 2u) << root.dump();
+  EXPECT_EQ(root["signatures"].size(), 2u) << root.dump();
+  const Json v2_ids = root["signed"]["roles"]["root"]["keyids"];
+  const std::string root_v2 =
+      read_file(dir_ / "bob" / "docker" / "trust" / "tuf" / repo / "metadata" / "root.json")
+          .value_or("");
+
+  // Verified pulls: carol follows v1 -> v2; erin trusts v2 on first use; frank pins bob's
+  // root key (its certificate's ID as root.json lists it).
+  EXPECT_EQ(docket("carol", "pull --insecure " + repo + ":1").exit_code, 0);
+  auto erin = docket("erin", "pull --insecure " + repo + ":1");
+  EXPECT_EQ(erin.exit_code, 0) << erin.output;
+  EXPECT_NE(erin.output.find("without a pin"), std::string::npos) << erin.output;
+  auto cidp = cert.output.find("certificate key ID ");
+  ASSERT_NE(cidp, std::string::npos) << cert.output;
+  const std::string bob_cert_id = cert.output.substr(cidp + 19, 64);
+  EXPECT_NE(std::find(v2_ids.begin(), v2_ids.end(), Json(bob_cert_id)), v2_ids.end())
+      << v2_ids.dump() << " " << bob_cert_id;
+  fs::create_directories(dir_ / "frank" / "docker" / "trust");
+  ASSERT_TRUE(atomic_write_file(dir_ / "frank" / "docker" / "trust" / "trust_pinning.json",
+                                Json{{"certs", {{repo, {bob_cert_id}}}}}.dump()));
+  auto frank = docket("frank", "pull --insecure " + repo + ":1");
+  EXPECT_EQ(frank.exit_code, 0) << frank.output;
+  EXPECT_EQ(frank.output.find("without a pin"), std::string::npos) << frank.output;
+  // targets keeps threshold 1: the admin signs tag 2 alone.
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  auto push = docket("admin", "push --insecure " + repo + ":2");
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  EXPECT_EQ(docket("erin", "pull --insecure " + repo + ":2").exit_code, 0);
+
+  // Rotating root again: the admin's old key alone is 1 of the 2 signatures root v2 requires.
+  auto rot = docket("admin", "trust key rotate root " + repo);
+  EXPECT_EQ(rot.exit_code, 1) << rot.output;
+  EXPECT_NE(rot.output.find("threshold_not_met"), std::string::npos) << rot.output;
+  ASSERT_TRUE(fs::exists(partial / "root.json")) << rot.output;
+  const std::string lone_v3 = read_file(partial / "root.json").value_or("");
+  posted = post_partial();
+  EXPECT_TRUE(posted.ends_with(" HTTP 400")) << posted;
+  EXPECT_NE(posted.find("threshold 2 of root v2 not met"), std::string::npos) << posted;
+  EXPECT_EQ(served_root()["signed"]["version"], 2);
+  co = docket("bob", "trust cosign " + repo + " " + partial.string());
+  ASSERT_EQ(co.exit_code, 0) << co.output << server_log();
+  EXPECT_NE(co.output.find("Published root v3"), std::string::npos) << co.output;
+  root = served_root();
+  EXPECT_EQ(root["signed"]["version"], 3) << root.dump();
+  EXPECT_EQ(root["signed"]["roles"]["root"]["keyids"].size(), 1u) << root.dump();
+  std::set<std::string> signed_by;
+  for (const auto& sig : root["signatures"]) signed_by.insert(sig["keyid"].get<std::string>());
+  for (const auto& id : v2_ids)
+    EXPECT_TRUE(signed_by.contains(id.get<std::string>())) << root.dump();
+  EXPECT_EQ(signed_by.size(), 3u) << root.dump();
+
+  // erin and frank hold v2, dave holds v1: all walk to v3. A fresh client trusts v3.
+  for (const std::string who : {"erin", "frank", "dave", "gina"}) {
+    auto p = docket(who, "pull --insecure " + repo + ":2");
+    EXPECT_EQ(p.exit_code, 0) << who << ": " << p.output;
+  }
+
+  // What the admin signed alone (old key 1 of 2, plus the new key) is refused by a client
+  // that trusts root v2, as the TUF client checks a new root; the co-signed v3 is accepted.
+  ASSERT_FALSE(root_v2.empty());
+  ASSERT_FALSE(lone_v3.empty());
+  auto served_v3 = run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/root.json");
+  ASSERT_EQ(served_v3.exit_code, 0);
+  auto clock = [] { return docket::now(); };
+  auto ts = tuf::TrustedSet::create(root_v2, tuf::Limits{}, clock);
+  ASSERT_TRUE(ts) << ts.error().describe();
+  EXPECT_EQ(ts->root()->version, 2);
+  auto refused = ts->update_root(lone_v3);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "bad_signature") << refused.error().describe();
+  EXPECT_NE(refused.error().message.find("root"), std::string::npos) << refused.error().describe();
+  auto accepted = ts->update_root(served_v3.output);
+  EXPECT_TRUE(accepted) << accepted.error().describe();
+  EXPECT_EQ(ts->root()->version, 3);
 }
 
 // Trust pinning applies to signing as to pulling: a client whose trust_pinning.json pins the

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -161,6 +164,24 @@ TEST_P(StorageConformance, GetAllCurrentReturnsNewestOfEachRoleIncludingDelegati
   EXPECT_EQ(
       got, (std::map<std::string, std::string>{
                {"root", "r1"}, {"snapshot", "s3"}, {"targets", "t1"}, {"targets/releases", "d2"}}));
+}
+
+TEST_P(StorageConformance, GetAllCurrentCanLeaveOutTheDataOfNamedRoles) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"targets", 1, "t1"}, {"targets/a\"b", 1, "d1"}}));
+  ASSERT_TRUE(put(kGun, {{"targets", 2, "t2"}, {"snapshot", 1, "s1"}}));
+  auto all = store_->get_all_current(kGun, {"targets", "targets/a\"b", "absent"});
+  ASSERT_TRUE(all) << all.error().message;
+  std::map<std::string, MetaRecord> by_role;
+  for (auto& r : *all) by_role[r.role] = r;
+  ASSERT_EQ(by_role.size(), 4u);
+  EXPECT_EQ(by_role["root"].data, "r1");
+  EXPECT_EQ(by_role["snapshot"].data, "s1");
+  EXPECT_EQ(by_role["targets"].data, "");
+  EXPECT_EQ(by_role["targets"].version, 2);
+  EXPECT_EQ(by_role["targets"].sha256, sha256_hex("t2"));
+  EXPECT_EQ(by_role["targets/a\"b"].data, "");
+  EXPECT_EQ(by_role["targets/a\"b"].version, 1);
+  EXPECT_EQ(store_->get_all_current(kGun)->size(), 4u);
 }
 
 TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
@@ -329,6 +350,80 @@ TEST_P(StorageConformance, RacingPublishersNeverLoseAnUpdate) {
     ASSERT_TRUE(ts2 && ts2->has_value());
     EXPECT_EQ((*t)->data, "t-" + (*ts2)->data) << "roles of one update stored apart";
   }
+}
+
+// Records what a change watch reports.
+class RecordingSink : public ChangeSink {
+ public:
+  void changed(std::string_view gun) override {
+    record([&] { guns_.emplace_back(gun); });
+  }
+  void changed_all() override {
+    record([&] { guns_.emplace_back("<all>"); });
+  }
+  void watching(bool live) override {
+    record([&] { live_ = live; });
+  }
+  // Waits (bounded: 10 s) until pred() holds under the lock; returns whether it did.
+  template <class P>
+  bool wait_for(P pred) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), pred);
+  }
+  std::vector<std::string> guns_;
+  bool live_ = false;
+
+ private:
+  template <class F>
+  void record(F f) {
+    {
+      std::lock_guard lk(mu_);
+      f();
+    }
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// Cache coherence (storage.h): a backend is its database's sole writer, or its change watch
+// reports every committed change any handle makes, in commit order, and nothing else.
+TEST_P(StorageConformance, ReportsEveryCommittedChangeOrIsTheSoleWriter) {
+  RecordingSink sink;
+  auto watch = store_->watch_changes(sink);
+  if (!watch) {
+    EXPECT_TRUE(store_->sole_writer()) << "a shared database without a change watch";
+    return;
+  }
+  EXPECT_FALSE(store_->sole_writer());
+  ASSERT_TRUE(sink.wait_for([&] { return sink.live_; })) << "the watch never came up";
+  auto other = backend_->open_again();  // another server
+  ASSERT_TRUE(other->update_many(kGun, {{"root", 1, "r"}, {"timestamp", 1, "t"}}));
+  ASSERT_TRUE(store_->update_many("docker.io/library/mine", {{"root", 1, "r"}}));
+  // A rejected update commits nothing, so it reports nothing.
+  ASSERT_FALSE(other->update_many(kGun, {{"root", 1, "again"}}));
+  ASSERT_TRUE(other->delete_gun("docker.io/library/gone"));
+  ASSERT_TRUE(sink.wait_for([&] { return sink.guns_.size() >= 3; }));
+  watch.reset();  // stops the reports; no call after this
+  EXPECT_EQ(sink.guns_,
+            (std::vector<std::string>{kGun, "docker.io/library/mine", "docker.io/library/gone"}));
+}
+
+// A GUN too long to name in a report still gets one: "something changed" (all).
+TEST_P(StorageConformance, AChangeTooLongToNameIsReportedAsEverything) {
+  RecordingSink sink;
+  auto watch = store_->watch_changes(sink);
+  if (!watch) {  // nothing to report to: nobody else writes
+    EXPECT_TRUE(store_->sole_writer());
+    return;
+  }
+  ASSERT_TRUE(sink.wait_for([&] { return sink.live_; })) << "the watch never came up";
+  const std::string long_gun = "docker.io/" + std::string(9000, 'a');
+  ASSERT_TRUE(store_->update_many(long_gun, {{"root", 1, "r"}}));
+  ASSERT_TRUE(store_->update_many(kGun, {{"root", 1, "r"}}));
+  ASSERT_TRUE(sink.wait_for([&] { return sink.guns_.size() >= 2; }));
+  watch.reset();
+  EXPECT_EQ(sink.guns_, (std::vector<std::string>{"<all>", kGun}));
 }
 
 TEST_P(StorageConformance, ReopeningKeepsData) {

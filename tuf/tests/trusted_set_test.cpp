@@ -77,6 +77,8 @@ TEST_F(TrustedSetTest, RootRotationTable) {
       {"new key does not sign", 1, 1, 1, 1, 1, 0, false},
       {"2-of-3 old, 2 sign", 3, 2, 2, 1, 1, 1, true},
       {"2-of-3 old, 1 signs", 3, 2, 1, 1, 1, 1, false},
+      {"2-of-2 old, both sign", 2, 2, 2, 1, 1, 1, true},
+      {"2-of-2 old, 1 signs (and the new key)", 2, 2, 1, 1, 1, 1, false},
       {"new 3-of-3, 2 sign", 1, 1, 1, 3, 3, 2, false},
       {"new 2-of-2, both sign", 1, 1, 1, 2, 2, 2, true},
       {"threshold above key count", 1, 1, 1, 1, 2, 1, false},
