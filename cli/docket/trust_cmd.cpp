@@ -3,6 +3,7 @@
 // shared with `docker trust` and `notary` (docs/content-trust.md).
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -89,6 +90,17 @@ CLI::App* repo_command(CLI::App* parent, const std::string& name, const std::str
   return cmd;
 }
 
+// For a command that has written everything it will write (files closed, the trust cache
+// flushed): ends the process once stdout is out, without the static destructors and
+// OpenSSL's and libcurl's exit-time cleanup, which cost a lookup ~0.7 ms of CPU and release
+// nothing the kernel does not. A failed write of stdout still fails the command.
+[[noreturn]] void exit_after_output() {
+  bool ok = std::fflush(stdout) == 0 && !std::ferror(stdout);
+  std::fflush(stderr);
+  if (!ok) std::fprintf(stderr, "docket: writing the output failed\n");
+  std::_Exit(ok ? 0 : 1);
+}
+
 void print_publish(const PublishResult& p, const std::string& gun) {
   if (p.initialized) std::printf("Initialized %s\n", gun.c_str());
   for (const auto& r : p.published)
@@ -146,6 +158,7 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       std::printf("%s %s %llu %s\n", ref.tag().value_or(std::string(client::kDefaultTag)).c_str(),
                   t.descriptor.digest.str().c_str(),
                   static_cast<unsigned long long>(t.descriptor.size), t.role.c_str());
+      exit_after_output();
     });
   }
 

@@ -196,6 +196,11 @@ TEST_F(TrustE2E, VerifiedPullStoresTheSignedDigestNotTheRegistrysTag) {
   EXPECT_NE(lookup.output.find("1 sha256:" + signed_hex + " "), std::string::npos) << lookup.output;
   EXPECT_NE(lookup.output.find(" targets\n"), std::string::npos) << lookup.output;
   EXPECT_EQ(lookup.output.find(swapped_hex), std::string::npos) << lookup.output;
+  // The lookup ends without the usual exit-time cleanup: its answer must still be written,
+  // and a failed write must still fail it.
+  auto full = docket("erin", "trust lookup " + img + " >/dev/full");
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  EXPECT_NE(full.output.find("writing the output failed"), std::string::npos) << full.output;
   auto unsigned_tag = docket("erin", "trust lookup " + image("team/moved:other"));
   EXPECT_EQ(unsigned_tag.exit_code, 1) << unsigned_tag.output;
   EXPECT_NE(unsigned_tag.output.find("not_signed"), std::string::npos) << unsigned_tag.output;
