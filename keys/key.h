@@ -77,6 +77,9 @@ class PublicKey {
   Result<TimePoint> certificate_not_after() const;
   Result<TimePoint> certificate_not_before() const;
   Result<bool> certificate_is_ca() const;
+  // Whether the certificate's own signature uses SHA-1 (RSA, ECDSA or DSA), which Notary
+  // refuses in root certificates.
+  Result<bool> certificate_signed_with_sha1() const;
 
   // Verifies `signature` (raw bytes) over `message` with signing method/scheme `method`.
   // For Notary keys `method` is the signature entry's "method"; for TUF keys pass the

@@ -138,10 +138,12 @@ Status Repository::probe_server() {
   return {};
 }
 
-Status Repository::stage(const tuf::Change& c) {
-  auto r = changelist_.add(c);
-  if (!r) return std::unexpected(r.error());
-  return {};
+Result<std::string> Repository::stage(const tuf::Change& c) {
+  return changelist_.add(c);
+}
+
+Status Repository::unstage(const std::vector<std::string>& file_names) {
+  return changelist_.remove(file_names);
 }
 
 Result<bool> Repository::refresh() {

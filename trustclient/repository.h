@@ -108,8 +108,10 @@ class Repository {
   // GUN's timestamp key (which a Notary server creates on first request, as init does).
   Status probe_server();
 
-  // Stages one change.
-  Status stage(const tuf::Change& c);
+  // Stages one change; returns its changelist file name.
+  Result<std::string> stage(const tuf::Change& c);
+  // Drops staged changes by file name (those a failed command staged itself).
+  Status unstage(const std::vector<std::string>& file_names);
   // Applies and publishes the changelist (see above).
   Result<PublishResult> publish(const InitOptions& init = {});
 

@@ -581,13 +581,33 @@ Status Editor::update_delegation(std::string_view name,
   if (threshold > 0) role.keys.threshold = threshold;
   if (auto s = check_threshold(name, role.keys.threshold, distinct(role.keys.keyids)); !s) return s;
 
-  for (auto& [id, k] : new_keys) dels.keys[id] = k;
-  bool keys_changed = role.keys.keyids != dels.roles[idx].keys.keyids;
+  bool keys_changed = role.keys.keyids != dels.roles[idx].keys.keyids ||
+                      role.keys.threshold != dels.roles[idx].keys.threshold;
+  std::map<std::string, Json> all_keys = dels.keys;
+  for (auto& [id, k] : new_keys) all_keys[id] = k;
+  // When we hold one of its keys, the delegated metadata is re-signed so that the new key set
+  // signs it from now on. When we hold none (an admin removing a signer from
+  // targets/releases), only the parent changes, as Notary does: the existing signatures keep
+  // counting for the keys that remain. Unless they no longer meet the threshold: then every
+  // client would refuse the repository (TUF 5.6.3 aborts on an unverifiable role) and no
+  // command could repair it, so the change is refused until a remaining key holder re-signs.
+  bool resign = keys_changed && holds_any(all_keys, role.keys);
+  if (keys_changed && !resign)
+    if (auto it = targets_.find(std::string(name)); it != targets_.end())
+      if (auto v =
+              verify_delegate(name, *delegation_parent(name), it->second.md, all_keys, role.keys);
+          !v)
+        return user_error("unverifiable_delegation",
+                          "this change would leave " + std::string(name) + " v" +
+                              std::to_string(it->second.md.signed_.version) +
+                              " without a threshold of valid signatures (" + v.error().message +
+                              "), and none of its keys is held here to re-sign it; a remaining "
+                              "key holder must sign it first (any signing into it re-signs it)");
+  dels.keys = std::move(all_keys);
   dels.roles[idx] = std::move(role);
   remove_unused_keys(dels);
   parent->dirty = true;
-  // New keys sign the delegated metadata from now on.
-  if (keys_changed) mark_dirty(name);
+  if (resign) mark_dirty(name);
   return {};
 }
 
@@ -640,6 +660,22 @@ Status Editor::purge_delegation_keys(std::string_view parent_pattern,
     auto& dels = *r.md.signed_.delegations;
     auto removing = resolve_ids(dels.keys, key_ids);
     if (removing.empty()) continue;
+    // Same rule as update_delegation: a delegated role we cannot re-sign must still verify.
+    for (const auto& role : dels.roles) {
+      RoleKeys after = role.keys;
+      std::erase_if(after.keyids, [&](const std::string& id) { return removing.contains(id); });
+      if (after.keyids == role.keys.keyids || holds_any(dels.keys, after)) continue;
+      if (auto it = targets_.find(role.name.str()); it != targets_.end())
+        if (auto v = verify_delegate(role.name.str(), name, it->second.md, dels.keys, after); !v)
+          return user_error("unverifiable_delegation",
+                            "removing the keys would leave " + role.name.str() +
+                                " without a threshold "
+                                "of valid signatures (" +
+                                v.error().message +
+                                "), and none of its "
+                                "keys is held here to re-sign it; a remaining key holder must sign "
+                                "it first");
+    }
     for (auto& role : dels.roles)
       std::erase_if(role.keys.keyids, [&](const std::string& id) { return removing.contains(id); });
     remove_unused_keys(dels);

@@ -19,6 +19,8 @@ std::atomic<std::uint64_t> g_checks{0};
 // safe to use from several threads. Bounded: when full, the cache starts over.
 constexpr std::size_t kMaxCachedKeys = 4096;
 
+}  // namespace
+
 Result<keys::PublicKey> parsed_key(const Json& key) {
   static std::mutex mu;
   static std::unordered_map<std::string, keys::PublicKey> cache;
@@ -39,7 +41,6 @@ Result<keys::PublicKey> parsed_key(const Json& key) {
   cache.emplace(std::move(text), *k);
   return k;
 }
-}  // namespace
 
 std::uint64_t signature_checks_performed() {
   return g_checks.load();

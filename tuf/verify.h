@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "keys/key.h"
 #include "tuf/metadata.h"
 
 namespace docket::tuf {
@@ -24,6 +25,10 @@ struct SignatureCount {
   std::size_t valid = 0;      // distinct authorised keys with a valid signature
   std::size_t role_keys = 0;  // distinct keyids in the role
 };
+
+// keys::PublicKey::from_json(key, Fault::remote) through a process-wide cache keyed by the
+// key object's JSON text: every check of the same key reuses one parsed key.
+Result<keys::PublicKey> parsed_key(const Json& key);
 
 // Counts valid signatures over `canonical` by keys of `role` (looked up in `keys`). Stops
 // counting once `role.threshold` is reached unless `count_all`.

@@ -17,23 +17,50 @@
 // fails verification and is fetched again. A root.json rename that did not survive means
 // first use again (pins and the TOFU warning apply), never a torn trust anchor. Notary's
 // own client does not fsync its cache at all.
+//
+// The root's fsync is the one slow step of a cold lookup (1-20 ms on this kind of disk, more
+// than all of the verification), so a lookup may let it run in the background
+// (RootWrite::background): store(root) then starts the whole atomic write (temp file, fsync,
+// rename) on its own thread and returns at once, the timestamp, snapshot and targets
+// requests overlap the fsync, and flush() waits for it and reports its outcome. Nothing about
+// what ends up on disk changes, only when the caller waits: a load or store of root.json
+// waits first (so reads see it and root versions land in order), and the caller must call
+// flush() before it acts on the verified answer, so that answer never outlives a trust anchor
+// that failed to reach the disk. The destructor waits too (an outcome nobody flushed is lost).
 #pragma once
+
+#include <future>
 
 #include "tuf/repo_store.h"
 #include "tuf/store.h"
 
 namespace docket::verifier {
 
+enum class RootWrite {
+  synchronous,  // store(root) returns once root.json is written, fsynced and renamed
+  background,   // store(root) starts that on a thread; flush() waits and reports it
+};
+
 class NotaryLayoutStore : public tuf::MetadataStore {
  public:
-  explicit NotaryLayoutStore(tuf::RepoStore repo) : repo_(std::move(repo)) {}
+  explicit NotaryLayoutStore(tuf::RepoStore repo, RootWrite root_write = RootWrite::synchronous)
+      : repo_(std::move(repo)), root_write_(root_write) {}
+  ~NotaryLayoutStore() override;
+  NotaryLayoutStore(NotaryLayoutStore&&) = default;
+  NotaryLayoutStore& operator=(NotaryLayoutStore&&) = delete;
+
   Result<std::optional<std::string>> load(const tuf::RoleName& role,
                                           std::size_t max_bytes) override;
   Status store(const tuf::RoleName& role, std::string_view bytes) override;
+  // Waits for a background root.json write; its error if it failed. Cheap when none is
+  // pending.
+  Status flush();
   const std::filesystem::path& metadata_dir() const { return repo_.metadata_dir(); }
 
  private:
   tuf::RepoStore repo_;
+  RootWrite root_write_;
+  std::future<Status> pending_root_;
 };
 
 }  // namespace docket::verifier

@@ -1,35 +1,11 @@
 #include "verifier/root_certs.h"
 
-#include <openssl/bio.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include <memory>
-
 #include "common/encoding.h"
 #include "keys/key.h"
 #include "tuf/verify.h"
 
 namespace docket::verifier {
 namespace {
-
-// The certificate's signature algorithm is SHA-1 based (Notary refuses those root certs).
-bool signed_with_sha1(const Json& key) {
-  if (!key.contains("keyval") || !key["keyval"].is_object() || !key["keyval"].contains("public") ||
-      !key["keyval"]["public"].is_string())
-    return false;
-  auto pem = base64_decode(key["keyval"]["public"].get<std::string>());
-  if (!pem) return false;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem->data(), int(pem->size())),
-                                                &BIO_free);
-  if (!bio) return false;
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
-  if (!cert) return false;
-  int nid = X509_get_signature_nid(cert.get());
-  return nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 || nid == NID_dsaWithSHA1;
-}
 
 std::string short_id(const std::string& id) {
   return id.substr(0, 12);
@@ -54,7 +30,8 @@ Status check_root_certificates(const tuf::Metadata<tuf::Root>& root, std::string
       reject(id, "is not in the root's keys");
       continue;
     }
-    auto key = keys::PublicKey::from_json(kj->second, Fault::remote);
+    // The cache verify_delegate() uses: the root's own signature check parsed it already.
+    auto key = tuf::parsed_key(kj->second);
     if (!key) {
       reject(id, "is unreadable: " + key.error().message);
       continue;
@@ -67,7 +44,8 @@ Status check_root_certificates(const tuf::Metadata<tuf::Root>& root, std::string
     auto not_after = key->certificate_not_after();
     auto not_before = key->certificate_not_before();
     auto ca = key->certificate_is_ca();
-    if (!cn || !not_after || !not_before || !ca) {
+    auto sha1 = key->certificate_signed_with_sha1();
+    if (!cn || !not_after || !not_before || !ca || !sha1) {
       reject(id, "has an unreadable certificate");
       continue;
     }
@@ -87,7 +65,7 @@ Status check_root_certificates(const tuf::Metadata<tuf::Root>& root, std::string
       reject(id, "is not valid before " + format_rfc3339(*not_before));
       continue;
     }
-    if (signed_with_sha1(kj->second)) {
+    if (*sha1) {
       reject(id, "is signed with SHA-1");
       continue;
     }

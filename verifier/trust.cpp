@@ -402,16 +402,15 @@ std::string root_fingerprint(const tuf::Metadata<tuf::Root>& root) {
 
 namespace {
 
-// Refreshes the repository's metadata and looks `name` up as docker looks a tag up. nullopt:
-// not signed in targets/releases or targets (for_tag: then the error names the tag).
-Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const std::string& tag,
-                                            const TrustConfig& cfg,
-                                            const std::function<void(const std::string&)>& warn,
-                                            bool for_tag) {
+// Refreshes the repository's metadata in `store` and looks `name` up as docker looks a tag
+// up. nullopt: not signed in targets/releases or targets (for_tag: then the error names the
+// tag).
+Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
+                                               const client::Reference& ref, const std::string& tag,
+                                               const TrustConfig& cfg,
+                                               const std::function<void(const std::string&)>& warn,
+                                               bool for_tag) {
   std::string gun = gun_of(ref);
-  auto repo = tuf::RepoStore::open(cfg.trust_dir, gun);
-  if (!repo) return std::unexpected(repo.error());
-  NotaryLayoutStore store(std::move(*repo));
   auto fo = fetcher_options(cfg);
   if (!fo) return std::unexpected(fo.error());
   // The HttpFetcher's transport settings, with authentication on the trust server's challenge.
@@ -504,6 +503,20 @@ Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const 
   out.descriptor.size = static_cast<std::uint64_t>((*t)->file.length);
   out.role = (*t)->role.str();
   return out;
+}
+
+Result<std::optional<TrustedTarget>> lookup(const client::Reference& ref, const std::string& tag,
+                                            const TrustConfig& cfg,
+                                            const std::function<void(const std::string&)>& warn,
+                                            bool for_tag) {
+  auto repo = tuf::RepoStore::open(cfg.trust_dir, gun_of(ref));
+  if (!repo) return std::unexpected(repo.error());
+  // A first use's root.json is fsynced while the other roles are fetched and verified.
+  NotaryLayoutStore store(std::move(*repo), RootWrite::background);
+  auto r = lookup_in(store, ref, tag, cfg, warn, for_tag);
+  // The answer counts only once the trust anchor it was verified under is on disk.
+  if (auto s = store.flush(); !s && r) return std::unexpected(s.error());
+  return r;
 }
 
 }  // namespace

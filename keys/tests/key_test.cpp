@@ -314,6 +314,80 @@ TEST_F(OpensslVectors, EcdsaDerSignatures) {
   }
 }
 
+// EC keys in the usual DER form (named curve, uncompressed point) are imported without
+// OpenSSL's decoder; the other forms take the decoder. Both must give the same key, the same
+// DER (what `openssl pkey` writes back) and the same verdicts.
+TEST_F(OpensslVectors, EcSpkiFormsParseAlike) {
+  struct {
+    const char* curve;
+    const char* md;
+    const char* scheme;
+    int bits;
+  } cases[] = {{"P-256", "sha256", "ecdsa-sha2-nistp256", 256},
+               {"P-384", "sha384", "ecdsa-sha2-nistp384", 384},
+               {"P-521", "sha512", "ecdsa-sha2-nistp521", 521}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.curve);
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:" + std::string(c.curve) +
+       " -out " + p("ec.pem"));
+    sh("openssl pkey -in " + p("ec.pem") + " -pubout -outform DER -out " + p("named.der"));
+    sh("openssl ec -in " + p("ec.pem") + " -pubout -conv_form compressed -outform DER -out " +
+       p("compressed.der"));
+    sh("openssl dgst -" + std::string(c.md) + " -sign " + p("ec.pem") + " -out " + p("ec.sig") +
+       " " + p("msg"));
+    // What OpenSSL writes back for the uncompressed key, after its own decode.
+    sh("openssl pkey -pubin -inform DER -in " + p("named.der") + " -outform DER -out " +
+       p("reencoded.der"));
+    std::string named = slurp(p("named.der")), compressed = slurp(p("compressed.der"));
+    std::string sig = slurp(p("ec.sig"));
+    ASSERT_EQ(slurp(p("reencoded.der")), named);
+    auto pem = [](const std::string& der) {
+      return "-----BEGIN PUBLIC KEY-----\n" + base64_encode(der) + "\n-----END PUBLIC KEY-----\n";
+    };
+    PublicKey fast = tuf_key("ecdsa", c.scheme, pem(named));
+    PublicKey general = tuf_key("ecdsa", c.scheme, pem(compressed));
+    EXPECT_EQ(fast.public_der(), named);
+    EXPECT_EQ(fast.bits(), c.bits);
+    EXPECT_EQ(general.bits(), c.bits);
+    EXPECT_EQ(fast.algorithm(), Algorithm::ecdsa_p256);
+    for (const PublicKey* k : {&fast, &general}) {
+      EXPECT_TRUE(k->verify(c.scheme, kMessage, sig));
+      EXPECT_FALSE(k->verify(c.scheme, kMessage + "x", sig));
+    }
+    // Notary dialect (base64 DER): the same key ID as the bytes say, the same verdicts.
+    Json nj{{"keytype", "ecdsa"},
+            {"keyval", Json{{"private", nullptr}, {"public", base64_encode(named)}}}};
+    auto notary = PublicKey::from_json(nj);
+    ASSERT_TRUE(notary.has_value()) << notary.error().describe();
+    EXPECT_EQ(notary->public_der(), named);
+    // A point off the curve, in the fast form, is refused like any malformed key.
+    std::string off = named;
+    off.back() = static_cast<char>(off.back() ^ 0x01);
+    Json bad{{"keytype", "ecdsa"},
+             {"keyval", Json{{"private", nullptr}, {"public", base64_encode(off)}}}};
+    auto r = PublicKey::from_json(bad);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, "bad_key");
+    // A truncated point is no fast-form key either.
+    Json shortj{{"keytype", "ecdsa"},
+                {"keyval", Json{{"private", nullptr},
+                                {"public", base64_encode(named.substr(0, named.size() - 1))}}}};
+    EXPECT_FALSE(PublicKey::from_json(shortj).has_value());
+  }
+}
+
+// A root certificate's bare-key ID comes from the certificate's SPKI, read without the
+// encoder for the usual EC form: it must equal the ID of the same key given bare.
+TEST(Certificate, CanonicalIdMatchesTheBareKey) {
+  PrivateKey k = gen(Algorithm::ecdsa_p256);
+  auto cert = k.self_signed_certificate("example.com/app", std::chrono::hours(1));
+  ASSERT_TRUE(cert.has_value()) << cert.error().describe();
+  EXPECT_EQ(cert->public_der(), k.public_key().public_der());
+  EXPECT_EQ(cert->canonical_key_id(), k.public_key().key_id());
+  EXPECT_FALSE(*cert->certificate_signed_with_sha1());
+  EXPECT_FALSE(k.public_key().certificate_signed_with_sha1().has_value());
+}
+
 TEST_F(OpensslVectors, RsaPssAnySaltAndPkcs1) {
   sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + p("rsa.pem"));
   sh("openssl pkey -in " + p("rsa.pem") + " -pubout -out " + p("rsa.pub"));

@@ -196,6 +196,11 @@ TEST_F(TrustE2E, VerifiedPullStoresTheSignedDigestNotTheRegistrysTag) {
   EXPECT_NE(lookup.output.find("1 sha256:" + signed_hex + " "), std::string::npos) << lookup.output;
   EXPECT_NE(lookup.output.find(" targets\n"), std::string::npos) << lookup.output;
   EXPECT_EQ(lookup.output.find(swapped_hex), std::string::npos) << lookup.output;
+  // The lookup ends without the usual exit-time cleanup: its answer must still be written,
+  // and a failed write must still fail it.
+  auto full = docket("erin", "trust lookup " + img + " >/dev/full");
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  EXPECT_NE(full.output.find("writing the output failed"), std::string::npos) << full.output;
   auto unsigned_tag = docket("erin", "trust lookup " + image("team/moved:other"));
   EXPECT_EQ(unsigned_tag.exit_code, 1) << unsigned_tag.output;
   EXPECT_NE(unsigned_tag.output.find("not_signed"), std::string::npos) << unsigned_tag.output;
@@ -340,6 +345,63 @@ TEST_F(TrustE2E, SignersAndThresholdTwoCoSigning) {
   EXPECT_EQ(gone.exit_code, 1) << gone.output;
   auto still = docket("dave", "pull --insecure " + repo + ":1");
   EXPECT_EQ(still.exit_code, 0) << still.output;
+}
+
+// Removing a signer must never leave targets/releases signed by no remaining key: every
+// client would then refuse the whole repository (TUF 5.6.3) and nothing could repair it.
+// The admin (no releases key) is refused until a remaining signer has re-signed the role, and
+// the refused attempt leaves nothing staged that would fail the next command.
+TEST_F(TrustE2E, SignerRemovalNeverLeavesReleasesUnverifiable) {
+  const std::string repo = host_ + "/team/rm";
+  make_image("admin", repo + ":1");
+  ASSERT_EQ(docket("admin", "push --insecure " + repo + ":1").exit_code, 0);
+  for (const std::string who : {"alice", "bob"}) {
+    ASSERT_EQ(
+        docket(who, "trust key generate " + who + " --dir " + (dir_ / who).string()).exit_code, 0);
+    auto add = docket("admin", "trust signer add --key " + (dir_ / who / (who + ".pub")).string() +
+                                   " " + who + " " + repo);
+    ASSERT_EQ(add.exit_code, 0) << add.output << server_log();
+  }
+  make_image("bob", repo + ":v1");
+  auto sign = docket("bob", "trust sign --insecure " + repo + ":v1");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+
+  // targets/releases is signed by bob alone: removing him is refused, nothing changes.
+  auto rm = docket("admin", "trust signer remove bob " + repo);
+  EXPECT_EQ(rm.exit_code, 1) << rm.output;
+  EXPECT_NE(rm.output.find("unverifiable_delegation"), std::string::npos) << rm.output;
+  EXPECT_NE(rm.output.find("targets/releases"), std::string::npos) << rm.output;
+  auto status = docket("admin", "trust status " + repo);
+  EXPECT_NE(status.output.find("No unpublished changes"), std::string::npos) << status.output;
+  for (const std::string tag : {"1", "v1"}) {
+    auto l = docket("fresh1", "trust lookup " + repo + ":" + tag);
+    EXPECT_EQ(l.exit_code, 0) << tag << ": " << l.output;
+  }
+
+  // Once alice has signed (which re-signs targets/releases with her key), bob can go.
+  make_image("alice", repo + ":v2");
+  sign = docket("alice", "trust sign --insecure " + repo + ":v2");
+  ASSERT_EQ(sign.exit_code, 0) << sign.output << server_log();
+  rm = docket("admin", "trust signer remove bob " + repo);
+  ASSERT_EQ(rm.exit_code, 0) << rm.output << server_log();
+  for (const std::string tag : {"1", "v1", "v2"}) {
+    auto l = docket("fresh2", "trust lookup " + repo + ":" + tag);
+    EXPECT_EQ(l.exit_code, 0) << tag << ": " << l.output;
+  }
+  Json j = inspect("fresh2", repo);
+  ASSERT_EQ(j[0]["Signers"].size(), 1u) << j.dump();
+  EXPECT_EQ(j[0]["Signers"][0]["Name"], "alice");
+
+  // alice is the last releases signer: --force removes targets/releases with her.
+  rm = docket("admin", "trust signer remove alice " + repo);
+  EXPECT_EQ(rm.exit_code, 1) << rm.output;
+  rm = docket("admin", "trust signer remove --force alice " + repo);
+  ASSERT_EQ(rm.exit_code, 0) << rm.output << server_log();
+  auto one = docket("fresh3", "trust lookup " + repo + ":1");
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  auto v2 = docket("fresh3", "trust lookup " + repo + ":v2");
+  EXPECT_EQ(v2.exit_code, 1) << v2.output;
+  EXPECT_NE(v2.output.find("not_signed"), std::string::npos) << v2.output;
 }
 
 // `docket trust key export`: a signer key leaves the trust directory encrypted as stored and

@@ -434,6 +434,51 @@ TEST_P(EditorDialectTest, DelegationsWithPathsAndNesting) {
                               top->signed_.delegations->roles[0].keys)
                   .has_value());
 
+  // Without any of the delegation's keys (an admin removing a signer), a key change edits
+  // only the parent: the delegated metadata keeps its bytes and the signature of the key
+  // that remains, so it still verifies with the new key set.
+  {
+    MemoryKeyRing admin;  // every key but the delegations' (rel, rel2, beta)
+    for (const auto* ks : {&f.root, &f.targets, &f.snapshot, &f.timestamp})
+      for (const auto& k : *ks) admin.add(k);
+    RepoFiles files;
+    for (const auto& [role, bytes] : e->files()) {
+      if (role == "root")
+        files.root = bytes;
+      else if (role == "snapshot")
+        files.snapshot = bytes;
+      else if (role == "timestamp")
+        files.timestamp = bytes;
+      else
+        files.targets[role] = bytes;
+    }
+    auto ed = Editor::load(files, kGun, admin);
+    ASSERT_TRUE(ed.has_value()) << ed.error().describe();
+    // Replacing both keys by one whose holder has not signed yet would leave the role with
+    // no valid signature, and the admin cannot re-sign it: refused, nothing changed.
+    PrivateKey rel3 = gen();
+    auto orphan = ed->update_delegation(
+        "targets/releases", {rel3.public_key(f.d)},
+        {rel.public_key(f.d).key_id(), rel2.public_key(f.d).key_id()}, 1, {}, {}, false);
+    ASSERT_FALSE(orphan.has_value());
+    EXPECT_EQ(orphan.error().code, "unverifiable_delegation");
+    EXPECT_EQ(orphan.error().fault, Fault::user);
+    EXPECT_FALSE(ed->dirty("targets"));
+    EXPECT_EQ(ed->targets("targets")->signed_.delegations->roles[0].keys.keyids.size(), 2u);
+    ASSERT_TRUE(ed->update_delegation("targets/releases", {}, {rel2.public_key(f.d).key_id()}, 1,
+                                      {}, {}, false)
+                    .has_value());
+    EXPECT_FALSE(ed->dirty("targets/releases"));
+    auto r = ed->sign();
+    ASSERT_TRUE(r.has_value()) << r.error().describe();
+    EXPECT_EQ(find_role(*r, "targets/releases"), nullptr);
+    auto t2 = parse_targets(find_role(*r, "targets")->bytes, strict(f.d));
+    ASSERT_TRUE(t2.has_value());
+    EXPECT_TRUE(verify_delegate("targets/releases", "targets", *mid, t2->signed_.delegations->keys,
+                                t2->signed_.delegations->roles[0].keys)
+                    .has_value());
+  }
+
   // Removing the delegation removes it, its child, their metadata and snapshot entries.
   ASSERT_TRUE(e->remove_delegation("targets/releases").has_value());
   s = e->sign();

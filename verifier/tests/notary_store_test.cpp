@@ -54,3 +54,45 @@ TEST(NotaryLayoutStore, RoleNamesThatAreNoSafePathAreNeverWritten) {
   EXPECT_FALSE(fs::exists(d.path / "escape.json"));
   EXPECT_FALSE(fs::exists(d.path / "tuf" / "escape.json"));
 }
+
+// A background root write: the same bytes land under the same name; a load waits for it,
+// the next root store lands after it, flush() reports the outcome, and the other roles are
+// written at once as before.
+TEST(NotaryLayoutStore, BackgroundRootWriteLandsBeforeFlushReturns) {
+  client::test::TempDir d;
+  auto repo = value_or_raise(tuf::RepoStore::open(d.path, "example.com/app"));
+  fs::path meta = d.path / "tuf" / "example.com/app" / "metadata";
+  {
+    verifier::NotaryLayoutStore store(repo, verifier::RootWrite::background);
+    ASSERT_TRUE(store.store(tuf::RoleName::root(), "root-v1"));
+    ASSERT_TRUE(store.store(tuf::RoleName::timestamp(), "ts"));
+    EXPECT_EQ(*read_file(meta / "timestamp.json"), "ts");
+    auto r = store.load(tuf::RoleName::root(), 1 << 20);
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ(**r, "root-v1");
+    ASSERT_TRUE(store.store(tuf::RoleName::root(), "root-v2"));
+    ASSERT_TRUE(store.flush());
+    EXPECT_EQ(*read_file(meta / "root.json"), "root-v2");
+    EXPECT_TRUE(store.flush());  // nothing pending
+    ASSERT_TRUE(store.store(tuf::RoleName::root(), "root-v3"));
+  }  // the destructor waits for root-v3
+  EXPECT_EQ(*read_file(meta / "root.json"), "root-v3");
+  // No temp file is left behind.
+  for (const auto& e : fs::directory_iterator(meta))
+    EXPECT_FALSE(e.path().filename().string().starts_with(".")) << e.path();
+}
+
+TEST(NotaryLayoutStore, BackgroundRootWriteFailureIsReportedByFlush) {
+  client::test::TempDir d;
+  auto repo = value_or_raise(tuf::RepoStore::open(d.path, "example.com/app"));
+  fs::path meta = d.path / "tuf" / "example.com/app" / "metadata";
+  ASSERT_TRUE(make_directories(meta));
+  // A directory where root.json should go: the rename cannot replace it.
+  fs::create_directory(meta / "root.json");
+  verifier::NotaryLayoutStore store(repo, verifier::RootWrite::background);
+  ASSERT_TRUE(store.store(tuf::RoleName::root(), "root-v1"));  // started, not finished
+  auto s = store.flush();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().fault, Fault::local);
+  EXPECT_TRUE(fs::is_directory(meta / "root.json"));
+}

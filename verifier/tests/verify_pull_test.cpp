@@ -124,7 +124,21 @@ TEST(VerifyOnPull, SignedTagPullsUnsignedAndTamperedAreRefused) {
   EXPECT_EQ(ok->target.digest, img.manifest.digest);
   ASSERT_EQ(warnings.size(), 1u);  // trust on first use says so
   EXPECT_NE(warnings[0].find("first use"), std::string::npos);
-  EXPECT_TRUE(fs::exists(d.path / "trust" / "tuf" / p.gun / "metadata" / "root.json"));
+  // The cache holds exactly the bytes served (root.json written on its own thread, waited
+  // for before the answer), under Notary's names, and no temp file is left.
+  {
+    fs::path meta = d.path / "trust" / "tuf" / p.gun / "metadata";
+    std::lock_guard l(p.mu);
+    EXPECT_EQ(read_file(meta / "root.json").value_or(""), p.sim->signed_roots.back());
+    for (const char* role : {"timestamp", "snapshot", "targets"}) {
+      ASSERT_TRUE(p.sim->published.count(role)) << role;
+      EXPECT_EQ(read_file(meta / (std::string(role) + ".json")).value_or(""),
+                p.sim->published.at(role))
+          << role;
+    }
+    for (const auto& e : fs::directory_iterator(meta))
+      EXPECT_FALSE(e.path().filename().string().starts_with(".")) << e.path();
+  }
 
   auto unsigned_tag = verified_pull(p, dst, "unsigned", cfg);
   ASSERT_FALSE(unsigned_tag);
