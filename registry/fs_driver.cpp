@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/file.h"
+#include "common/worker_pool.h"
 #include "registry/storage.h"
 
 namespace docket::registry {
@@ -237,47 +238,7 @@ class DirSync {
 };
 
 // Threads that run directory fsyncs beside a request's own (DirSync::sync_all).
-class SyncPool {
- public:
-  explicit SyncPool(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
-  }
-  ~SyncPool() {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  void post(std::function<void()> f) {
-    {
-      std::lock_guard lk(mu_);
-      queue_.push_back(std::move(f));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> f;
-      {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        f = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      f();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
+using SyncPool = WorkerPool;
 
 class FsWriter : public FileWriter {
  public:

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/time.h"
+#include "common/worker_pool.h"
 
 namespace docket::registry {
 
@@ -25,54 +26,10 @@ namespace {
 // its teardown for every ~1 MiB received, 261 of each for one 256 MiB upload. Each session
 // has at most one piece in flight (append() drains the previous one first), so pieces of
 // one upload are hashed in order.
-class HashWorkers {
- public:
-  static HashWorkers& instance() {
-    static HashWorkers w(std::max(2u, std::thread::hardware_concurrency()));
-    return w;
-  }
-  std::future<void> submit(std::function<void()> f) {
-    std::packaged_task<void()> task(std::move(f));
-    auto fut = task.get_future();
-    {
-      std::lock_guard lk(mu_);
-      queue_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-    return fut;
-  }
-  ~HashWorkers() {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-
- private:
-  explicit HashWorkers(unsigned n) {
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
-  }
-  void run() {
-    for (;;) {
-      std::packaged_task<void()> task;
-      {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      task();  // an exception lands in the future: drain() reports it
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::packaged_task<void()>> queue_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
+WorkerPool& hash_workers() {
+  static WorkerPool w(std::max(2u, std::thread::hardware_concurrency()));
+  return w;
+}
 
 bool not_found(const Error& e) {
   return e.code == "not_found";
@@ -338,7 +295,7 @@ Status UploadSession::append(std::string_view bytes) {
     return st;
   }
   if (bytes.size() >= kBackgroundHashBytes)
-    hashing_ = HashWorkers::instance().submit([this, bytes] { hash_.update(bytes); });
+    hashing_ = hash_workers().submit([this, bytes] { hash_.update(bytes); });
   else
     hash_.update(bytes);
   size_ += bytes.size();
