@@ -15,6 +15,7 @@
 #include "trustserver/http.h"
 #include "trustserver/multipart.h"
 #include "trustserver/service.h"
+#include "trustserver/tests/test_repo.h"
 
 namespace docket::trustserver {
 namespace {
@@ -63,12 +64,7 @@ class TrustAuthTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("docket-trustauth-" + random_hex_id());
     fs::create_directories(dir_);
     storage_ = value_or_raise(open_sqlite_storage((dir_ / "trust.db").string()));
-    signer::LocalSignerOptions so;
-    so.directory = (dir_ / "keys").string();
-    so.kdf_opslimit = 1;
-    so.kdf_memlimit = 8192;
-    so.passphrase = [](std::string_view) -> Result<std::string> { return std::string("pw"); };
-    signer_ = value_or_raise(signer::open_local_signer(so));
+    signer_ = testing::open_test_signer(dir_ / "keys");
     svc_ = std::make_unique<TrustService>(*storage_, *signer_);
     auto key = value_or_raise(net::JwsSigningKey::from_pem(ec_key_pem()));
     net::JwsTrust trust;

@@ -71,12 +71,7 @@ class PostgresCoherence : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("docket-coherence-" + random_hex_id());
     fs::create_directories(dir_);
     url_ = value_or_raise(server_->create_database());
-    signer::LocalSignerOptions so;
-    so.directory = (dir_ / "keys").string();
-    so.kdf_opslimit = 1;
-    so.kdf_memlimit = 8192;
-    so.passphrase = [](std::string_view) -> Result<std::string> { return std::string("pw"); };
-    signer_ = value_or_raise(signer::open_local_signer(so));
+    signer_ = testing::open_test_signer(dir_ / "keys");
   }
   void TearDown() override {
     a_.reset();

@@ -25,12 +25,7 @@ class TrustServiceTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("docket-trustsvc-" + random_hex_id());
     fs::create_directories(dir_);
     storage_ = value_or_raise(open_sqlite_storage((dir_ / "trust.db").string()));
-    signer::LocalSignerOptions so;
-    so.directory = (dir_ / "keys").string();
-    so.kdf_opslimit = 1;
-    so.kdf_memlimit = 8192;
-    so.passphrase = [](std::string_view) -> Result<std::string> { return std::string("pw"); };
-    signer_ = value_or_raise(signer::open_local_signer(so));
+    signer_ = testing::open_test_signer(dir_ / "keys");
     make_service({});
   }
   void TearDown() override {

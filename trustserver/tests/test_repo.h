@@ -3,7 +3,9 @@
 // snapshot) keys, the server's timestamp key from GET timestamp.key.
 #pragma once
 
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,8 +15,20 @@
 #include "common/json.h"
 #include "common/time.h"
 #include "keys/key.h"
+#include "signer/signer.h"
 
 namespace docket::trustserver::testing {
+
+// A local signer keeping its keys under `dir`, with the cheapest key-derivation settings
+// (tests only: the at-rest encryption is not what they check).
+inline std::unique_ptr<signer::Signer> open_test_signer(const std::filesystem::path& dir) {
+  signer::LocalSignerOptions so;
+  so.directory = dir.string();
+  so.kdf_opslimit = 1;
+  so.kdf_memlimit = 8192;
+  so.passphrase = [](std::string_view) -> Result<std::string> { return std::string("pw"); };
+  return value_or_raise(signer::open_local_signer(so));
+}
 
 struct Key {
   keys::PrivateKey priv;
