@@ -315,6 +315,21 @@ std::vector<std::string> Editor::targets_roles() const {
   return out;
 }
 
+RepoFiles repo_files_from(const std::map<std::string, std::string>& by_role) {
+  RepoFiles out;
+  for (const auto& [role, bytes] : by_role) {
+    if (role == "root")
+      out.root = bytes;
+    else if (role == "snapshot")
+      out.snapshot = bytes;
+    else if (role == "timestamp")
+      out.timestamp = bytes;
+    else
+      out.targets[role] = bytes;
+  }
+  return out;
+}
+
 std::map<std::string, std::string> Editor::files() const {
   std::map<std::string, std::string> out;
   if (!root_.bytes.empty()) out["root"] = root_.bytes;

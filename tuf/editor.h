@@ -107,6 +107,10 @@ struct RepoFiles {
   std::optional<std::string> trusted_root;
 };
 
+// Files keyed by role name ("root", "targets", "targets/releases", "snapshot", "timestamp"),
+// as Editor::files() returns them.
+RepoFiles repo_files_from(const std::map<std::string, std::string>& by_role);
+
 // A targets entry for `content` in a dialect: length plus sha256 and sha512.
 TargetFile make_target_file(keys::Dialect d, std::string_view content,
                             std::optional<Json> custom = std::nullopt);

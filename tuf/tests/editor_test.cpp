@@ -441,18 +441,7 @@ TEST_P(EditorDialectTest, DelegationsWithPathsAndNesting) {
     MemoryKeyRing admin;  // every key but the delegations' (rel, rel2, beta)
     for (const auto* ks : {&f.root, &f.targets, &f.snapshot, &f.timestamp})
       for (const auto& k : *ks) admin.add(k);
-    RepoFiles files;
-    for (const auto& [role, bytes] : e->files()) {
-      if (role == "root")
-        files.root = bytes;
-      else if (role == "snapshot")
-        files.snapshot = bytes;
-      else if (role == "timestamp")
-        files.timestamp = bytes;
-      else
-        files.targets[role] = bytes;
-    }
-    auto ed = Editor::load(files, kGun, admin);
+    auto ed = Editor::load(repo_files_from(e->files()), kGun, admin);
     ASSERT_TRUE(ed.has_value()) << ed.error().describe();
     // Replacing both keys by one whose holder has not signed yet would leave the role with
     // no valid signature, and the admin cannot re-sign it: refused, nothing changed.

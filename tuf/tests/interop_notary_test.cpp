@@ -163,15 +163,8 @@ TEST_F(NotaryInterop, EditorRepositoryIsAcceptedAndReadByNotaryCli) {
   only_new.add(targets);
   only_new.add(t2);
   only_new.add(snapshot);
-  RepoFiles files;
-  for (const auto& [role, bytes] : e->files()) {
-    if (role == "root")
-      files.root = bytes;
-    else if (role == "snapshot")
-      files.snapshot = bytes;
-    else if (role != "timestamp")
-      files.targets[role] = bytes;
-  }
+  RepoFiles files = repo_files_from(e->files());
+  files.timestamp.reset();
   auto e3 = Editor::load(files, gun, only_new);
   ASSERT_TRUE(e3.has_value()) << e3.error().describe();
   ASSERT_TRUE(e3->rotate_keys("root", {*make_root_certificate(r3, gun)}, 1).has_value());
