@@ -73,6 +73,8 @@ struct Repository::Impl {
   // Keys decrypted so far, by canonical ID (each is asked for at most once per process).
   tuf::MemoryKeyRing ring;
   std::set<std::string> loaded;
+  // Delegated roles already reported as unverifiable (each is warned about once).
+  std::set<std::string> warned_unverifiable;
 };
 
 Repository::Repository(RepositoryConfig cfg, keys::KeyStore& store, tuf::Changelist cl)
@@ -266,8 +268,32 @@ Result<bool> Repository::refresh() {
         auto bytes = fetcher.fetch(url + dr.name.str() + ".json", limits.max_targets_bytes);
         if (!bytes)
           return std::unexpected(with_context(bytes.error(), "fetching " + dr.name.str()));
-        if (auto s = ts.update_delegated_targets(*bytes, dr.name, *pname); !s)
-          return std::unexpected(with_context(s.error(), "trust data for " + cfg_.gun));
+        if (auto s = ts.update_delegated_targets(*bytes, dr.name, *pname); !s) {
+          // The bytes are the ones the snapshot names (5.6.2 passed), but a threshold of
+          // the delegator's current keys no longer signs them (5.6.3), as when `docker trust
+          // signer remove` dropped the only key that signed targets/releases. A verified
+          // pull still refuses the repository; a signing command goes on without this role's
+          // content (none of it is trusted or cached), so a holder of one of its current
+          // keys can replace it (the editor continues from the snapshot's version) or its
+          // owner can remove it. Any other failure (rollback, hashes, expiry) stops here.
+          if (s.error().code != "bad_signature")
+            return std::unexpected(with_context(s.error(), "trust data for " + cfg_.gun));
+          v.unverifiable = s.error().message;
+          tuf::ParseOptions po;
+          po.max_bytes = limits.max_targets_bytes;
+          po.dialect = tuf::Dialect::notary;
+          auto old = tuf::parse_targets(*bytes, po);  // parsed once already, before 5.6.3
+          if (!old) return std::unexpected(with_context(old.error(), dr.name.str()));
+          im.files.unloaded_versions[v.name] = old->signed_.version;
+          if (cfg_.warn && im.warned_unverifiable.insert(v.name).second)
+            cfg_.warn("warning: " + v.name + " of " + cfg_.gun +
+                      " does not verify and is ignored (" + s.error().message +
+                      "); signing into it replaces it, without its old targets; `docket trust "
+                      "signer remove --force` removes it. Verified pulls of " +
+                      cfg_.gun + " fail until then.");
+          view_.roles.push_back(std::move(v));
+          continue;
+        }
         // Verified: cached where a verified pull looks for it (metadata/targets/releases.json).
         if (auto st = store.store(dr.name, *bytes); !st) return std::unexpected(st.error());
         const auto* t = ts.targets(dr.name);

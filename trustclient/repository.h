@@ -8,7 +8,9 @@
 // refresh() loads and verifies the repository's current metadata from the trust server with
 // the TUF updater (cached root or trust on first use, timestamp, snapshot, targets) and
 // then every delegation the snapshot lists, each verified against its delegator. Nothing
-// unverified is ever edited or signed.
+// unverified is ever edited or signed: a delegated role whose signatures no longer meet its
+// delegator's threshold is left out (RoleView::unverifiable, with a warning), so that it can
+// be replaced or removed rather than making the repository unusable for every command.
 //
 // publish() is Notary's publish: refresh, initialise the repository when the server has
 // none (root key reused from the key store or generated, a new targets key, snapshot and
@@ -68,6 +70,9 @@ struct RoleView {
   int threshold = 1;
   std::vector<std::string> paths;  // delegations only ("" = everything)
   std::map<std::string, tuf::TargetFile> targets;
+  // Why the role's metadata does not verify, when it does not (its targets are then empty);
+  // see Repository::refresh().
+  std::string unverifiable;
 };
 
 struct RepositoryView {
