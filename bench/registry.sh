@@ -232,12 +232,11 @@ skopeo_push() { # port layout repo
 # The 256 MiB skopeo layouts: made before a run's first push, deleted with the layer each
 # server stored after its last (several GB of disk otherwise).
 big_layout() { [ -d "$WORK/$1" ] || python3 "$WORK/layout.py" "$WORK" "$1" "$2"; }
-drop_big_layout() { # layout
-  local d
-  for d in $(ls "$WORK/$1/blobs/sha256"); do
-    [ "$(stat -c %s "$WORK/$1/blobs/sha256/$d")" -gt 1048576 ] || continue
-    rm -rf "$WORK/docket-data/blobs/sha256/${d:0:2}/$d" "$WORK/dist-data/docker/registry/v2/blobs/sha256/${d:0:2}/$d"
-  done
+drop_big_layout() { # layout: also every large blob the servers stored but the 256 MiB blob
+  # (skopeo gzips the raw layer on the way, so what it stored has a digest of its own)
+  local keep=${BIG_D#sha256:}
+  find "$WORK/docket-data/blobs" "$WORK/dist-data/docker/registry/v2/blobs" -name data -size +1M 2>/dev/null |
+    grep -v "/$keep/" | xargs -r rm -f
   rm -rf "$WORK/$1"
 }
 skbig() { big_layout one-big-$2 big; rate skopeo_push $1 one-big-$2 sk/big$2; }

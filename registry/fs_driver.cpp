@@ -266,6 +266,7 @@ class FsWriter : public FileWriter {
       : fd_(fd), size_(size), flushed_(size), path_(std::move(p)), durable_(durable), io_(io) {}
   ~FsWriter() override {
     (void)flush();
+    if (inflight_.valid()) inflight_.wait();  // flush() waited unless it failed before
     if (dfd_ >= 0) ::close(dfd_);
     ::close(fd_);
   }
@@ -300,7 +301,9 @@ class FsWriter : public FileWriter {
     if (auto st = wait_inflight(); !st) return st;
     Stage& s = stage_[cur_];
     std::size_t aligned = s.len & ~(kAlign - 1);
-    Status st = pwrite_all(dfd_, s.data.get(), aligned, s.off);
+    bool fell_back = false;
+    Status st = put_direct(s.data.get(), aligned, s.off, fell_back);
+    if (fell_back) no_direct_ = true;
     if (st) {
       std::string_view tail(s.data.get() + aligned, s.len - aligned);
       st = write_all(fd_, tail);
@@ -362,6 +365,22 @@ class FsWriter : public FileWriter {
     return {};
   }
 
+  // One O_DIRECT write at `off`, the end of the file (every earlier write has completed).
+  // A filesystem that opens files O_DIRECT but refuses the writes (EINVAL) gets the bytes
+  // through the buffered descriptor instead, which appends them at that same offset.
+  Status put_direct(const char* p, std::size_t len, std::uint64_t off, bool& fell_back) {
+    if (len == 0) return {};
+    ssize_t n;
+    do n = ::pwrite(dfd_, p, len, static_cast<off_t>(off));
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EINVAL) {
+      fell_back = true;
+      return write_all(fd_, std::string_view(p, len));
+    }
+    if (n < 0) return std::unexpected(io_error("writing", path_, errno));
+    return pwrite_all(dfd_, p + n, len - n, off + n);
+  }
+
   Status buffered(std::string_view b) {
     if (auto st = write_all(fd_, b); !st) {
       error_ = st.error();
@@ -403,6 +422,7 @@ class FsWriter : public FileWriter {
     if (inflight_.valid()) {
       inflight_.get();
       if (async_error_ && !error_) error_ = std::move(async_error_);
+      if (async_fell_back_) no_direct_ = true;  // the next request stays buffered
     }
     if (error_) return std::unexpected(*error_);
     return {};
@@ -414,7 +434,7 @@ class FsWriter : public FileWriter {
     if (auto st = wait_inflight(); !st) return st;
     Stage& s = stage_[cur_];
     inflight_ = io_->submit([this, p = s.data.get(), len = s.len, off = s.off] {
-      if (auto st = pwrite_all(dfd_, p, len, off); !st) async_error_ = st.error();
+      if (auto st = put_direct(p, len, off, async_fell_back_); !st) async_error_ = st.error();
     });
     Stage& next = stage_[cur_ ^ 1];
     next.off = s.off + s.len;
@@ -437,6 +457,7 @@ class FsWriter : public FileWriter {
   std::future<void> inflight_;
   std::optional<Error> error_;        // the writer failed: every later call returns it
   std::optional<Error> async_error_;  // the pool thread's; read after inflight_.get() only
+  bool async_fell_back_ = false;      // likewise
 };
 
 // The directories a batch's changes landed in, synced together at commit().
