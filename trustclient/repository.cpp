@@ -402,6 +402,20 @@ std::map<std::string, int> thresholds_of(const tuf::Editor& ed) {
 }
 }  // namespace
 
+namespace {
+// The certificate a new root lists for `key`: the one chosen, if it is really for this key,
+// else a self-signed one. (The editor checks CN, CA flag and expiry of either.)
+Result<keys::PublicKey> root_certificate_for(const keys::PrivateKey& key, const RootKeyChoice& c,
+                                             const std::string& gun) {
+  if (!c.certificate) return tuf::make_root_certificate(key, gun);
+  if (!c.certificate->is_x509() || c.certificate->public_der() != key.public_key().public_der())
+    return make_error(Fault::user, "bad_key",
+                      "the root certificate given is not for root key " +
+                          key.public_key().canonical_key_id() + " (its public key differs)");
+  return *c.certificate;
+}
+}  // namespace
+
 Result<PublishResult> Repository::publish(const InitOptions& init) {
   Impl& im = *impl_;
   auto exists = refresh();
@@ -421,6 +435,12 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     std::optional<keys::PrivateKey> root_key;
     auto roots = store_.find("root");
     if (!roots) return std::unexpected(roots.error());
+    if (init.root.key_id) {
+      std::erase_if(*roots, [&](const keys::KeyInfo& k) { return k.id != *init.root.key_id; });
+      if (roots->empty())
+        return make_error(Fault::user, "not_found",
+                          "no root key " + *init.root.key_id + " in " + store_.location());
+    }
     if (!pins->key_ids.empty()) {
       std::erase_if(*roots,
                     [&](const keys::KeyInfo& k) { return !verifier::pin_matches(*pins, {k.id}); });
@@ -460,7 +480,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     im.ring.add(*targets_key);
     tuf::CreateOptions co;
     co.gun = cfg_.gun;
-    auto cert = tuf::make_root_certificate(*root_key, cfg_.gun);
+    auto cert = root_certificate_for(*root_key, init.root, cfg_.gun);
     if (!cert) return std::unexpected(cert.error());
     co.root.keys = {*cert};
     co.targets.keys = {targets_key->public_key()};
@@ -515,6 +535,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
   if (auto s = ed->apply(changes); !s) return std::unexpected(s.error());
   auto signed_roles = sign_allowing_partial(*ed);
   if (!signed_roles) return std::unexpected(signed_roles.error());
+  if (auto s = check_root_meets_ca_pin(*signed_roles); !s) return std::unexpected(s.error());
   std::vector<std::string> applied;
   for (const auto& c : changes) applied.push_back(c.file_name);
   bool complete = std::all_of(signed_roles->begin(), signed_roles->end(),
@@ -561,11 +582,39 @@ Result<std::vector<tuf::SignedRole>> Repository::sign_allowing_partial(tuf::Edit
 
 Status Repository::publish_if_complete(const std::vector<tuf::SignedRole>& roles,
                                        const tuf::Editor& ed) {
+  if (auto s = check_root_meets_ca_pin(roles); !s) return s;
   if (!std::all_of(roles.begin(), roles.end(), [](const tuf::SignedRole& r) { return r.complete; }))
     return std::unexpected(partial_error(partial_dir(), cfg_.gun, roles, thresholds_of(ed)));
   if (auto s = tuf::publish_to_notary(impl_->send, cfg_.server_url, cfg_.gun, roles); !s)
     return std::unexpected(s.error());
   return cache_published_root(roles);
+}
+
+Status Repository::check_root_meets_ca_pin(const std::vector<tuf::SignedRole>& roles) const {
+  auto root = std::find_if(roles.begin(), roles.end(),
+                           [](const tuf::SignedRole& r) { return r.role == "root"; });
+  // A partially signed root is checked when its last signer completes it (cosign).
+  if (root == roles.end() || !root->complete) return {};
+  auto pins = verifier::load_trust_pins(cfg_.trust_dir, cfg_.gun);
+  if (!pins) return std::unexpected(pins.error());
+  if (!pins->ca_prefix) return {};
+  tuf::ParseOptions po;
+  po.fault = Fault::bug;  // we just signed it
+  auto md = tuf::parse_root(root->bytes, po);
+  if (!md) return std::unexpected(md.error());
+  auto s = verifier::check_root_chains_to_ca(
+      *md, pins->ca_certs_der, cfg_.gun, cfg_.clock(),
+      "the CA pinned for \"" + *pins->ca_prefix + "\" (" + pins->ca_file.string() + ")");
+  if (!s)
+    return make_error(Fault::user, "pin_mismatch",
+                      "not publishing root v" + std::to_string(root->version) + " of " + cfg_.gun +
+                          ": clients using " +
+                          (cfg_.trust_dir / verifier::kTrustPinningFile).string() +
+                          " would refuse it: " + s.error().message +
+                          " (give the root key a certificate that CA issued: `docket trust "
+                          "init` and `docket trust key rotate root` take --root-key and "
+                          "--root-cert)");
+  return {};
 }
 
 Result<std::set<std::string>> Repository::held_key_ids() const {
@@ -605,7 +654,8 @@ Result<std::vector<std::string>> Repository::signable_roles(const std::string& t
   return out;
 }
 
-Result<std::string> Repository::rotate_key(const std::string& role, bool server_managed) {
+Result<std::string> Repository::rotate_key(const std::string& role, bool server_managed,
+                                           const RootKeyChoice& root_choice) {
   Impl& im = *impl_;
   if (role != "root" && role != "targets" && role != "snapshot" && role != "timestamp")
     return make_error(
@@ -616,6 +666,8 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
                       "the trust server always holds the timestamp key: pass --server-managed");
   if ((role == "root" || role == "targets") && server_managed)
     return make_error(Fault::user, "usage", "the " + role + " key is never server-managed");
+  if (role != "root" && (root_choice.key_id || root_choice.certificate))
+    return make_error(Fault::user, "usage", "a root key or certificate is for rotating root only");
   auto exists = refresh();
   if (!exists) return std::unexpected(exists.error());
   if (!*exists)
@@ -644,7 +696,28 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
     if (!k) return std::unexpected(k.error());
     new_keys.push_back(*k);
     new_id = k->canonical_key_id();
+  } else if (root_choice.key_id) {
+    // A root key already in the store (e.g. imported with the certificate a CA issued).
+    auto stored = store_.get(*root_choice.key_id);
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->role != "root")
+      return make_error(
+          Fault::user, "usage",
+          "key " + *root_choice.key_id + " is a " + stored->role + " key, not a root key");
+    new_id = stored->key.public_key().canonical_key_id();
+    if (std::find(view_.root_canonical_ids.begin(), view_.root_canonical_ids.end(), new_id) !=
+        view_.root_canonical_ids.end())
+      return make_error(Fault::user, "usage",
+                        "key " + new_id + " is already the root key of " + cfg_.gun);
+    im.ring.add(stored->key);
+    im.loaded.insert(new_id);
+    auto cert = root_certificate_for(stored->key, root_choice, cfg_.gun);
+    if (!cert) return std::unexpected(cert.error());
+    new_keys.push_back(*cert);
   } else {
+    if (root_choice.certificate)
+      return make_error(Fault::user, "usage",
+                        "a root certificate needs the root key it was issued for");
     auto k = keys::PrivateKey::generate(keys::Algorithm::ecdsa_p256);
     if (!k) return std::unexpected(k.error());
     auto id = store_.add(*k, role, role == "root" ? std::string() : cfg_.gun);
