@@ -76,23 +76,48 @@ bool have(const char* bin) {
   return ts::run(std::string("which ") + bin).exit_code == 0;
 }
 
+// `docket-server serve` over TLS (a CA made for the test) in a fresh directory named
+// `prefix`…, stopped when the test ends; the directory is removed unless the test failed.
+struct TlsServe {
+  fs::path dir;
+  ts::TestPki pki;
+  int port;
+  std::string host;
+  ts::Child server;
+  explicit TlsServe(const std::string& prefix)
+      : dir(made(fs::temp_directory_path() / (prefix + random_hex_id()))),
+        pki(dir),
+        port(ts::free_port()),
+        host("127.0.0.1:" + std::to_string(port)),
+        server(
+            {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
+            {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
+             {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
+             {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
+             {"DOCKET_LOG_LEVEL", "warn"}},
+            dir / "server.log") {}
+  ~TlsServe() {
+    server.stop(SIGTERM);
+    std::error_code ec;
+    if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+  }
+  bool started() { return ts::wait_for_port(port, server); }
+  std::string log() const { return read_file(dir / "server.log").value_or(""); }
+  static fs::path made(const fs::path& d) {
+    fs::create_directories(d);
+    return d;
+  }
+};
+
 TEST(TrustInterop, NotaryAndDockerReadWhatDocketSignedOnDocketServer) {
   for (const char* bin : {"docker", "notary", "openssl"})
     if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
-  fs::path dir = fs::temp_directory_path() / ("docket-trust-interop-" + random_hex_id());
-  fs::create_directories(dir);
-  ts::TestPki pki(dir);
-  const int port = ts::free_port();
-  const std::string host = "127.0.0.1:" + std::to_string(port);
-  ts::Child server(
-      {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
-      {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
-       {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
-       {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
-       {"DOCKET_LOG_LEVEL", "warn"}},
-      dir / "server.log");
-  ASSERT_TRUE(ts::wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
-  auto log = [&] { return read_file(dir / "server.log").value_or(""); };
+  TlsServe serve("docket-trust-interop-");
+  ASSERT_TRUE(serve.started()) << serve.log();
+  const fs::path& dir = serve.dir;
+  const ts::TestPki& pki = serve.pki;
+  const std::string& host = serve.host;
+  auto log = [&] { return serve.log(); };
   Client me(dir / "me", "https://" + host, pki.ca_cert, host);
   fs::create_directories(me.home / "rootfs");
   ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "hello.txt", "interop\n"));
@@ -148,10 +173,6 @@ TEST(TrustInterop, NotaryAndDockerReadWhatDocketSignedOnDocketServer) {
   ASSERT_TRUE(j) << inspect.output;
   ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
   EXPECT_EQ((*j)[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << inspect.output;
-
-  server.stop(SIGTERM);
-  std::error_code ec;
-  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
 }
 
 TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
@@ -192,20 +213,12 @@ TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
 TEST(TrustInterop, SigningReplacesAReleasesRoleLeftUnverifiableByNotary) {
   for (const char* bin : {"notary", "openssl", "curl"})
     if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
-  fs::path dir = fs::temp_directory_path() / ("docket-trust-repair-" + random_hex_id());
-  fs::create_directories(dir);
-  ts::TestPki pki(dir);
-  const int port = ts::free_port();
-  const std::string host = "127.0.0.1:" + std::to_string(port);
-  ts::Child server(
-      {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
-      {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
-       {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
-       {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
-       {"DOCKET_LOG_LEVEL", "warn"}},
-      dir / "server.log");
-  ASSERT_TRUE(ts::wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
-  auto log = [&] { return read_file(dir / "server.log").value_or(""); };
+  TlsServe serve("docket-trust-repair-");
+  ASSERT_TRUE(serve.started()) << serve.log();
+  const fs::path& dir = serve.dir;
+  const ts::TestPki& pki = serve.pki;
+  const std::string& host = serve.host;
+  auto log = [&] { return serve.log(); };
   const std::string gun = host + "/team/repair";
   auto client = [&](const std::string& who) {
     Client c(dir / who, "https://" + host, pki.ca_cert, host);
@@ -299,10 +312,6 @@ TEST(TrustInterop, SigningReplacesAReleasesRoleLeftUnverifiableByNotary) {
                                " --roles targets/releases");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("v2"), std::string::npos) << r.output;
-
-  server.stop(SIGTERM);
-  std::error_code ec;
-  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
 }
 
 // `docket trust key export` writes what `notary key import` takes: notary lists the key
