@@ -488,7 +488,8 @@ class PostgresStorage final : public Storage {
       auto c = pool_.acquire();
       auto r = run(*c,
                    "SELECT DISTINCT ON (role) gun, role, version, sha256, "
-                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, created_at "
+                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, "
+                   "CASE WHEN role = ANY($2::text[]) THEN 0::bigint ELSE created_at END "
                    "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
                    {gun, skip});
       check(*c, r, "reading metadata");

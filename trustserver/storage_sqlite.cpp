@@ -269,16 +269,20 @@ class SqliteStorage final : public Storage {
       std::string_view gun, const std::vector<std::string>& without_data) override {
     return guarded([&]() -> Result<std::vector<MetaRecord>> {
       auto c = readers_.acquire();
-      // The data column of a skipped role is never read (no copy of its blob).
-      std::string data = "data";
+      // The data column of a skipped role is never read (no copy of its blob), nor is its
+      // created_at: the column is stored after the blob, and SQLite reaches it by walking
+      // the blob's whole overflow-page chain (that walk was ~10% of a publish's CPU).
+      std::string data = "data", created = "created_at";
       if (!without_data.empty()) {
-        data = "CASE WHEN role IN (";
+        std::string in = "role IN (";
         for (std::size_t i = 0; i < without_data.size(); ++i)
-          data += (i ? ",?" : "?") + std::to_string(i + 2);
-        data += ") THEN NULL ELSE data END";
+          in += (i ? ",?" : "?") + std::to_string(i + 2);
+        in += ")";
+        data = "CASE WHEN " + in + " THEN NULL ELSE data END";
+        created = "CASE WHEN " + in + " THEN 0 ELSE created_at END";
       }
-      const std::string sql = "SELECT gun, role, version, sha256, " + data +
-                              ", created_at FROM tuf_files t "
+      const std::string sql = "SELECT gun, role, version, sha256, " + data + ", " + created +
+                              " FROM tuf_files t "
                               "WHERE gun = ?1 AND version = (SELECT MAX(version) FROM tuf_files u "
                               "WHERE u.gun = t.gun AND u.role = t.role) ORDER BY role";
       Stmt s(c->db, sql.c_str());

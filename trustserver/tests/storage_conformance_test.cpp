@@ -181,6 +181,9 @@ TEST_P(StorageConformance, GetAllCurrentCanLeaveOutTheDataOfNamedRoles) {
   EXPECT_EQ(by_role["targets"].sha256, sha256_hex("t2"));
   EXPECT_EQ(by_role["targets/a\"b"].data, "");
   EXPECT_EQ(by_role["targets/a\"b"].version, 1);
+  EXPECT_EQ(by_role["targets"].created, TimePoint{});
+  EXPECT_NE(by_role["root"].created, TimePoint{});
+  EXPECT_NE(by_role["snapshot"].created, TimePoint{});
   EXPECT_EQ(store_->get_all_current(kGun)->size(), 4u);
 }
 
