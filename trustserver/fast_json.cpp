@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -25,9 +26,15 @@ class FastParser {
     return p_ == end_;
   }
 
+  // The received text of the top-level object's "signed" member when that text is exactly
+  // the member's canonical JSON (common/json.h canonical_json), else empty.
+  std::string_view canonical_signed() const { return signed_canonical_; }
+
  private:
   void ws() {
+    const char* start = p_;
     while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    if (p_ != start) ++noncanonical_;  // canonical JSON has no whitespace
   }
 
   // `depth`: containers enclosing this value. parse_json refuses to open a container when
@@ -84,11 +91,20 @@ class FastParser {
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
       ws();
+      const bool is_signed = depth == 0 && key == "signed";
       // Metadata keys usually arrive sorted (canonical JSON), so the end is the right hint.
       const auto before = obj.size();
       auto it = obj.emplace_hint(obj.end(), std::move(key), nullptr);
       if (obj.size() == before) return false;  // a duplicate key: parse_json reports it
+      // Canonical JSON lists keys in the map's (bytewise) order: not inserted last, the key
+      // arrived out of order.
+      if (std::next(it) != obj.end()) ++noncanonical_;
+      const char* value_start = p_;
+      const auto noncanonical_before = noncanonical_;
       if (!value(it->second, depth + 1)) return false;
+      if (is_signed && noncanonical_ == noncanonical_before)
+        signed_canonical_ =
+            std::string_view(value_start, static_cast<std::size_t>(p_ - value_start));
       ws();
       if (p_ == end_) return false;
       if (*p_ == ',') {
@@ -149,6 +165,9 @@ class FastParser {
     if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;  // a float
     std::uint64_t v = 0;
     for (const char* d = start; d != p_; ++d) v = v * 10 + static_cast<std::uint64_t>(*d - '0');
+    // Integers are written as std::to_string writes them: the grammar already excludes
+    // leading zeros and '+', which leaves "-0" (written "0").
+    if (negative && v == 0) ++noncanonical_;
     if (!negative) {
       out = Json(static_cast<Json::number_unsigned_t>(v));
       return true;
@@ -260,9 +279,10 @@ class FastParser {
         s.append(seq, static_cast<std::size_t>(p_ - seq));
         continue;
       }
-      // A backslash escape.
+      // A backslash escape. Canonical JSON escapes only '"' and '\\'.
       ++p_;
       if (p_ == end_) return false;
+      if (*p_ != '"' && *p_ != '\\') ++noncanonical_;
       switch (*p_++) {
         case '"':
           s += '"';
@@ -312,21 +332,28 @@ class FastParser {
   const char* p_;
   const char* end_;
   std::size_t max_depth_;
+  std::size_t noncanonical_ = 0;  // departures from canonical form seen so far
+  std::string_view signed_canonical_;
 };
 
 }  // namespace
 
-std::optional<Json> try_fast_parse_json(std::string_view text, std::size_t max_depth) {
+std::optional<Json> try_fast_parse_json(std::string_view text, std::size_t max_depth,
+                                        std::string_view* signed_canonical) {
   Json out;
   FastParser parser(text, max_depth);
+  if (signed_canonical) *signed_canonical = {};
   if (!parser.document(out)) return std::nullopt;
+  if (signed_canonical) *signed_canonical = parser.canonical_signed();
   return out;
 }
 
 Result<Json> parse_upload_json(std::string_view text, std::string_view what, Fault fault,
-                               const JsonLimits& limits) {
+                               const JsonLimits& limits, std::string_view* signed_canonical) {
+  if (signed_canonical) *signed_canonical = {};
   if (text.size() <= limits.max_bytes)
-    if (auto j = try_fast_parse_json(text, limits.max_depth)) return std::move(*j);
+    if (auto j = try_fast_parse_json(text, limits.max_depth, signed_canonical))
+      return std::move(*j);
   return parse_json(text, what, fault, limits);
 }
 

@@ -23,10 +23,19 @@ namespace docket::trustserver {
 
 // The DOM parse_json(text, ..., limits) would return, or nullopt when the fast path does not
 // handle `text` (which says nothing about whether it is valid). `max_depth` as JsonLimits's.
-std::optional<Json> try_fast_parse_json(std::string_view text, std::size_t max_depth);
+//
+// `signed_canonical`, if given, is set to the part of `text` holding the value of the
+// top-level object's "signed" member when that text is exactly canonical_json() of it (no
+// whitespace, keys in bytewise order, no escapes but \" and \\, no "-0": what the notary
+// client sends), else to empty. The signature check can then use those bytes instead of
+// re-serialising the tree (a large share of a big publish).
+std::optional<Json> try_fast_parse_json(std::string_view text, std::size_t max_depth,
+                                        std::string_view* signed_canonical = nullptr);
 
 // parse_json's contract and results (errors included), with the fast path tried first.
+// `signed_canonical` as above (empty whenever the fast path was not taken).
 Result<Json> parse_upload_json(std::string_view text, std::string_view what, Fault fault,
-                               const JsonLimits& limits);
+                               const JsonLimits& limits,
+                               std::string_view* signed_canonical = nullptr);
 
 }  // namespace docket::trustserver

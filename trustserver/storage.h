@@ -45,11 +45,14 @@ struct MetaRecord {
   TimePoint created{};
 };
 
-// One role of an atomic update. sha256 is computed by the store.
+// One role of an atomic update.
 struct MetaUpdate {
   std::string role;
   std::int64_t version = 0;
   std::string data;
+  // Lower hex sha256 of `data` when the caller already knows it (trusted as given); empty:
+  // the store computes it.
+  std::string sha256;
 };
 
 enum class ChangeCategory { update, deletion };

@@ -415,7 +415,7 @@ class PostgresStorage final : public Storage {
             exec(*c, "ROLLBACK");
             return std::unexpected(version_conflict(gun, u.role, u.version, stored));
           }
-          const auto sum = sha256_hex(u.data);
+          const auto sum = u.sha256.empty() ? sha256_hex(u.data) : u.sha256;
           auto ins = run_with_blob(
               *c,
               "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "

@@ -48,10 +48,24 @@ bool check(std::string_view text, std::size_t depth = 64) {
   JsonLimits lim;
   lim.max_depth = depth;
   auto slow = parse_json(text, "doc", Fault::user, lim);
-  auto fast = try_fast_parse_json(text, depth);
+  std::string_view canonical = "unset";
+  auto fast = try_fast_parse_json(text, depth, &canonical);
   if (fast) {
     EXPECT_TRUE(slow) << "fast path accepted what parse_json rejects: " << slow.error().message;
     if (slow) EXPECT_TRUE(same_dom(*fast, *slow));
+    // The claim the signature check relies on: these bytes are canonical_json(signed).
+    if (slow && !canonical.empty()) {
+      EXPECT_GE(canonical.data(), text.data());
+      EXPECT_LE(canonical.data() + canonical.size(), text.data() + text.size());
+      EXPECT_TRUE(slow->is_object() && slow->contains("signed"));
+      if (slow->is_object() && slow->contains("signed")) {
+        auto c = canonical_json((*slow)["signed"]);
+        EXPECT_TRUE(c);
+        if (c) EXPECT_EQ(canonical, *c);
+      }
+    }
+  } else {
+    EXPECT_TRUE(canonical.empty());
   }
   auto up = parse_upload_json(text, "doc", Fault::user, lim);
   EXPECT_EQ(up.has_value(), slow.has_value());
@@ -151,6 +165,38 @@ TEST(FastJson, LeavesEverythingElseToParseJson) {
   EXPECT_FALSE(check(std::string(300, '[') + std::string(300, ']'), 1000));  // past its own cap
 }
 
+std::string_view canonical_of(std::string_view text) {
+  std::string_view c = "unset";
+  EXPECT_TRUE(try_fast_parse_json(text, 64, &c)) << text;
+  return c;
+}
+
+TEST(FastJson, FindsTheReceivedSignedBytesOnlyWhenTheyAreCanonical) {
+  EXPECT_EQ(canonical_of(R"({"signatures":[],"signed":{"a":1,"b":[-1,"x\"y\\z"]}})"),
+            R"({"a":1,"b":[-1,"x\"y\\z"]})");
+  EXPECT_EQ(canonical_of(R"({"signed" : {"a":{},"b":[]} , "x": 1})"), R"({"a":{},"b":[]})");
+  EXPECT_EQ(canonical_of("{\"signed\":\"caf\xc3\xa9\x7f\"}"), "\"caf\xc3\xa9\x7f\"");
+  for (std::string_view t :
+       {R"({"signed":{"a":1, "b":2}})", R"({"signed":{"b":1,"a":2}})",
+        R"({"signed":{"a":{"y":1,"x":2}}})", R"({"signed":[ 1]})", R"({"signed":{"a":-0}})",
+        R"({"signed":"a\/b"})", R"({"signed":"a\nb"})", R"({"signed":"\u0041"})",
+        R"({"signed":{"\u0061":1}})", R"({"x":{"signed":{}}})", R"([{"signed":{}}])"}) {
+    EXPECT_EQ(canonical_of(t), "") << t;
+    check(t);
+  }
+  // As the notary client sends them.
+  for (const auto& e : std::filesystem::directory_iterator(
+           std::filesystem::path(DOCKET_SHARED_DIR) / "notary/samples/local-ed25519")) {
+    const auto name = e.path().filename().string();
+    if (e.path().extension() != ".json" || name.starts_with("error-") ||
+        name.starts_with("changefeed") || name.ends_with(".key.json"))
+      continue;
+    auto text = read_file(e.path());
+    ASSERT_TRUE(text);
+    EXPECT_NE(canonical_of(*text), "") << e.path();
+  }
+}
+
 // Random damage to a real document: insertions, deletions and replacements of bytes that
 // matter to JSON. Whatever comes out, the fast path never disagrees with parse_json.
 TEST(FastJson, AgreesWithParseJsonOnDamagedDocuments) {
@@ -162,7 +208,7 @@ TEST(FastJson, AgreesWithParseJsonOnDamagedDocuments) {
   const std::string base = repo.targets;
   const std::string alphabet = "{}[]\",:\\ -0123456789.eEtrufalsn\x01\x7f\x80\xc3\xa9\xed\xf0";
   std::mt19937 rng(20261124);
-  int accepted = 0;
+  int accepted = 0, canonical = 0;
   for (int round = 0; round < 3000; ++round) {
     std::string t = base;
     const int edits = 1 + static_cast<int>(rng() % 3);
@@ -182,9 +228,12 @@ TEST(FastJson, AgreesWithParseJsonOnDamagedDocuments) {
       }
     }
     if (check(t)) ++accepted;
+    std::string_view c;
+    if (try_fast_parse_json(t, 64, &c) && !c.empty()) ++canonical;
     if (::testing::Test::HasFailure()) break;
   }
-  EXPECT_GT(accepted, 0);  // some edits (inside strings, say) leave a valid document
+  EXPECT_GT(accepted, 0);   // some edits (inside strings, say) leave a valid document
+  EXPECT_GT(canonical, 0);  // ... and some of those leave signed canonical
 }
 
 }  // namespace

@@ -166,6 +166,17 @@ TEST_P(StorageConformance, GetAllCurrentReturnsNewestOfEachRoleIncludingDelegati
                {"root", "r1"}, {"snapshot", "s3"}, {"targets", "t1"}, {"targets/releases", "d2"}}));
 }
 
+TEST_P(StorageConformance, StoresTheGivenSha256OrComputesIt) {
+  MetaUpdate given{"targets", 1, "t1", sha256_hex("t1")};
+  ASSERT_TRUE(put(kGun, {given, {"snapshot", 1, "s1"}}));
+  auto t = store_->get_checksum(kGun, "targets", sha256_hex("t1"));
+  ASSERT_TRUE(t && *t);
+  EXPECT_EQ((*t)->data, "t1");
+  auto s = store_->get_current(kGun, "snapshot");
+  ASSERT_TRUE(s && *s);
+  EXPECT_EQ((*s)->sha256, sha256_hex("s1"));
+}
+
 TEST_P(StorageConformance, GetAllCurrentCanLeaveOutTheDataOfNamedRoles) {
   ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"targets", 1, "t1"}, {"targets/a\"b", 1, "d1"}}));
   ASSERT_TRUE(put(kGun, {{"targets", 2, "t2"}, {"snapshot", 1, "s1"}}));
