@@ -13,6 +13,13 @@ BIN=$(realpath "$BUILD/cli/docket-server")
 DUR=${BENCH_DURATION:-5}
 RUNS=${BENCH_RUNS:-3}  # transfers and skopeo pushes: the median of this many runs
 CONNS=${BENCH_CONNECTIONS:-32}
+# BENCH_ROWS: the rows to run (space or comma separated; default all): mget bget tags cat
+# (wrk), mono chunked big_get skbig skgz sk200 http200 (transfers), nofsync (the
+# unsafe_skip_fsync server's mono/sk200 figures, when those rows run), nginx, sha.
+ALL_ROWS="mget bget tags cat mono chunked big_get skbig skgz sk200 http200 nofsync nginx sha"
+ROWS=" $(echo "${BENCH_ROWS:-$ALL_ROWS}" | tr ',' ' ') "
+for r in $ROWS; do case " $ALL_ROWS " in *" $r "*) ;; *) echo "unknown BENCH_ROWS entry '$r' (known: $ALL_ROWS)" >&2; exit 2;; esac; done
+want() { case "$ROWS" in *" $1 "*) return 0;; esac; return 1; }
 WORK=$(mktemp -d /tmp/docket-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -51,15 +58,14 @@ UPID=$!; PIDS+=($UPID)
 wait_port $DP; wait_port $RP; wait_port $UP
 
 # ---- fixtures ----
-python3 - "$WORK" "$RUNS" <<'PY'
-import hashlib, json, os, sys
-w = sys.argv[1]
+# layout.py: OCI layouts for skopeo (one 256 MiB layer; 200 x 4 KiB layers). Each run pushes
+# fresh layers: skopeo remembers where it pushed a blob and would mount it from there
+# instead of uploading again.
+cat >"$WORK/layout.py" <<'PY'
+import gzip, hashlib, json, os, sys
 def write(p, b):
     os.makedirs(os.path.dirname(p), exist_ok=True); open(p, 'wb').write(b)
-small = os.urandom(4096); write(f'{w}/small.bin', small)
-big = os.urandom(256 << 20); write(f'{w}/big.bin', big)
-# OCI layouts for skopeo: one 256 MiB layer; 200 x 4 KiB layers.
-def layout(name, layers, mt='application/vnd.oci.image.layer.v1.tar'):
+def layout(w, name, layers, mt='application/vnd.oci.image.layer.v1.tar'):
     d = f'{w}/{name}'
     def blob(b):
         h = hashlib.sha256(b).hexdigest(); write(f'{d}/blobs/sha256/{h}', b); return 'sha256:' + h
@@ -72,20 +78,31 @@ def layout(name, layers, mt='application/vnd.oci.image.layer.v1.tar'):
     write(f'{d}/index.json', json.dumps({'schemaVersion': 2, 'manifests': [{'mediaType': 'application/vnd.oci.image.manifest.v1+json',
           'digest': md, 'size': len(m), 'annotations': {'org.opencontainers.image.ref.name': 'v1'}}]}).encode())
     write(f'{d}/oci-layout', b'{"imageLayoutVersion":"1.0.0"}')
-# One pair per run, with fresh layers: skopeo remembers where it pushed a blob and would
-# mount it from there instead of uploading again.
-import gzip
-for i in range(1, int(sys.argv[2]) + 1):
-    layout(f'one-big-{i}', [big[:-8] + os.urandom(8)])
-    layout(f'many-small-{i}', [os.urandom(4096) for _ in range(200)])
-    # An already compressed layer (what image builders push): skopeo streams it as it is
-    # instead of gzip-compressing 256 MiB itself, so the row measures the transfer.
-    layout(f'one-gz-{i}', [gzip.compress(big[:-8] + os.urandom(8), compresslevel=0, mtime=0)],
-           'application/vnd.oci.image.layer.v1.tar+gzip')
+if __name__ == '__main__':  # layout.py WORK NAME big|gz: one 256 MiB layer from big.bin
+    w, name, kind = sys.argv[1:4]
+    big = open(f'{w}/big.bin', 'rb').read()
+    if kind == 'gz':
+        # An already compressed layer (what image builders push): skopeo streams it as it is
+        # instead of gzip-compressing 256 MiB itself, so the row measures the transfer.
+        layout(w, name, [gzip.compress(big[:-8] + os.urandom(8), compresslevel=0, mtime=0)],
+               'application/vnd.oci.image.layer.v1.tar+gzip')
+    else:
+        layout(w, name, [big[:-8] + os.urandom(8)])
+PY
+python3 - "$WORK" "$RUNS" "$(want sk200 && echo sk200) $(want chunked && echo chunked)" <<'PY'
+import os, sys
+w, runs, fix = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+sys.path.insert(0, w); from layout import layout, write
+write(f'{w}/small.bin', os.urandom(4096))
+big = os.urandom(256 << 20); write(f'{w}/big.bin', big)
+if 'sk200' in fix:
+    for i in range(1, runs + 1):
+        layout(w, f'many-small-{i}', [os.urandom(4096) for _ in range(200)])
 # The chunked push sends these files one PATCH each (curl -T), so the client does no copying
 # through pipes of its own.
-for n in range(0, len(big), 16 << 20):
-    open(f'{w}/big.chunk.{n >> 24:03d}', 'wb').write(big[n:n + (16 << 20)])
+if 'chunked' in fix:
+    for n in range(0, len(big), 16 << 20):
+        open(f'{w}/big.chunk.{n >> 24:03d}', 'wb').write(big[n:n + (16 << 20)])
 PY
 SMALL_D=sha256:$(sha256sum "$WORK/small.bin" | cut -d' ' -f1)
 BIG_D=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
@@ -101,13 +118,14 @@ push_blob() { # port repo file digest
   echo "$(now) - $t0" | bc -l
 }
 push_chunked() { # port repo file digest: one PATCH per $WORK/big.chunk.* file (16 MiB)
-  local loc t0 off=0 n code; t0=$(now)
-  loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  # One curl process per PATCH and nothing else (curl prints the next Location itself): the
+  # row measures the servers, not process start-ups between the chunks.
+  local loc t0 off=0 n=$((16 << 20)) code; t0=$(now)
+  loc=$(curl -s -o /dev/null -w '%header{location}' -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/")
   for c in "$WORK"/big.chunk.*; do
-    n=$(stat -c %s "$c")
     case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
-    loc=$(curl -s -D - -o /dev/null -X PATCH -H "Content-Range: $off-$(( off + n - 1 ))" \
-          -H 'Content-Type: application/octet-stream' -T "$c" "$loc" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+    loc=$(curl -s -o /dev/null -w '%header{location}' -X PATCH -H "Content-Range: $off-$(( off + n - 1 ))" \
+          -H 'Content-Type: application/octet-stream' -T "$c" "$loc")
     off=$(( off + n ))
   done
   case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
@@ -164,17 +182,17 @@ seed() { # port
       "http://127.0.0.1:$1/v2/bench/repo$r/manifests/latest"
   done
 }
-seed $DP; seed $RP
+if want mget || want bget || want tags || want cat; then seed $DP; seed $RP; fi
 
 wrk_rps() { # url [header]
   if [ $# -gt 1 ]; then wrk -t2 -c$CONNS -d${DUR}s -H "$2" "$1"; else wrk -t2 -c$CONNS -d${DUR}s "$1"; fi | awk '/Requests\/sec/{print $2}'
 }
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 declare -A D R
-D[mget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/manifests/v1" "$ACCEPT"); R[mget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/manifests/v1" "$ACCEPT")
-D[bget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/blobs/$SMALL_D"); R[bget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/blobs/$SMALL_D")
-D[tags]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/tags/list"); R[tags]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/tags/list")
-D[cat]=$(wrk_rps "http://127.0.0.1:$DP/v2/_catalog"); R[cat]=$(wrk_rps "http://127.0.0.1:$RP/v2/_catalog")
+want mget && { D[mget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/manifests/v1" "$ACCEPT"); R[mget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/manifests/v1" "$ACCEPT"); }
+want bget && { D[bget]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/blobs/$SMALL_D"); R[bget]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/blobs/$SMALL_D"); }
+want tags && { D[tags]=$(wrk_rps "http://127.0.0.1:$DP/v2/bench/app/tags/list"); R[tags]=$(wrk_rps "http://127.0.0.1:$RP/v2/bench/app/tags/list"); }
+want cat && { D[cat]=$(wrk_rps "http://127.0.0.1:$DP/v2/_catalog"); R[cat]=$(wrk_rps "http://127.0.0.1:$RP/v2/_catalog"); }
 
 MIB=256
 # Server CPU seconds (user + system, from /proc) spent on one operation: far steadier than
@@ -182,16 +200,25 @@ MIB=256
 TCK=$(getconf CLK_TCK)
 cpu() { awk -v t=$TCK '{printf "%.3f", ($14+$15)/t}' /proc/$1/stat; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-# measure NAME PID CMD...: runs CMD (prints seconds or MiB/s) RUNS times with a run index as
-# its last argument; sets M[NAME] (median figure) and C[NAME] (median server CPU seconds).
+# measure OP: runs "OP PORT RUN" RUNS times against each server, docket and distribution
+# alternating (so a change in the machine's load hits both columns alike); sets
+# M[d_OP]/M[r_OP] (median figure: seconds or MiB/s) and C[d_OP]/C[r_OP] (median server CPU
+# seconds). A function after_OP RUN, when defined, runs after both servers' run RUN.
 declare -A M C
 measure() {
-  local name=$1 pid=$2; shift 2
-  local figs=() cpus=() c0 f
+  local op=$1 c0 f i s pid port
+  declare -A figs cpus
   for i in $(seq $RUNS); do
-    c0=$(cpu $pid); f=$("$@" $i); figs+=("$f"); cpus+=("$(echo "$(cpu $pid) - $c0" | bc -l)")
+    for s in d r; do
+      if [ $s = d ]; then pid=$DPID port=$DP; else pid=$RPID port=$RP; fi
+      c0=$(cpu $pid); f=$($op $port $i)
+      figs[$s]+="$f "; cpus[$s]+="$(echo "$(cpu $pid) - $c0" | bc -l) "
+    done
+    if declare -F after_$op >/dev/null; then after_$op $i; fi
   done
-  M[$name]=$(printf '%s\n' "${figs[@]}" | median); C[$name]=$(printf '%s\n' "${cpus[@]}" | median)
+  for s in d r; do
+    M[${s}_$op]=$(printf '%s\n' ${figs[$s]} | median); C[${s}_$op]=$(printf '%s\n' ${cpus[$s]} | median)
+  done
 }
 rate() { echo "$MIB / $("$@")" | bc -l; }
 mono() { rate push_blob $1 bench/big$2 "$WORK/big.bin" $BIG_D; }
@@ -202,24 +229,42 @@ skopeo_push() { # port layout repo
   skopeo copy -q --dest-tls-verify=false "oci:$WORK/$2:v1" "docker://127.0.0.1:$1/$3:v1" >/dev/null
   echo "$(now) - $t0" | bc -l
 }
-skbig() { rate skopeo_push $1 one-big-$2 sk/big$2; }
-skgz() { rate skopeo_push $1 one-gz-$2 sk/gz$2; }
+# The 256 MiB skopeo layouts: made before a run's first push, deleted with the layer each
+# server stored after its last (several GB of disk otherwise).
+big_layout() { [ -d "$WORK/$1" ] || python3 "$WORK/layout.py" "$WORK" "$1" "$2"; }
+drop_big_layout() { # layout: also every large blob the servers stored but the 256 MiB blob
+  # (skopeo gzips the raw layer on the way, so what it stored has a digest of its own)
+  local keep=${BIG_D#sha256:}
+  find "$WORK/docket-data/blobs" "$WORK/dist-data/docker/registry/v2/blobs" -name data -size +1M 2>/dev/null |
+    grep -v "/$keep/" | xargs -r rm -f
+  rm -rf "$WORK/$1"
+}
+skbig() { big_layout one-big-$2 big; rate skopeo_push $1 one-big-$2 sk/big$2; }
+after_skbig() { drop_big_layout one-big-$1; }
+skgz() { big_layout one-gz-$2 gz; rate skopeo_push $1 one-gz-$2 sk/gz$2; }
+after_skgz() { drop_big_layout one-gz-$1; }
 sk200() { skopeo_push $1 many-small-$2 sk/many$2; }
 http200() { layers_http $1 h/many$2; }
+# big_get downloads what mono pushed: push it first when mono does not run.
+if want big_get && ! want mono; then push_blob $DP bench/big1 "$WORK/big.bin" $BIG_D >/dev/null; push_blob $RP bench/big1 "$WORK/big.bin" $BIG_D >/dev/null; fi
 for op in mono chunked big_get skbig skgz sk200 http200; do
-  measure d_$op $DPID $op $DP; measure r_$op $RPID $op $RP
+  want $op && measure $op
 done
-D[mono]=${M[d_mono]}; R[mono]=${M[r_mono]}; D[chunk]=${M[d_chunked]}; R[chunk]=${M[r_chunked]}
-D[bigget]=${M[d_big_get]}; R[bigget]=${M[r_big_get]}; D[skbig]=${M[d_skbig]}; R[skbig]=${M[r_skbig]}
-D[sk200]=${M[d_sk200]}; R[sk200]=${M[r_sk200]}
-D[skgz]=${M[d_skgz]}; R[skgz]=${M[r_skgz]}; D[http200]=${M[d_http200]}; R[http200]=${M[r_http200]}
-U_MONO=$(mono $UP 1); U_SK200=$(sk200 $UP 1)
+D[mono]=${M[d_mono]:-}; R[mono]=${M[r_mono]:-}; D[chunk]=${M[d_chunked]:-}; R[chunk]=${M[r_chunked]:-}
+D[bigget]=${M[d_big_get]:-}; R[bigget]=${M[r_big_get]:-}; D[skbig]=${M[d_skbig]:-}; R[skbig]=${M[r_skbig]:-}
+D[sk200]=${M[d_sk200]:-}; R[sk200]=${M[r_sk200]:-}
+D[skgz]=${M[d_skgz]:-}; R[skgz]=${M[r_skgz]:-}; D[http200]=${M[d_http200]:-}; R[http200]=${M[r_http200]:-}
+U_MONO=; U_SK200=
+if want nofsync; then
+  want mono && U_MONO=$(mono $UP 1)
+  want sk200 && U_SK200=$(sk200 $UP 1)
+fi
 
 D[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$DPID/status); R[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$RPID/status)
 
 # ---- peers for context: nginx sendfile, OpenSSL SHA-256 ----
 NGX_SMALL=-; NGX_BIG=-
-if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+if want nginx && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
   NP=$(free_port); mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"; chmod 755 "$WORK" "$WORK/nginx" "$WORK/nginx/www"
   cp "$WORK/small.bin" "$WORK/big.bin" "$WORK/nginx/www/"; chmod 644 "$WORK/nginx/www/"*
   cat >"$WORK/nginx/nginx.conf" <<NGX
@@ -234,40 +279,53 @@ NGX
   NGX_BIG=$(for i in $(seq $RUNS); do curl -s -o /dev/null -w '%{speed_download}\n' "http://127.0.0.1:$NP/big.bin"; done |
             median | awk '{printf "%.1f", $1/1048576}')
 fi
-SHA=$(openssl speed -seconds 2 -bytes 16384 -evp sha256 2>/dev/null | awk '/^sha256/{printf "%.0f", $NF*1000/1048576}')
+SHA=-
+want sha && SHA=$(openssl speed -seconds 2 -bytes 16384 -evp sha256 2>/dev/null | awk '/^sha256/{printf "%.0f", $NF*1000/1048576}')
 
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1/$2; else print "-" }'; }
 inv_ratio() { echo "$1 $2" | awk '{ if ($1 > 0) printf "%.2f", $2/$1; else print "-" }'; }
 printf '\n%-44s %14s %14s %9s\n' "benchmark (wrk -t2 -c$CONNS -d${DUR}s; loopback)" docket distribution ratio
-row() { printf '%-44s %14.1f %14.1f %9s\n' "$1" "$2" "$3" "$4"; }
-row "manifest GET (req/s)" ${D[mget]} ${R[mget]} $(ratio ${D[mget]} ${R[mget]})
-row "small blob GET 4 KiB (req/s)" ${D[bget]} ${R[bget]} $(ratio ${D[bget]} ${R[bget]})
-row "tags list 50 tags (req/s)" ${D[tags]} ${R[tags]} $(ratio ${D[tags]} ${R[tags]})
-row "catalog 21 repos (req/s)" ${D[cat]} ${R[cat]} $(ratio ${D[cat]} ${R[cat]})
-row "256 MiB monolithic PUT, curl (MiB/s)" ${D[mono]} ${R[mono]} $(ratio ${D[mono]} ${R[mono]})
-row "256 MiB chunked 16 MiB PATCH, curl (MiB/s)" ${D[chunk]} ${R[chunk]} $(ratio ${D[chunk]} ${R[chunk]})
-row "256 MiB layer push, skopeo (MiB/s)" ${D[skbig]} ${R[skbig]} $(ratio ${D[skbig]} ${R[skbig]})
-row "256 MiB gzip layer push, skopeo (MiB/s)" ${D[skgz]} ${R[skgz]} $(ratio ${D[skgz]} ${R[skgz]})
-row "256 MiB blob GET, curl (MiB/s)" ${D[bigget]} ${R[bigget]} $(ratio ${D[bigget]} ${R[bigget]})
-row "200 x 4 KiB layers, skopeo (s, lower=better)" ${D[sk200]} ${R[sk200]} $(inv_ratio ${D[sk200]} ${R[sk200]})
-row "200 x 4 KiB layers, HTTP x6 (s, lower=better)" ${D[http200]} ${R[http200]} $(inv_ratio ${D[http200]} ${R[http200]})
-row "server peak RSS (MiB, lower=better)" ${D[rss]} ${R[rss]} $(inv_ratio ${D[rss]} ${R[rss]})
-echo "(transfers and skopeo rows: median of $RUNS runs)"
+# row TITLE KEY [inv]: the row for D[KEY]/R[KEY], when that row ran.
+row() {
+  local d=${D[$2]:-} r=${R[$2]:-}
+  [ -n "$d" ] && [ -n "$r" ] || return 0
+  printf '%-44s %14.1f %14.1f %9s\n' "$1" "$d" "$r" "$(if [ "${3:-}" = inv ]; then inv_ratio $d $r; else ratio $d $r; fi)"
+}
+row "manifest GET (req/s)" mget
+row "small blob GET 4 KiB (req/s)" bget
+row "tags list 50 tags (req/s)" tags
+row "catalog 21 repos (req/s)" cat
+row "256 MiB monolithic PUT, curl (MiB/s)" mono
+row "256 MiB chunked 16 MiB PATCH, curl (MiB/s)" chunk
+row "256 MiB layer push, skopeo (MiB/s)" skbig
+row "256 MiB gzip layer push, skopeo (MiB/s)" skgz
+row "256 MiB blob GET, curl (MiB/s)" bigget
+row "200 x 4 KiB layers, skopeo (s, lower=better)" sk200 inv
+row "200 x 4 KiB layers, HTTP x6 (s, lower=better)" http200 inv
+row "server peak RSS (MiB, lower=better)" rss inv
+echo "(transfers and skopeo rows: median of $RUNS runs, docket and distribution alternating)"
 printf '\n%-44s %14s %14s %9s\n' "server CPU seconds per operation (median)" docket distribution "dist/docket"
-crow() { printf '%-44s %14.3f %14.3f %9s\n' "$1" "$2" "$3" "$(inv_ratio $2 $3)"; }
-crow "256 MiB monolithic PUT" ${C[d_mono]} ${C[r_mono]}
-crow "256 MiB chunked 16 MiB PATCH" ${C[d_chunked]} ${C[r_chunked]}
-crow "256 MiB blob GET" ${C[d_big_get]} ${C[r_big_get]}
-crow "256 MiB layer push, skopeo" ${C[d_skbig]} ${C[r_skbig]}
-crow "256 MiB gzip layer push, skopeo" ${C[d_skgz]} ${C[r_skgz]}
-crow "200 x 4 KiB layers, skopeo" ${C[d_sk200]} ${C[r_sk200]}
-crow "200 x 4 KiB layers, HTTP x6" ${C[d_http200]} ${C[r_http200]}
+crow() {
+  local d=${C[d_$2]:-} r=${C[r_$2]:-}
+  [ -n "$d" ] && [ -n "$r" ] || return 0
+  printf '%-44s %14.3f %14.3f %9s\n' "$1" "$d" "$r" "$(inv_ratio $d $r)"
+}
+crow "256 MiB monolithic PUT" mono
+crow "256 MiB chunked 16 MiB PATCH" chunked
+crow "256 MiB blob GET" big_get
+crow "256 MiB layer push, skopeo" skbig
+crow "256 MiB gzip layer push, skopeo" skgz
+crow "200 x 4 KiB layers, skopeo" sk200
+crow "200 x 4 KiB layers, HTTP x6" http200
 echo
 echo "context: nginx 4 KiB static GET ${NGX_SMALL} req/s; nginx 256 MiB sendfile GET ${NGX_BIG} MiB/s; OpenSSL SHA-256 (16 KiB blocks, 1 core) ${SHA} MiB/s"
-if [ "$NGX_BIG" != "-" ]; then echo "docket 256 MiB GET / nginx: $(ratio ${D[bigget]} $NGX_BIG)"; fi
-echo "docket monolithic PUT / SHA-256: $(ratio ${D[mono]} $SHA)"
+if [ "$NGX_BIG" != "-" ] && [ -n "${D[bigget]}" ]; then echo "docket 256 MiB GET / nginx: $(ratio ${D[bigget]} $NGX_BIG)"; fi
+if [ "$SHA" != "-" ] && [ -n "${D[mono]}" ]; then echo "docket monolithic PUT / SHA-256: $(ratio ${D[mono]} $SHA)"; fi
 echo "durability: docket answers 201 after fdatasync of the blob, rename and fsync of every directory"
 echo "entry it added; distribution's filesystem driver does no fsync at all (an acknowledged blob can"
 echo "vanish or be torn in an OS crash), so the rows above compare unlike guarantees."
-printf 'docket with storage.filesystem.unsafe_skip_fsync: 256 MiB monolithic PUT %.1f MiB/s (%s x distribution); 200 x 4 KiB layers %.1f s (%s x faster)\n' \
-  $U_MONO $(ratio $U_MONO ${R[mono]}) $U_SK200 $(inv_ratio $U_SK200 ${R[sk200]})
+[ -n "$U_MONO" ] && printf 'docket with storage.filesystem.unsafe_skip_fsync: 256 MiB monolithic PUT %.1f MiB/s (%s x distribution)\n' \
+  $U_MONO $(ratio $U_MONO ${R[mono]})
+[ -n "$U_SK200" ] && printf 'docket with storage.filesystem.unsafe_skip_fsync: 200 x 4 KiB layers, skopeo %.1f s (%s x faster than distribution)\n' \
+  $U_SK200 $(inv_ratio $U_SK200 ${R[sk200]})
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -647,6 +647,19 @@ Result<bool> PublicKey::certificate_is_ca() const {
   return (flags & EXFLAG_CA) != 0;
 }
 
+Result<std::string> PublicKey::certificate_der() const {
+  if (!is_x509()) return std::unexpected(not_x509(*this));
+  unsigned char* buf = nullptr;
+  int n = i2d_X509(impl_->key.cert.get(), &buf);
+  if (n <= 0) {
+    ERR_clear_error();
+    return make_error(Fault::local, "internal", "cannot encode the certificate");
+  }
+  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
+  return out;
+}
+
 Result<bool> PublicKey::certificate_signed_with_sha1() const {
   if (!is_x509()) return std::unexpected(not_x509(*this));
   int nid = X509_get_signature_nid(impl_->key.cert.get());

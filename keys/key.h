@@ -77,6 +77,8 @@ class PublicKey {
   Result<TimePoint> certificate_not_after() const;
   Result<TimePoint> certificate_not_before() const;
   Result<bool> certificate_is_ca() const;
+  // The certificate itself, DER-encoded (x509 keys only).
+  Result<std::string> certificate_der() const;
   // Whether the certificate's own signature uses SHA-1 (RSA, ECDSA or DSA), which Notary
   // refuses in root certificates.
   Result<bool> certificate_signed_with_sha1() const;

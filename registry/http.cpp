@@ -155,18 +155,18 @@ class UploadSink : public net::RequestBodySink {
     return true;
   }
   void finish(End end, Request& req, Response& res) override {
-    s_->drain();
+    // Every byte the session counts reaches the upload file before we answer (or before a
+    // later request could find the session rebuilt from storage).
+    if (auto st = s_->flush(); !st && !err_) err_ = st.error();
     std::uint64_t got = s_->size() - start_;
+    if (err_) {
+      // The storage failed: drop the piece, which may be partial.
+      s_->invalidate(start_);
+      return send_error(req, res, *err_);
+    }
     if (end != End::complete) {
-      // Keep what arrived (a streamed PATCH that broke can resume from Range), unless the
-      // storage failed, in which case drop the piece that may be partial.
-      if (err_) {
-        s_->invalidate(start_);
-        send_error(req, res, *err_);
-      } else {
-        send_error(req, res, oci_error("BLOB_UPLOAD_INVALID", "request body incomplete"));
-      }
-      return;
+      // Keep what arrived (a streamed PATCH that broke can resume from Range).
+      return send_error(req, res, oci_error("BLOB_UPLOAD_INVALID", "request body incomplete"));
     }
     if (expect_ && got != *expect_) {
       s_->invalidate(start_);

@@ -37,13 +37,18 @@ struct FileInfo {
   std::chrono::system_clock::time_point modified{};
 };
 
-// Appends to one file; durable only after commit().
+// Appends to one file; durable only after sync(). A writer may keep recent bytes in its
+// own buffers: they reach the file at flush(), sync() or destruction, so a reader or a new
+// writer on the path sees every byte size() counts only after one of those.
 class FileWriter {
  public:
   virtual ~FileWriter() = default;
   virtual Status write(std::string_view bytes) = 0;
+  // Bytes accepted by write(), with what the file had when the writer was opened.
   virtual std::uint64_t size() const = 0;
-  // Flushes and fsyncs; the writer stays usable for more appends.
+  // Writes out buffered bytes (no fsync); the writer stays usable for more appends.
+  virtual Status flush() = 0;
+  // flush() and fsync; the writer stays usable for more appends.
   virtual Status sync() = 0;
 };
 

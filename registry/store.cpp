@@ -270,7 +270,7 @@ bool UploadSession::begin() {
   return true;
 }
 void UploadSession::end() {
-  drain();
+  (void)flush();  // normally done already by the request's finish(); a failure marks broken_
   std::lock_guard lk(mu_);
   busy_ = false;
 }
@@ -284,6 +284,16 @@ void UploadSession::drain() {
     broken_ = true;
     log::error("hashing upload failed", {{"upload", uuid_}, {"error", e.what()}});
   }
+}
+
+Status UploadSession::flush() {
+  drain();
+  if (broken_ || !writer_) return {};  // nothing to keep: the next request rebuilds from storage
+  if (auto st = writer_->flush(); !st) {
+    broken_ = true;
+    return st;
+  }
+  return {};
 }
 
 Status UploadSession::append(std::string_view bytes) {
@@ -336,6 +346,15 @@ Status UploadSession::commit(const Digest& expected) {
   // link: see check_descriptor_exists and layer_linked's callers).
   if (auto st = writer_->sync(); !st) return st;
   writer_.reset();
+  // What was hashed is what the client sent; the file must hold exactly that many bytes
+  // before it is named by the digest (a storage writer that lost or repeated bytes is
+  // caught here rather than served).
+  auto info = store_.driver().stat(dir + "/data");
+  if (!info) return std::unexpected(info.error());
+  if (info->size != size_)
+    return make_error(Fault::local, "io",
+                      "upload " + uuid_ + " has " + std::to_string(info->size) +
+                          " bytes on storage but " + std::to_string(size_) + " were received");
   auto batch = store_.driver().batch();
   if (auto st = store_.commit_blob_file(dir + "/data", expected, batch.get()); !st) return st;
   if (auto st = store_.link_blob(repo_, expected, batch.get()); !st) return st;

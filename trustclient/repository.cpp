@@ -73,6 +73,8 @@ struct Repository::Impl {
   // Keys decrypted so far, by canonical ID (each is asked for at most once per process).
   tuf::MemoryKeyRing ring;
   std::set<std::string> loaded;
+  // Delegated roles already reported as unverifiable (each is warned about once).
+  std::set<std::string> warned_unverifiable;
 };
 
 Repository::Repository(RepositoryConfig cfg, keys::KeyStore& store, tuf::Changelist cl)
@@ -266,8 +268,32 @@ Result<bool> Repository::refresh() {
         auto bytes = fetcher.fetch(url + dr.name.str() + ".json", limits.max_targets_bytes);
         if (!bytes)
           return std::unexpected(with_context(bytes.error(), "fetching " + dr.name.str()));
-        if (auto s = ts.update_delegated_targets(*bytes, dr.name, *pname); !s)
-          return std::unexpected(with_context(s.error(), "trust data for " + cfg_.gun));
+        if (auto s = ts.update_delegated_targets(*bytes, dr.name, *pname); !s) {
+          // The bytes are the ones the snapshot names (5.6.2 passed), but a threshold of
+          // the delegator's current keys no longer signs them (5.6.3), as when `docker trust
+          // signer remove` dropped the only key that signed targets/releases. A verified
+          // pull still refuses the repository; a signing command goes on without this role's
+          // content (none of it is trusted or cached), so a holder of one of its current
+          // keys can replace it (the editor continues from the snapshot's version) or its
+          // owner can remove it. Any other failure (rollback, hashes, expiry) stops here.
+          if (s.error().code != "bad_signature")
+            return std::unexpected(with_context(s.error(), "trust data for " + cfg_.gun));
+          v.unverifiable = s.error().message;
+          tuf::ParseOptions po;
+          po.max_bytes = limits.max_targets_bytes;
+          po.dialect = tuf::Dialect::notary;
+          auto old = tuf::parse_targets(*bytes, po);  // parsed once already, before 5.6.3
+          if (!old) return std::unexpected(with_context(old.error(), dr.name.str()));
+          im.files.unloaded_versions[v.name] = old->signed_.version;
+          if (cfg_.warn && im.warned_unverifiable.insert(v.name).second)
+            cfg_.warn("warning: " + v.name + " of " + cfg_.gun +
+                      " does not verify and is ignored (" + s.error().message +
+                      "); signing into it replaces it, without its old targets; `docket trust "
+                      "signer remove --force` removes it. Verified pulls of " +
+                      cfg_.gun + " fail until then.");
+          view_.roles.push_back(std::move(v));
+          continue;
+        }
         // Verified: cached where a verified pull looks for it (metadata/targets/releases.json).
         if (auto st = store.store(dr.name, *bytes); !st) return std::unexpected(st.error());
         const auto* t = ts.targets(dr.name);
@@ -376,6 +402,20 @@ std::map<std::string, int> thresholds_of(const tuf::Editor& ed) {
 }
 }  // namespace
 
+namespace {
+// The certificate a new root lists for `key`: the one chosen, if it is really for this key,
+// else a self-signed one. (The editor checks CN, CA flag and expiry of either.)
+Result<keys::PublicKey> root_certificate_for(const keys::PrivateKey& key, const RootKeyChoice& c,
+                                             const std::string& gun) {
+  if (!c.certificate) return tuf::make_root_certificate(key, gun);
+  if (!c.certificate->is_x509() || c.certificate->public_der() != key.public_key().public_der())
+    return make_error(Fault::user, "bad_key",
+                      "the root certificate given is not for root key " +
+                          key.public_key().canonical_key_id() + " (its public key differs)");
+  return *c.certificate;
+}
+}  // namespace
+
 Result<PublishResult> Repository::publish(const InitOptions& init) {
   Impl& im = *impl_;
   auto exists = refresh();
@@ -395,6 +435,12 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     std::optional<keys::PrivateKey> root_key;
     auto roots = store_.find("root");
     if (!roots) return std::unexpected(roots.error());
+    if (init.root.key_id) {
+      std::erase_if(*roots, [&](const keys::KeyInfo& k) { return k.id != *init.root.key_id; });
+      if (roots->empty())
+        return make_error(Fault::user, "not_found",
+                          "no root key " + *init.root.key_id + " in " + store_.location());
+    }
     if (!pins->key_ids.empty()) {
       std::erase_if(*roots,
                     [&](const keys::KeyInfo& k) { return !verifier::pin_matches(*pins, {k.id}); });
@@ -434,7 +480,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
     im.ring.add(*targets_key);
     tuf::CreateOptions co;
     co.gun = cfg_.gun;
-    auto cert = tuf::make_root_certificate(*root_key, cfg_.gun);
+    auto cert = root_certificate_for(*root_key, init.root, cfg_.gun);
     if (!cert) return std::unexpected(cert.error());
     co.root.keys = {*cert};
     co.targets.keys = {targets_key->public_key()};
@@ -489,6 +535,7 @@ Result<PublishResult> Repository::publish(const InitOptions& init) {
   if (auto s = ed->apply(changes); !s) return std::unexpected(s.error());
   auto signed_roles = sign_allowing_partial(*ed);
   if (!signed_roles) return std::unexpected(signed_roles.error());
+  if (auto s = check_root_meets_ca_pin(*signed_roles); !s) return std::unexpected(s.error());
   std::vector<std::string> applied;
   for (const auto& c : changes) applied.push_back(c.file_name);
   bool complete = std::all_of(signed_roles->begin(), signed_roles->end(),
@@ -535,11 +582,39 @@ Result<std::vector<tuf::SignedRole>> Repository::sign_allowing_partial(tuf::Edit
 
 Status Repository::publish_if_complete(const std::vector<tuf::SignedRole>& roles,
                                        const tuf::Editor& ed) {
+  if (auto s = check_root_meets_ca_pin(roles); !s) return s;
   if (!std::all_of(roles.begin(), roles.end(), [](const tuf::SignedRole& r) { return r.complete; }))
     return std::unexpected(partial_error(partial_dir(), cfg_.gun, roles, thresholds_of(ed)));
   if (auto s = tuf::publish_to_notary(impl_->send, cfg_.server_url, cfg_.gun, roles); !s)
     return std::unexpected(s.error());
   return cache_published_root(roles);
+}
+
+Status Repository::check_root_meets_ca_pin(const std::vector<tuf::SignedRole>& roles) const {
+  auto root = std::find_if(roles.begin(), roles.end(),
+                           [](const tuf::SignedRole& r) { return r.role == "root"; });
+  // A partially signed root is checked when its last signer completes it (cosign).
+  if (root == roles.end() || !root->complete) return {};
+  auto pins = verifier::load_trust_pins(cfg_.trust_dir, cfg_.gun);
+  if (!pins) return std::unexpected(pins.error());
+  if (!pins->ca_prefix) return {};
+  tuf::ParseOptions po;
+  po.fault = Fault::bug;  // we just signed it
+  auto md = tuf::parse_root(root->bytes, po);
+  if (!md) return std::unexpected(md.error());
+  auto s = verifier::check_root_chains_to_ca(
+      *md, pins->ca_certs_der, cfg_.gun, cfg_.clock(),
+      "the CA pinned for \"" + *pins->ca_prefix + "\" (" + pins->ca_file.string() + ")");
+  if (!s)
+    return make_error(Fault::user, "pin_mismatch",
+                      "not publishing root v" + std::to_string(root->version) + " of " + cfg_.gun +
+                          ": clients using " +
+                          (cfg_.trust_dir / verifier::kTrustPinningFile).string() +
+                          " would refuse it: " + s.error().message +
+                          " (give the root key a certificate that CA issued: `docket trust "
+                          "init` and `docket trust key rotate root` take --root-key and "
+                          "--root-cert)");
+  return {};
 }
 
 Result<std::set<std::string>> Repository::held_key_ids() const {
@@ -579,7 +654,8 @@ Result<std::vector<std::string>> Repository::signable_roles(const std::string& t
   return out;
 }
 
-Result<std::string> Repository::rotate_key(const std::string& role, bool server_managed) {
+Result<std::string> Repository::rotate_key(const std::string& role, bool server_managed,
+                                           const RootKeyChoice& root_choice) {
   Impl& im = *impl_;
   if (role != "root" && role != "targets" && role != "snapshot" && role != "timestamp")
     return make_error(
@@ -590,6 +666,8 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
                       "the trust server always holds the timestamp key: pass --server-managed");
   if ((role == "root" || role == "targets") && server_managed)
     return make_error(Fault::user, "usage", "the " + role + " key is never server-managed");
+  if (role != "root" && (root_choice.key_id || root_choice.certificate))
+    return make_error(Fault::user, "usage", "a root key or certificate is for rotating root only");
   auto exists = refresh();
   if (!exists) return std::unexpected(exists.error());
   if (!*exists)
@@ -618,7 +696,28 @@ Result<std::string> Repository::rotate_key(const std::string& role, bool server_
     if (!k) return std::unexpected(k.error());
     new_keys.push_back(*k);
     new_id = k->canonical_key_id();
+  } else if (root_choice.key_id) {
+    // A root key already in the store (e.g. imported with the certificate a CA issued).
+    auto stored = store_.get(*root_choice.key_id);
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->role != "root")
+      return make_error(
+          Fault::user, "usage",
+          "key " + *root_choice.key_id + " is a " + stored->role + " key, not a root key");
+    new_id = stored->key.public_key().canonical_key_id();
+    if (std::find(view_.root_canonical_ids.begin(), view_.root_canonical_ids.end(), new_id) !=
+        view_.root_canonical_ids.end())
+      return make_error(Fault::user, "usage",
+                        "key " + new_id + " is already the root key of " + cfg_.gun);
+    im.ring.add(stored->key);
+    im.loaded.insert(new_id);
+    auto cert = root_certificate_for(stored->key, root_choice, cfg_.gun);
+    if (!cert) return std::unexpected(cert.error());
+    new_keys.push_back(*cert);
   } else {
+    if (root_choice.certificate)
+      return make_error(Fault::user, "usage",
+                        "a root certificate needs the root key it was issued for");
     auto k = keys::PrivateKey::generate(keys::Algorithm::ecdsa_p256);
     if (!k) return std::unexpected(k.error());
     auto id = store_.add(*k, role, role == "root" ? std::string() : cfg_.gun);

@@ -8,7 +8,9 @@
 // refresh() loads and verifies the repository's current metadata from the trust server with
 // the TUF updater (cached root or trust on first use, timestamp, snapshot, targets) and
 // then every delegation the snapshot lists, each verified against its delegator. Nothing
-// unverified is ever edited or signed.
+// unverified is ever edited or signed: a delegated role whose signatures no longer meet its
+// delegator's threshold is left out (RoleView::unverifiable, with a warning), so that it can
+// be replaced or removed rather than making the repository unusable for every command.
 //
 // publish() is Notary's publish: refresh, initialise the repository when the server has
 // none (root key reused from the key store or generated, a new targets key, snapshot and
@@ -68,6 +70,9 @@ struct RoleView {
   int threshold = 1;
   std::vector<std::string> paths;  // delegations only ("" = everything)
   std::map<std::string, tuf::TargetFile> targets;
+  // Why the role's metadata does not verify, when it does not (its targets are then empty);
+  // see Repository::refresh().
+  std::string unverifiable;
 };
 
 struct RepositoryView {
@@ -79,9 +84,21 @@ struct RepositoryView {
   const RoleView* find(std::string_view role) const;
 };
 
+// Which root key a new root lists, and with which certificate.
+struct RootKeyChoice {
+  // The key-store ID of a root key. Unset: creating, the pinned root key, else the first
+  // root key of the store by ID, else a new one; rotating, a new one.
+  std::optional<std::string> key_id;
+  // The x509 certificate root.json lists for that key, e.g. one a CA issued (for clients
+  // with a `ca` trust pin). Unset: a self-signed certificate, as notary makes. Its public
+  // key must be the root key's, its CN the GUN, and it must not be a CA or expired.
+  std::optional<keys::PublicKey> certificate;
+};
+
 struct InitOptions {
   // Keep the snapshot key on the server (Docker's default). false: a local snapshot key.
   bool server_managed_snapshot = true;
+  RootKeyChoice root;
 };
 
 struct PublishResult {
@@ -114,6 +131,11 @@ class Repository {
   Status unstage(const std::vector<std::string>& file_names);
   // Applies and publishes the changelist (see above).
   Result<PublishResult> publish(const InitOptions& init = {});
+  // A root about to be published (creation, rotation, threshold) must be one that clients
+  // holding the trust directory's own pins accept on first use: with a `ca` pin for the GUN,
+  // its certificates must chain to that CA (verifier::check_root_chains_to_ca), else every
+  // pinned client would refuse the repository. Roles without a root pass. user/pin_mismatch.
+  Status check_root_meets_ca_pin(const std::vector<tuf::SignedRole>& roles) const;
 
   // Roles a target may be signed into as `docker trust sign` chooses them: every direct
   // child delegation of targets whose paths allow `tag` and whose keys we hold; targets
@@ -125,7 +147,9 @@ class Repository {
   // Replaces every key of a base role and publishes at once (root is cross-signed by the
   // old and the new root key). server_managed: the server makes a new key (timestamp,
   // snapshot). Returns the new key's ID.
-  Result<std::string> rotate_key(const std::string& role, bool server_managed);
+  // `root` (role root only) chooses the new root key and its certificate.
+  Result<std::string> rotate_key(const std::string& role, bool server_managed,
+                                 const RootKeyChoice& root = {});
 
   // Sets the signature threshold of root, targets or a delegation (targets/<name>) to `n`,
   // adding `add_keys` to the role first (a role needs at least n keys; root keys must be

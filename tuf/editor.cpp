@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <set>
 
 #include "common/digest.h"
@@ -227,6 +228,14 @@ Result<Editor> Editor::load(const RepoFiles& files, std::string gun, const KeyRi
     if (!tr) return std::unexpected(with_context(tr.error(), "trusted root.json"));
     e.signed_root_ = tr->signed_;
   }
+  for (const auto& [role, version] : files.unloaded_versions) {
+    if (files.targets.contains(role))
+      return std::unexpected(Error{Fault::bug, "bug", role + " is both loaded and not loaded"});
+    if (version < 0 || version == std::numeric_limits<std::int64_t>::max())
+      return std::unexpected(Error{Fault::remote, "malformed_metadata",
+                                   role + ".json claims version " + std::to_string(version)});
+    e.unloaded_versions_[role] = version;
+  }
   if (!files.targets.contains("targets"))
     return std::unexpected(Error{Fault::local, "not_found", "no targets.json to edit"});
   for (const auto& [name, bytes] : files.targets) {
@@ -388,11 +397,18 @@ Result<Editor::Role<Targets>*> Editor::targets_role(std::string_view role) {
   if (!delegation_parent(role))
     return user_error("not_found",
                       "no targets role \"" + std::string(role) + "\": add the delegation first");
-  // A delegation without metadata yet (Notary creates it on the first target).
+  // A delegation without metadata yet (Notary creates it on the first target), or one whose
+  // metadata the caller could not verify and did not load: the new metadata continues from
+  // the version the snapshot lists, so that it replaces the old one instead of going back.
   Role<Targets> r;
   r.md.signed_.dialect = dialect_;
   r.md.signed_.type = RoleType::targets;
   r.md.signed_.version = 0;
+  if (auto it = unloaded_versions_.find(std::string(role)); it != unloaded_versions_.end())
+    r.md.signed_.version = it->second;
+  if (auto rn = RoleName::make(std::string(role)); rn && snapshot_)
+    if (const MetaFile* m = snapshot_->md.signed_.find(*rn); m && m->version)
+      r.md.signed_.version = std::max(r.md.signed_.version, *m->version);
   if (dialect_ == keys::Dialect::tuf) r.md.signed_.spec_version = "1.0.31";
   if (dialect_ == keys::Dialect::notary) {
     Delegations d;

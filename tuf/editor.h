@@ -105,6 +105,11 @@ struct RepoFiles {
   // The root clients trust now, when `root` is a rotation still being co-signed: its keys
   // then sign the new root too (add_signatures/sign), so the rotation stays cross-signed.
   std::optional<std::string> trusted_root;
+  // Delegated roles whose metadata exists but was left out because it does not verify (its
+  // signers' keys were removed), with the version that metadata carries: new metadata for
+  // such a role (a signer replacing it) gets a higher version, as servers require. Notary
+  // snapshots list no versions, so the caller reads it from the unverified bytes.
+  std::map<std::string, std::int64_t> unloaded_versions;
 };
 
 // Files keyed by role name ("root", "targets", "targets/releases", "snapshot", "timestamp"),
@@ -254,6 +259,7 @@ class Editor {
   // The root role (keys + threshold) as last signed: signs the next root if it changed.
   Root signed_root_;
   std::map<std::string, Role<Targets>> targets_;
+  std::map<std::string, std::int64_t> unloaded_versions_;  // RepoFiles::unloaded_versions
   std::optional<Role<Snapshot>> snapshot_;
   std::optional<Role<Timestamp>> timestamp_;
 };

@@ -5,7 +5,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include <cstdlib>
 #include <memory>
@@ -62,10 +61,10 @@ struct OsslFree {
   void operator()(void* p) const { OPENSSL_free(p); }
 };
 
-// Every PEM certificate in `pem` (at most `max`), in order. Non-certificate PEM blocks are
-// skipped; a malformed certificate block is an error.
+// Every PEM certificate in a CA file (at most `max`), in order. Non-certificate PEM blocks
+// are skipped; a malformed certificate block is a config error (the user's file).
 Result<std::vector<X509Ptr>> parse_pem_certificates(std::string_view pem, std::size_t max,
-                                                    Fault fault, const std::string& what) {
+                                                    const std::string& what) {
   std::vector<X509Ptr> out;
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), int(pem.size())),
                                                 &BIO_free);
@@ -87,11 +86,11 @@ Result<std::vector<X509Ptr>> parse_pem_certificates(std::string_view pem, std::s
     if (!c || p != data + len) {
       ERR_clear_error();
       return make_error(
-          fault, fault == Fault::user ? "config" : "bad_root_certificate",
+          Fault::user, "config",
           what + ": certificate " + std::to_string(out.size() + 1) + " is not valid DER");
     }
     if (out.size() == max)
-      return make_error(fault, fault == Fault::user ? "config" : "bad_root_certificate",
+      return make_error(Fault::user, "config",
                         what + " holds more than " + std::to_string(max) + " certificates");
     out.push_back(std::move(c));
   }
@@ -116,7 +115,7 @@ Status load_ca_pin(TrustPins& p, const fs::path& trust_dir, const std::string& p
   auto text = read_file(f, kMaxCaBundleBytes);
   if (!text)
     return make_error(Fault::user, "config", "cannot read " + what + ": " + text.error().message);
-  auto certs = parse_pem_certificates(*text, kMaxCaBundleCertificates, Fault::user, what);
+  auto certs = parse_pem_certificates(*text, kMaxCaBundleCertificates, what);
   if (!certs) return std::unexpected(certs.error());
   if (certs->empty()) return make_error(Fault::user, "config", what + " holds no PEM certificate");
   p.ca_prefix = prefix;
@@ -223,61 +222,37 @@ Status check_root_chains_to_ca(const tuf::Metadata<tuf::Root>& root,
       reject(id, "is not in the root's keys");
       continue;
     }
-    const Json& k = kj->second;
-    std::string keytype =
-        k.contains("keytype") && k["keytype"].is_string() ? k["keytype"].get<std::string>() : "";
-    if (!keytype.ends_with("-x509")) {
-      reject(id, "is not an x509 certificate");
-      continue;
-    }
-    std::optional<std::string> pem;
-    if (k.contains("keyval") && k["keyval"].is_object() && k["keyval"].contains("public") &&
-        k["keyval"]["public"].is_string())
-      if (auto d = base64_decode(k["keyval"]["public"].get<std::string>())) pem = std::move(*d);
-    if (!pem) {
+    // The same key parsing and certificate checks as every Notary root (root_certs.cpp); a
+    // key that is not one x509 certificate is refused there before pinning runs.
+    auto key = keys::PublicKey::from_json(kj->second, Fault::remote);
+    if (!key) {
       reject(id, "has an unreadable certificate");
       continue;
     }
-    auto certs = parse_pem_certificates(*pem, kMaxCaBundleCertificates, Fault::remote, "key");
-    if (!certs) {
-      reject(id, "has an unreadable certificate bundle");
+    if (!key->is_x509()) {
+      reject(id, "is not an x509 certificate");
       continue;
     }
-    // As Notary: the leaf is the bundle's first non-CA certificate, its CA ones intermediates.
-    X509* leaf = nullptr;
-    struct StackFree {
-      void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-    };
-    std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
-    if (!chain) return make_error(Fault::local, "internal", "out of memory (X509 stack)");
-    for (auto& c : *certs) {
-      if (X509_get_extension_flags(c.get()) & EXFLAG_CA)  // basicConstraints CA:TRUE
-        sk_X509_push(chain.get(), c.get());               // the stack borrows; `certs` owns
-      else if (!leaf)
-        leaf = c.get();
-    }
-    if (!leaf) {
+    if (key->certificate_is_ca().value_or(true)) {
       reject(id, "holds no leaf certificate");
       continue;
     }
-    std::string cn;
-    if (X509_NAME* subject = X509_get_subject_name(leaf)) {
-      int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-      if (i >= 0) {
-        ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
-        unsigned char* utf8 = nullptr;
-        int n = ASN1_STRING_to_UTF8(&utf8, v);
-        if (n >= 0) cn.assign(reinterpret_cast<char*>(utf8), std::size_t(n));
-        OPENSSL_free(utf8);
-      }
+    auto cn = key->certificate_common_name();
+    if (!cn || *cn != gun) {
+      reject(id, "has CN \"" + cn.value_or("") + "\", not the repository name");
+      continue;
     }
-    if (cn != gun) {
-      reject(id, "has CN \"" + cn + "\", not the repository name");
+    auto der = key->certificate_der();
+    const unsigned char* p = der ? reinterpret_cast<const unsigned char*>(der->data()) : nullptr;
+    X509Ptr leaf(der ? d2i_X509(nullptr, &p, long(der->size())) : nullptr, &X509_free);
+    if (!leaf) {
+      ERR_clear_error();
+      reject(id, "has an unreadable certificate");
       continue;
     }
     std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                         &X509_STORE_CTX_free);
-    if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain.get()) != 1) {
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr) != 1) {
       ERR_clear_error();
       return make_error(Fault::local, "internal", "cannot set up certificate verification");
     }

@@ -93,8 +93,8 @@ Result<TrustPins> load_trust_pins(const std::filesystem::path& trust_dir, const 
 // Whether one of `ids` is pinned (equal to a pin or starting with it).
 bool pin_matches(const TrustPins& pins, const std::vector<std::string>& ids);
 // The CA pin's check (Notary's caCheck), pure: a root-role key counts when it is an x509
-// certificate bundle whose leaf (the first non-CA certificate; the bundle's CA certificates
-// are its intermediates) has CN = gun, is not a CA and chains, at `now`, to one of
+// certificate (keys/ parses it; a leaf+intermediates bundle is not accepted there) that has
+// CN = gun, is not a CA and chains, at `now`, to one of
 // `ca_certs_der` (OpenSSL X509_verify_cert: validity of every certificate checked at `now`,
 // no hostname or purpose checks; a CA certificate of the pin is a trust anchor even if not
 // self-signed). The root's signatures must meet the root threshold with counting keys

@@ -101,6 +101,62 @@ CLI::App* repo_command(CLI::App* parent, const std::string& name, const std::str
   std::_Exit(ok ? 0 : 1);
 }
 
+// The root key of the key store whose ID is `prefix` or starts with it (at least
+// kMinKeyIdPrefix characters); `option` names the flag in errors.
+std::string root_key_id(KeyContext& kc, const std::string& prefix, const std::string& option) {
+  if (prefix.size() < docket::cli::kMinKeyIdPrefix)
+    raise(Fault::user, "usage",
+          option + " needs at least " + std::to_string(docket::cli::kMinKeyIdPrefix) +
+              " characters of a key ID, not \"" + prefix + "\"");
+  std::vector<std::string> found;
+  for (const auto& info : value_or_raise(kc.store->find("root")))
+    if (info.id.starts_with(prefix)) found.push_back(info.id);
+  if (found.size() != 1)
+    raise(Fault::user, found.empty() ? "not_found" : "usage",
+          found.empty() ? "no root key " + prefix + " in " + kc.store->location()
+                        : "root key prefix " + prefix + " is ambiguous in " + kc.store->location());
+  return found.front();
+}
+
+// --root-key FILE|ID and --root-cert FILE (`trust init`, `trust key rotate root`). A file is
+// a PEM private key, imported into the key store as a root key (encrypted with the root
+// passphrase; one already there is an error naming its ID, to pass instead); otherwise the
+// value names a root key of the store. The certificate is the PEM file's first certificate.
+RootKeyChoice root_key_choice(KeyContext& kc, const std::string& key, const std::string& cert) {
+  RootKeyChoice c;
+  if (!key.empty()) {
+    std::error_code ec;
+    if (fs::is_regular_file(key, ec)) {
+      std::string text = value_or_raise(read_file(key, keys::kMaxPemBytes));
+      auto imported = value_or_raise(kc.store->import_pem(text, "root", ""));
+      if (imported.size() != 1 || imported.front().role != "root") {
+        for (const auto& k : imported) value_or_raise(kc.store->remove(k.id));
+        raise(Fault::user, "bad_key", key + " must hold exactly one private key, a root key");
+      }
+      c.key_id = imported.front().id;
+      std::fprintf(stderr, "Imported root key %s from %s\n", c.key_id->c_str(), key.c_str());
+    } else {
+      c.key_id = root_key_id(kc, key, "--root-key");
+    }
+  }
+  if (!cert.empty()) {
+    std::string text = value_or_raise(read_file(cert, keys::kMaxPemBytes));
+    c.certificate = value_or_raise(public_key_from_pem(text, cert));
+    if (!c.certificate->is_x509()) raise(Fault::user, "bad_key", cert + " holds no certificate");
+  }
+  return c;
+}
+
+void add_root_key_options(CLI::App* cmd, std::string& key, std::string& cert) {
+  cmd->add_option("--root-key", key,
+                  "Root key: a PEM private key file (imported into the trust directory) or "
+                  "the ID of a root key already there");
+  cmd->add_option("--root-cert", cert,
+                  "x509 certificate (PEM) for the root key, e.g. issued by a CA clients pin "
+                  "(default: a self-signed one)")
+      ->check(CLI::ExistingFile);
+}
+
 void print_publish(const PublishResult& p, const std::string& gun) {
   if (p.initialized) std::printf("Initialized %s\n", gun.c_str());
   for (const auto& r : p.published)
@@ -348,19 +404,7 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
         k = value_or_raise(keys::PrivateKey::generate(keys::Algorithm::ecdsa_p256));
         id = value_or_raise(kc->store->add(*k, "root", ""));
       } else {
-        if (key_id->size() < docket::cli::kMinKeyIdPrefix)
-          raise(Fault::user, "usage",
-                "--key needs at least " + std::to_string(docket::cli::kMinKeyIdPrefix) +
-                    " characters of a key ID, not \"" + *key_id + "\"");
-        std::vector<std::string> found;
-        for (const auto& info : value_or_raise(kc->store->find("root")))
-          if (info.id.starts_with(*key_id)) found.push_back(info.id);
-        if (found.size() != 1)
-          raise(Fault::user, found.empty() ? "not_found" : "usage",
-                found.empty()
-                    ? "no root key " + *key_id + " in " + kc->store->location()
-                    : "root key prefix " + *key_id + " is ambiguous in " + kc->store->location());
-        id = found.front();
+        id = root_key_id(*kc, *key_id, "--key");
         k = value_or_raise(kc->store->get(id)).key;
       }
       auto cert = value_or_raise(tuf::make_root_certificate(*k, gun));
@@ -381,6 +425,8 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
     auto role = std::make_shared<std::string>();
     auto repo_s = std::make_shared<std::string>();
     auto server = std::make_shared<bool>(false);
+    auto root_key = std::make_shared<std::string>();
+    auto root_cert = std::make_shared<std::string>();
     auto* cmd = key->add_subcommand(
         "rotate", "Replace the key of root, targets, snapshot or timestamp and publish");
     cmd->add_option("role", *role, "root, targets, snapshot or timestamp")
@@ -389,12 +435,16 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
     cmd->add_option("repository", *repo_s, "REPO")->required();
     cmd->add_flag("-r,--server-managed", *server,
                   "Let the trust server hold the new key (snapshot, timestamp)");
+    add_root_key_options(cmd, *root_key, *root_cert);
     add_common(cmd, *o);
     cmd->callback([=] {
       auto ref = repo_ref(*repo_s);
       auto kc = key_context(*o);
+      if (*role != "root" && (!root_key->empty() || !root_cert->empty()))
+        raise(Fault::user, "usage", "--root-key and --root-cert are for rotating root only");
+      auto choice = root_key_choice(*kc, *root_key, *root_cert);
       auto repo = open_repo(*kc, ref);
-      std::string id = value_or_raise(repo->rotate_key(*role, *server));
+      std::string id = value_or_raise(repo->rotate_key(*role, *server, choice));
       std::printf("Rotated the %s key of %s; new key ID %s%s\n", role->c_str(),
                   repo->config().gun.c_str(), id.c_str(), *server ? " (held by the server)" : "");
     });
@@ -560,6 +610,38 @@ docket::cli::Registration reg("docket", 210, [](CLI::App& app) {
       if (partial)
         std::printf("\nPartially signed metadata waiting for more signatures: %s\n",
                     repo.partial_dir().string().c_str());
+    });
+  }
+  {  // init
+    auto o = std::make_shared<Common>();
+    auto repo_s = std::make_shared<std::string>();
+    auto root_key = std::make_shared<std::string>();
+    auto root_cert = std::make_shared<std::string>();
+    auto local_snapshot = std::make_shared<bool>(false);
+    auto* cmd = trust->add_subcommand(
+        "init",
+        "Create the repository's trust data on the trust server (root and targets keys here, "
+        "snapshot and timestamp keys held by the server), as `notary init` does");
+    cmd->add_option("repository", *repo_s, "REPO")->required();
+    add_root_key_options(cmd, *root_key, *root_cert);
+    cmd->add_flag("--local-snapshot", *local_snapshot,
+                  "Keep the snapshot key in the trust directory instead of on the server");
+    add_common(cmd, *o);
+    cmd->callback([=] {
+      auto ref = repo_ref(*repo_s);
+      auto kc = key_context(*o);
+      auto repo = open_repo(*kc, ref);
+      // Checked before a key is imported, so a refused init leaves the key store as it was.
+      if (value_or_raise(repo->refresh()))
+        raise(Fault::user, "usage",
+              repo->config().gun + " already has trust data on " + repo->config().server_url +
+                  " (`docket trust key rotate root` replaces its root key)");
+      value_or_raise(repo->probe_server());
+      InitOptions init;
+      init.server_managed_snapshot = !*local_snapshot;
+      init.root = root_key_choice(*kc, *root_key, *root_cert);
+      auto p = value_or_raise(repo->publish(init));
+      print_publish(p, repo->config().gun);
     });
   }
   {  // publish

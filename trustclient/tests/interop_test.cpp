@@ -76,23 +76,48 @@ bool have(const char* bin) {
   return ts::run(std::string("which ") + bin).exit_code == 0;
 }
 
+// `docket-server serve` over TLS (a CA made for the test) in a fresh directory named
+// `prefix`…, stopped when the test ends; the directory is removed unless the test failed.
+struct TlsServe {
+  fs::path dir;
+  ts::TestPki pki;
+  int port;
+  std::string host;
+  ts::Child server;
+  explicit TlsServe(const std::string& prefix)
+      : dir(made(fs::temp_directory_path() / (prefix + random_hex_id()))),
+        pki(dir),
+        port(ts::free_port()),
+        host("127.0.0.1:" + std::to_string(port)),
+        server(
+            {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
+            {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
+             {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
+             {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
+             {"DOCKET_LOG_LEVEL", "warn"}},
+            dir / "server.log") {}
+  ~TlsServe() {
+    server.stop(SIGTERM);
+    std::error_code ec;
+    if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
+  }
+  bool started() { return ts::wait_for_port(port, server); }
+  std::string log() const { return read_file(dir / "server.log").value_or(""); }
+  static fs::path made(const fs::path& d) {
+    fs::create_directories(d);
+    return d;
+  }
+};
+
 TEST(TrustInterop, NotaryAndDockerReadWhatDocketSignedOnDocketServer) {
   for (const char* bin : {"docker", "notary", "openssl"})
     if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
-  fs::path dir = fs::temp_directory_path() / ("docket-trust-interop-" + random_hex_id());
-  fs::create_directories(dir);
-  ts::TestPki pki(dir);
-  const int port = ts::free_port();
-  const std::string host = "127.0.0.1:" + std::to_string(port);
-  ts::Child server(
-      {ts::docket_server_bin(), "serve", "--addr", host, "--data", (dir / "server").string()},
-      {{"DOCKET_SIGNER_PASSPHRASE_DEFAULT", "interop-signer"},
-       {"DOCKET_HTTP_TLS_CERTIFICATE", pki.server_cert.string()},
-       {"DOCKET_HTTP_TLS_KEY", pki.server_key.string()},
-       {"DOCKET_LOG_LEVEL", "warn"}},
-      dir / "server.log");
-  ASSERT_TRUE(ts::wait_for_port(port, server)) << read_file(dir / "server.log").value_or("");
-  auto log = [&] { return read_file(dir / "server.log").value_or(""); };
+  TlsServe serve("docket-trust-interop-");
+  ASSERT_TRUE(serve.started()) << serve.log();
+  const fs::path& dir = serve.dir;
+  const ts::TestPki& pki = serve.pki;
+  const std::string& host = serve.host;
+  auto log = [&] { return serve.log(); };
   Client me(dir / "me", "https://" + host, pki.ca_cert, host);
   fs::create_directories(me.home / "rootfs");
   ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "hello.txt", "interop\n"));
@@ -148,10 +173,6 @@ TEST(TrustInterop, NotaryAndDockerReadWhatDocketSignedOnDocketServer) {
   ASSERT_TRUE(j) << inspect.output;
   ASSERT_EQ((*j)[0]["SignedTags"].size(), 1u) << inspect.output;
   EXPECT_EQ((*j)[0]["SignedTags"][0]["Signers"], Json::array({"alice"})) << inspect.output;
-
-  server.stop(SIGTERM);
-  std::error_code ec;
-  if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
 }
 
 TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
@@ -181,6 +202,116 @@ TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
   j = json_in(none.output);
   ASSERT_TRUE(j) << none.output;
   EXPECT_TRUE((*j)[0]["SignedTags"].empty());
+}
+
+// The state `notary delegation remove` (and `docker trust signer remove`) can leave behind:
+// the only key that signed targets/releases is dropped from the delegation, so releases.json
+// no longer verifies. docket stays strict on pulls (the repository is refused), but signing
+// commands go on without the unverifiable role, and a remaining releases signer signing a
+// tag replaces it (a version above the old one, without the old targets), after which
+// docket and notary clients verify the repository again.
+TEST(TrustInterop, SigningReplacesAReleasesRoleLeftUnverifiableByNotary) {
+  for (const char* bin : {"notary", "openssl", "curl"})
+    if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
+  TlsServe serve("docket-trust-repair-");
+  ASSERT_TRUE(serve.started()) << serve.log();
+  const fs::path& dir = serve.dir;
+  const ts::TestPki& pki = serve.pki;
+  const std::string& host = serve.host;
+  auto log = [&] { return serve.log(); };
+  const std::string gun = host + "/team/repair";
+  auto client = [&](const std::string& who) {
+    Client c(dir / who, "https://" + host, pki.ca_cert, host);
+    fs::create_directories(c.home / "rootfs");
+    EXPECT_TRUE(atomic_write_file(c.home / "rootfs" / "who.txt", who + "\n"));
+    return c;
+  };
+  // The admin holds root, targets and alice's key; bob only his own.
+  Client admin = client("admin"), bob = client("bob");
+  ASSERT_EQ(admin.docket("import rootfs " + gun + ":1").exit_code, 0);
+  auto r = admin.docket("push " + gun + ":1");
+  ASSERT_EQ(r.exit_code, 0) << r.output << log();
+  ASSERT_EQ(admin.docket("trust key generate alice").exit_code, 0);
+  ASSERT_EQ(bob.docket("trust key generate bob").exit_code, 0);
+  for (const auto& [name, pub] : {std::pair{std::string("alice"), admin.home / "alice.pub"},
+                                  std::pair{std::string("bob"), bob.home / "bob.pub"}}) {
+    r = admin.docket("trust signer add --key " + ts::sh_quote(pub.string()) + " " + name + " " +
+                     gun);
+    ASSERT_EQ(r.exit_code, 0) << r.output << log();
+  }
+  ASSERT_EQ(bob.docket("import rootfs " + gun + ":v1").exit_code, 0);
+  r = bob.docket("push " + gun + ":v1");
+  ASSERT_EQ(r.exit_code, 0) << r.output << log();
+  EXPECT_NE(r.output.find("targets/releases"), std::string::npos) << r.output;
+
+  auto served = [&](const std::string& role) {
+    auto c = ts::run("curl -sf --cacert " + ts::sh_quote(pki.ca_cert.string()) + " https://" +
+                     host + "/v2/" + gun + "/_trust/tuf/" + role + ".json");
+    EXPECT_EQ(c.exit_code, 0) << role << ": " << c.output;
+    auto j = parse_json(c.output, role, Fault::bug);
+    EXPECT_TRUE(j) << c.output;
+    return j ? *j : Json::object();
+  };
+  std::string bob_key;
+  Json targets = served("targets");
+  for (const auto& role : targets["signed"]["delegations"]["roles"])
+    if (role["name"] == "targets/bob" && role["keyids"].size() == 1)
+      bob_key = role["keyids"][0].get<std::string>();
+  ASSERT_FALSE(bob_key.empty()) << targets.dump();
+  Json releases = served("targets/releases");
+  ASSERT_EQ(releases["signatures"].size(), 1u) << releases.dump();
+  ASSERT_EQ(releases["signatures"][0]["keyid"], bob_key) << releases.dump();
+  const auto old_version = releases["signed"]["version"].get<std::int64_t>();
+
+  // notary, on the admin's trust directory, drops bob's key from targets/releases without
+  // checking that the role still verifies.
+  const fs::path ncfg = dir / "notary.json";
+  ASSERT_TRUE(atomic_write_file(
+      ncfg, Json{{"trust_dir", admin.trust_dir().string()},
+                 {"remote_server", {{"url", "https://" + host}, {"root_ca", pki.ca_cert.string()}}}}
+                .dump()));
+  r = ts::run("setsid -w notary -c " + ts::sh_quote(ncfg.string()) + " delegation remove -p " +
+                  gun + " targets/releases " + bob_key,
+              {{"NOTARY_TARGETS_PASSPHRASE", "interop-repo"}}, "", 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output << log();
+  targets = served("targets");
+  for (const auto& role : targets["signed"]["delegations"]["roles"])
+    if (role["name"] == "targets/releases")
+      ASSERT_EQ(role["keyids"].size(), 1u) << "bob's key is still listed";
+
+  // Pulls are refused (strict: TUF 5.6.3), naming the role.
+  Client fresh1 = client("fresh1");
+  r = fresh1.docket("trust lookup " + gun + ":1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("bad_signature"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("targets/releases"), std::string::npos) << r.output;
+  // Inspecting warns and shows what does verify.
+  r = admin.docket("trust inspect " + gun);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("targets/releases of " + gun + " does not verify"), std::string::npos)
+      << r.output;
+
+  // alice (the admin's key) signs v2: the warning again, then a releases role of her own.
+  ASSERT_EQ(admin.docket("tag " + gun + ":1 " + gun + ":v2").exit_code, 0);
+  r = admin.docket("push " + gun + ":v2");
+  ASSERT_EQ(r.exit_code, 0) << r.output << log();
+  EXPECT_NE(r.output.find("does not verify and is ignored"), std::string::npos) << r.output;
+  releases = served("targets/releases");
+  EXPECT_EQ(releases["signed"]["version"].get<std::int64_t>(), old_version + 1) << releases.dump();
+  EXPECT_EQ(releases["signed"]["targets"].size(), 1u) << releases.dump();
+  EXPECT_TRUE(releases["signed"]["targets"].contains("v2")) << releases.dump();
+
+  // Fresh docket clients verify again; notary lists v2 as a releases target.
+  Client fresh2 = client("fresh2");
+  for (const std::string tag : {"1", "v2"}) {
+    r = fresh2.docket("trust lookup " + gun + ":" + tag);
+    EXPECT_EQ(r.exit_code, 0) << tag << ": " << r.output;
+  }
+  r = fresh2.run("notary", "-c " + ts::sh_quote(ncfg.string()) + " -d " +
+                               ts::sh_quote((dir / "fresh-notary").string()) + " list " + gun +
+                               " --roles targets/releases");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("v2"), std::string::npos) << r.output;
 }
 
 // `docket trust key export` writes what `notary key import` takes: notary lists the key

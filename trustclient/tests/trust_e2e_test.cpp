@@ -705,6 +705,119 @@ TEST_F(TrustE2E, RootThresholdTwoCoSignedThenRotatedByBothRootKeys) {
 // before anything is pushed or signed; the right pin (the root key's ID as `trust key list`
 // shows it) signs without the first-use warning; a new GUN pinned to a key we lack is not
 // created.
+// A repository whose root certificate a CA issued, for clients that pin the CA (Notary's
+// `ca` trust pinning): `docket trust init --root-key --root-cert` creates it, pinned clients
+// verify pulls, a root rotation keeps to CA-issued certificates, and a root that clients with
+// the pin would refuse (self-signed) is never published.
+TEST_F(TrustE2E, CaIssuedRootCertificatesForCaPinnedClients) {
+  const std::string repo = host_ + "/team/ca";
+  const fs::path pki = dir_ / "pki";
+  fs::create_directories(pki);
+  auto sh = [&](const std::string& cmd) {
+    auto r = run("sh -c " + sh_quote("cd " + sh_quote(pki.string()) + " && " + cmd));
+    EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.output;
+  };
+  // The organisation's CA, and two root keys with certificates it issued (CN = GUN).
+  ASSERT_TRUE(atomic_write_file(pki / "ca.cnf",
+                                "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n"));
+  ASSERT_TRUE(atomic_write_file(pki / "leaf.cnf", "basicConstraints=CA:FALSE\n"));
+  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+     "-out ca.crt -days 30 -subj /CN=docket-test-ca -addext basicConstraints=critical,CA:TRUE "
+     "2>&1");
+  std::string cn = repo;  // openssl -subj takes "/" inside a value escaped
+  for (std::size_t i = cn.find('/'); i != std::string::npos; i = cn.find('/', i + 2))
+    cn.insert(i, "\\");
+  for (const std::string k : {"root1", "root2"}) {
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + k + ".key 2>&1");
+    sh("openssl req -new -key " + k + ".key -subj " + sh_quote("/CN=" + cn) + " -out " + k +
+       ".csr 2>&1");
+    sh("openssl x509 -req -in " + k +
+       ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 20 "
+       "-extfile leaf.cnf -out " +
+       k + ".crt 2>&1");
+  }
+  auto pin_ca = [&](const std::string& who) {
+    fs::create_directories(dir_ / who / "docker" / "trust");
+    Json j = {{"ca", {{host_ + "/team/", (pki / "ca.crt").string()}}}};
+    ASSERT_TRUE(
+        atomic_write_file(dir_ / who / "docker" / "trust" / "trust_pinning.json", j.dump()));
+  };
+  pin_ca("admin");
+  make_image("admin", repo + ":1");
+
+  // Without a CA-issued certificate nothing is created: pinned clients would refuse it.
+  for (const std::string cmd : {"trust init " + repo, "push --insecure " + repo + ":1"}) {
+    auto r = docket("admin", cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("pin_mismatch"), std::string::npos) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("--root-cert"), std::string::npos) << cmd << ": " << r.output;
+  }
+  auto none = run("curl -s -o /dev/null -w '%{http_code}' http://" + host_ + "/v2/" + repo +
+                  "/_trust/tuf/root.json");
+  EXPECT_EQ(none.output, "404") << none.output;
+  // A certificate for another key is refused before anything is sent.
+  auto wrong =
+      docket("admin", "trust init " + repo + " --root-key " + (pki / "root1.key").string() +
+                          " --root-cert " + (pki / "root2.crt").string());
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("bad_key"), std::string::npos) << wrong.output;
+
+  // With root1 (imported by the refused attempt, so named by its ID now) and its CA-issued
+  // certificate.
+  auto imported = wrong.output.find("Imported root key ");
+  ASSERT_NE(imported, std::string::npos) << wrong.output;
+  const std::string root1_id = wrong.output.substr(imported + 18, 64);
+  auto reimport =
+      docket("admin", "trust init " + repo + " --root-key " + (pki / "root1.key").string() +
+                          " --root-cert " + (pki / "root1.crt").string());
+  EXPECT_EQ(reimport.exit_code, 1) << reimport.output;
+  EXPECT_NE(reimport.output.find("key_exists"), std::string::npos) << reimport.output;
+  EXPECT_NE(reimport.output.find(root1_id), std::string::npos) << reimport.output;
+  auto init = docket("admin", "trust init " + repo + " --root-key " + root1_id.substr(0, 12) +
+                                  " --root-cert " + (pki / "root1.crt").string());
+  ASSERT_EQ(init.exit_code, 0) << init.output << server_log();
+  EXPECT_NE(init.output.find("Initialized " + repo), std::string::npos) << init.output;
+  auto again = docket("admin", "trust init " + repo);
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_NE(again.output.find("already has trust data"), std::string::npos) << again.output;
+  auto push = docket("admin", "push --insecure " + repo + ":1");
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+
+  // A client pinning the CA verifies without a first-use warning; one pinning another CA
+  // refuses.
+  pin_ca("pinned");
+  auto pull = docket("pinned", "pull --insecure " + repo + ":1");
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  EXPECT_EQ(pull.output.find("first use"), std::string::npos) << pull.output;
+  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
+     "-out other.crt -days 30 -subj /CN=other-ca -addext basicConstraints=critical,CA:TRUE 2>&1");
+  fs::create_directories(dir_ / "other" / "docker" / "trust");
+  ASSERT_TRUE(
+      atomic_write_file(dir_ / "other" / "docker" / "trust" / "trust_pinning.json",
+                        Json{{"ca", {{host_ + "/team/", (pki / "other.crt").string()}}}}.dump()));
+  auto refused = docket("other", "trust lookup " + repo + ":1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("pin_mismatch"), std::string::npos) << refused.output;
+
+  // Rotating root to a self-signed certificate is refused; to root2's CA-issued one it
+  // works, and a client that cached the old root and a new pinned client both follow.
+  auto self = docket("admin", "trust key rotate root " + repo);
+  EXPECT_EQ(self.exit_code, 1) << self.output;
+  EXPECT_NE(self.output.find("pin_mismatch"), std::string::npos) << self.output;
+  auto rot = docket("admin", "trust key rotate root " + repo + " --root-key " +
+                                 (pki / "root2.key").string() + " --root-cert " +
+                                 (pki / "root2.crt").string());
+  ASSERT_EQ(rot.exit_code, 0) << rot.output << server_log();
+  ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
+  push = docket("admin", "push --insecure " + repo + ":2");
+  ASSERT_EQ(push.exit_code, 0) << push.output << server_log();
+  pin_ca("late");
+  for (const std::string who : {"pinned", "late"}) {
+    auto l = docket(who, "trust lookup " + repo + ":2");
+    EXPECT_EQ(l.exit_code, 0) << who << ": " << l.output;
+  }
+}
+
 TEST_F(TrustE2E, PinnedRootIsEnforcedBySigningCommands) {
   const std::string repo = host_ + "/team/pin";
   make_image("alice", repo + ":1");

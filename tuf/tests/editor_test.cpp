@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "common/digest.h"
 #include "common/encoding.h"
@@ -466,6 +467,44 @@ TEST_P(EditorDialectTest, DelegationsWithPathsAndNesting) {
     EXPECT_TRUE(verify_delegate("targets/releases", "targets", *mid, t2->signed_.delegations->keys,
                                 t2->signed_.delegations->roles[0].keys)
                     .has_value());
+  }
+
+  // targets/releases left out because it no longer verifies (a caller found its signatures
+  // short of the threshold), its unverified metadata at version 7: a holder of a current key
+  // signing into it replaces it above that version, with none of the old targets.
+  {
+    auto files = repo_files_from(e->files());
+    files.targets.erase("targets/releases");
+    files.unloaded_versions["targets/releases"] = 7;
+    auto ed = Editor::load(files, kGun, f.ring);
+    ASSERT_TRUE(ed.has_value()) << ed.error().describe();
+    EXPECT_EQ(ed->targets("targets/releases"), nullptr);
+    ASSERT_TRUE(ed->add_target("targets/releases", "releases/v9", make_target_file(f.d, "nine"))
+                    .has_value());
+    auto r = ed->sign();
+    ASSERT_TRUE(r.has_value()) << r.error().describe();
+    ASSERT_NE(find_role(*r, "targets/releases"), nullptr);
+    auto fresh = parse_targets(find_role(*r, "targets/releases")->bytes, strict(f.d));
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_EQ(fresh->signed_.version, 8);
+    ASSERT_EQ(fresh->signed_.targets.size(), 1u);
+    EXPECT_TRUE(fresh->signed_.targets.contains("releases/v9"));
+    EXPECT_EQ(find_role(*r, "targets"), nullptr);  // the delegation itself is unchanged
+    auto t = parse_targets(files.targets.at("targets"), strict(f.d));
+    ASSERT_TRUE(t.has_value());
+    EXPECT_TRUE(verify_delegate("targets/releases", "targets", *fresh, t->signed_.delegations->keys,
+                                t->signed_.delegations->roles[0].keys)
+                    .has_value());
+    // A version that cannot be exceeded is the server's doing; a role both loaded and not a bug.
+    files.unloaded_versions["targets/releases"] = std::numeric_limits<std::int64_t>::max();
+    auto huge = Editor::load(files, kGun, f.ring);
+    ASSERT_FALSE(huge.has_value());
+    EXPECT_EQ(huge.error().fault, Fault::remote);
+    files.unloaded_versions["targets"] = 1;
+    files.unloaded_versions.erase("targets/releases");
+    auto both = Editor::load(files, kGun, f.ring);
+    ASSERT_FALSE(both.has_value());
+    EXPECT_EQ(both.error().fault, Fault::bug);
   }
 
   // Removing the delegation removes it, its child, their metadata and snapshot entries.
