@@ -8,6 +8,7 @@
 #   GET root/targets/snapshot/timestamp.json  wrk -t2 -c32 -d${DURATION:-8}s, requests/s
 #   GET the global changefeed (records=100)   wrk, requests/s
 #   publish of 1,000 and 10,000 targets       trust_publish_bench, median of ${REPEATS:-5} ms
+# BENCH_ONLY=publish skips the GET rows (BENCH_ONLY=get skips the publish rows).
 # Beside each throughput figure: the server's own CPU time per request (user+system from
 # /proc/PID/stat over the wrk run, in microseconds) for both servers, and wrk's. wrk shares
 # the machine's cores with the server under test, so requests/s is bounded by wrk's own cost
@@ -217,7 +218,11 @@ get_row() {  # name path docket-port docket-pid notary-port notary-pid
 }
 MEM="[docket sqlite | notary memory]"
 PG="[docket postgres | notary postgres]"
+BENCH_ONLY=${BENCH_ONLY:-}
+[[ -z $BENCH_ONLY || $BENCH_ONLY == publish || $BENCH_ONLY == get ]] \
+  || { echo "trust.sh: BENCH_ONLY is publish, get or unset"; exit 1; }
 for pair in mem pg; do
+  [[ $BENCH_ONLY == publish ]] && break
   if [[ $pair == mem ]]; then args=("$DPORT" "$DPID" "$NPORT" "$NPID"); label=$MEM
   else args=("$DPPORT" "$DPPID" "$NPPORT" "$NPPID"); label=$PG; fi
   for role in root targets snapshot timestamp; do
@@ -226,6 +231,7 @@ for pair in mem pg; do
   get_row "GET changefeed (req/s) $label" "/v2/_trust/changefeed?records=100&change_id=0" "${args[@]}"
 done
 publish_ms() { "$PUBLISH" "https://127.0.0.1:$1" "$T/ca.crt" localhost:4443/bench "$2" "$REPEATS" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p'; }
+[[ $BENCH_ONLY == get ]] && exit 0
 for count in 1000 10000; do
   d=$(publish_ms "$DPORT" "$count")
   n=$(publish_ms "$NPORT" "$count")

@@ -10,6 +10,7 @@
 #include "common/encoding.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "trustserver/fast_json.h"
 #include "tuf/metadata.h"
 
 namespace docket::trustserver {
@@ -111,14 +112,16 @@ struct Histogram {
 // integer signed.version. The document is parsed once, strictly (duplicate keys, depth and
 // size limited like every metadata parse), and handed on to validation, which would parse
 // it again otherwise: a second parse of a 10,000-target file was a large share of a publish.
+// parse_upload_json is parse_json with a faster path for the common case (fast_json.h).
 // Returns the reason it is malformed, or "".
 constexpr std::size_t kMaxUploadDepth = 64;  // tuf::ParseOptions::max_depth's default
 
-std::string malformed_reason(std::string_view body, Json& doc) {
+// `canonical`: where the canonical JSON of signed sits in `body`, when it does.
+std::string malformed_reason(std::string_view body, Json& doc, std::string_view& canonical) {
   JsonLimits lim;
   lim.max_depth = kMaxUploadDepth;
   lim.max_bytes = std::numeric_limits<std::size_t>::max();  // the publish body limit applies
-  auto j = parse_json(body, "the part", Fault::user, lim);
+  auto j = parse_upload_json(body, "the part", Fault::user, lim, &canonical);
   if (!j) return j.error().message;
   if (!j->is_object()) return "no \"signed\" object";
   auto it = j->find("signed");
@@ -623,9 +626,14 @@ TrustResponse TrustService::publish(const Route& r, const TrustRequest& req) {
                              "invalid role in upload"});
     }
     Upload u{role, std::string(p.body), {}};
-    if (auto why = malformed_reason(u.data, u.doc); !why.empty()) {
+    std::string_view canonical;
+    if (auto why = malformed_reason(u.data, u.doc, canonical); !why.empty()) {
       ++counters_->publish_rejected;
       return error(HttpError{NotaryCode::malformed_json, std::nullopt, role + ": " + why});
+    }
+    if (!canonical.empty()) {
+      u.signed_canonical_offset = static_cast<std::size_t>(canonical.data() - u.data.data());
+      u.signed_canonical_size = canonical.size();
     }
     in.uploads.push_back(std::move(u));
   }

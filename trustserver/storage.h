@@ -45,11 +45,14 @@ struct MetaRecord {
   TimePoint created{};
 };
 
-// One role of an atomic update. sha256 is computed by the store.
+// One role of an atomic update.
 struct MetaUpdate {
   std::string role;
   std::int64_t version = 0;
   std::string data;
+  // Lower hex sha256 of `data` when the caller already knows it (trusted as given); empty:
+  // the store computes it.
+  std::string sha256;
 };
 
 enum class ChangeCategory { update, deletion };
@@ -126,8 +129,9 @@ class Storage {
   virtual Result<std::optional<MetaRecord>> get_version(std::string_view gun, std::string_view role,
                                                         std::int64_t version) = 0;
   // The current version of every role stored for a GUN (delegations included). Roles named
-  // in `without_data` come back with empty `data` (everything else filled in): a publish
-  // replacing a role never looks at its stored bytes, and a targets file can be megabytes.
+  // in `without_data` come back with empty `data` and an unset `created` (TimePoint{}),
+  // everything else filled in: a publish replacing a role never looks at its stored bytes,
+  // a targets file can be megabytes, and SQLite stores created_at after the data.
   virtual Result<std::vector<MetaRecord>> get_all_current(
       std::string_view gun, const std::vector<std::string>& without_data = {}) = 0;
 

@@ -64,6 +64,10 @@ struct Upload {
   // `data` already parsed (parse_json), or null. validate_update consumes it (targets roles
   // only); a second validation of the same input parses `data` again.
   Json doc;
+  // Where in `data` the canonical JSON of doc["signed"] is, when `data` holds it verbatim
+  // (trustserver/fast_json.h); size 0: unknown. Only used together with `doc`.
+  std::size_t signed_canonical_offset = 0;
+  std::size_t signed_canonical_size = 0;
 };
 
 struct ValidationInput {

@@ -174,7 +174,11 @@ Result<Metadata<Targets>> parse_targets(std::string_view bytes, const ParseOptio
 // parse_targets of a document the caller already parsed with parse_json (with limits no
 // looser than `o`'s; max_bytes is not re-checked); `doc` is consumed. A server that must
 // know an upload is JSON before validating it parses a large targets file once this way.
-Result<Metadata<Targets>> parse_targets_json(Json doc, const ParseOptions& o = {});
+// `signed_canonical`, when not empty, is the caller's guarantee that it equals
+// canonical_json(doc["signed"]) (e.g. the received bytes of `signed`, checked to be in
+// canonical form while parsing); it is used instead of re-serialising `signed`.
+Result<Metadata<Targets>> parse_targets_json(Json doc, const ParseOptions& o = {},
+                                             std::string_view signed_canonical = {});
 
 template <class T>
 Result<Metadata<T>> parse_metadata(std::string_view bytes, const ParseOptions& o = {});

@@ -126,6 +126,12 @@ TEST_F(TrustServiceTest, InitialPublishServesEveryRoleAndAVerifiableTimestamp) {
   EXPECT_EQ(by_sum.status, 200u);
   EXPECT_EQ(by_sum.body, repo.snapshot);
   EXPECT_EQ(get(kGun, "snapshot." + std::string(64, '0') + ".json").status, 404u);
+  // Root and targets are stored under the sha256 the (verified) snapshot lists for them.
+  for (const auto& [role, bytes] : {std::pair{"root", repo.root}, {"targets", repo.targets}}) {
+    auto r = get(kGun, std::string(role) + "." + sha256_hex(bytes) + ".json");
+    EXPECT_EQ(r.status, 200u) << role;
+    EXPECT_EQ(r.body, bytes) << role;
+  }
 
   // The timestamp is server-signed with the key root names and covers the snapshot.
   auto ts = get(kGun, "timestamp.json");

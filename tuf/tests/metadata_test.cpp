@@ -200,6 +200,54 @@ TEST(Metadata, RejectsMalformedTimestampsWithNamedReasons) {
   }
 }
 
+// Target entries of the common shape take a direct path in the parser; every other shape
+// the general one. Both must give the same model, and only the general one may accept the
+// unusual shapes or report errors.
+TEST(Metadata, TargetEntriesOfEveryShape) {
+  auto targets = [](const std::string& entries) {
+    return R"({"signed":{"_type":"Targets","expires":"2100-01-01T00:00:00Z","version":2,)"
+           R"("targets":{)" +
+           entries + R"(}},"signatures":[]})";
+  };
+  auto m = parse_targets(targets(R"("a":{"hashes":{"sha256":"AAA=","sha512":"BBB="},"length":3},)"
+                                 R"("b":{"custom":{"x":1},"hashes":{"sha256":"CCC="},"length":0},)"
+                                 R"("c":{"hashes":{},"length":9223372036854775807},)"
+                                 R"("d":{"hashes":{"sha256":"DDD="},"length":4,"x-extra":true})"));
+  ASSERT_TRUE(m) << m.error().describe();
+  const auto& t = m->signed_.targets;
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t.at("a").length, 3);
+  EXPECT_EQ(t.at("a").hashes, (Hashes{{"sha256", "AAA="}, {"sha512", "BBB="}}));
+  EXPECT_FALSE(t.at("a").custom);
+  EXPECT_EQ(t.at("a").unknown, Json::object());
+  EXPECT_EQ(t.at("b").custom, Json({{"x", 1}}));
+  EXPECT_EQ(t.at("c").length, INT64_MAX);
+  EXPECT_TRUE(t.at("c").hashes.empty());
+  EXPECT_EQ(t.at("d").unknown, Json({{"x-extra", true}}));
+  // The signed bytes are canonical whichever path read the entries.
+  EXPECT_EQ(m->canonical_signed, *canonical_json(value_or_raise(parse_json(
+                                     targets(R"("a":{"hashes":{"sha256":"AAA=","sha512":"BBB="},)"
+                                             R"("length":3},"b":{"custom":{"x":1},"hashes":)"
+                                             R"({"sha256":"CCC="},"length":0},"c":{"hashes":{},)"
+                                             R"("length":9223372036854775807},"d":{"hashes":)"
+                                             R"({"sha256":"DDD="},"length":4,"x-extra":true})"),
+                                     "t", Fault::bug))["signed"]));
+  for (const auto& [entry, why] : std::vector<std::pair<std::string, std::string>>{
+           {R"("a":{"hashes":{"sha256":"AAA="},"length":-1})", "length is negative"},
+           {R"("a":{"hashes":{"sha256":"AAA="},"length":9223372036854775808})", "out of range"},
+           {R"("a":{"hashes":{"sha256":"AAA="},"length":"1"})", "not an integer"},
+           {R"("a":{"hashes":{"sha256":1},"length":1})", "hashes.sha256 is not a string"},
+           {R"("a":{"hashes":[],"length":1})", "hashes is not a JSON object"},
+           {R"("a":{"hashes":{"sha256":"AAA="},"size":1})", "length is missing"},
+           {R"("a":{"digests":{"sha256":"AAA="},"length":1})", "hashes is missing"},
+           {R"("a":[])", "is not a JSON object"}}) {
+    auto bad = parse_targets(targets(entry));
+    ASSERT_FALSE(bad) << entry;
+    EXPECT_NE(bad.error().message.find(why), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find("targets[\"a\"]"), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(Metadata, SizeLimitIsCheckedBeforeParsing) {
   ParseOptions o;
   o.max_bytes = 10;
