@@ -249,6 +249,7 @@ http200() { layers_http $1 h/many$2; }
 if want big_get && ! want mono; then push_blob $DP bench/big1 "$WORK/big.bin" $BIG_D >/dev/null; push_blob $RP bench/big1 "$WORK/big.bin" $BIG_D >/dev/null; fi
 for op in mono chunked big_get skbig skgz sk200 http200; do
   want $op && measure $op
+  [ $op = chunked ] && rm -f "$WORK"/big.chunk.*  # 256 MiB of disk no longer needed
 done
 D[mono]=${M[d_mono]:-}; R[mono]=${M[r_mono]:-}; D[chunk]=${M[d_chunked]:-}; R[chunk]=${M[r_chunked]:-}
 D[bigget]=${M[d_big_get]:-}; R[bigget]=${M[r_big_get]:-}; D[skbig]=${M[d_skbig]:-}; R[skbig]=${M[r_skbig]:-}
@@ -266,7 +267,8 @@ D[rss]=$(awk '/VmHWM/{printf "%.1f", $2/1024}' /proc/$DPID/status); R[rss]=$(awk
 NGX_SMALL=-; NGX_BIG=-
 if want nginx && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
   NP=$(free_port); mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"; chmod 755 "$WORK" "$WORK/nginx" "$WORK/nginx/www"
-  cp "$WORK/small.bin" "$WORK/big.bin" "$WORK/nginx/www/"; chmod 644 "$WORK/nginx/www/"*
+  cp "$WORK/small.bin" "$WORK/nginx/www/"; ln "$WORK/big.bin" "$WORK/nginx/www/big.bin" 2>/dev/null || cp "$WORK/big.bin" "$WORK/nginx/www/"
+  chmod 644 "$WORK/nginx/www/"*
   cat >"$WORK/nginx/nginx.conf" <<NGX
 worker_processes auto; daemon off; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
 events { worker_connections 1024; }

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "common/file.h"
+#include "net/curl_dl.h"
+#include "net/native_http.h"
 
 namespace docket::net {
 
@@ -47,9 +49,9 @@ bool is_token_char(char c) {
   return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
 }
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+// Loads libcurl (net/curl_dl.cpp initialises it once).
+Status global_init() {
+  return detail::curl_library_status();
 }
 
 // Query parameters whose values are credentials in pre-signed URLs (S3, GCS, Azure) or
@@ -176,7 +178,7 @@ struct CurlUrl {
 }  // namespace
 
 Result<UrlOrigin> url_origin(std::string_view url) {
-  global_init();
+  if (auto st = global_init(); !st) return std::unexpected(st.error());
   CurlUrl u;
   std::string s(url);
   if (curl_url_set(u.h, CURLUPART_URL, s.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
@@ -197,6 +199,7 @@ namespace {
 
 // Location resolved against the URL that answered (RFC 9110 §10.2.2, RFC 3986 §5).
 Result<std::string> resolve_location(const std::string& base, const std::string& location) {
+  if (auto st = global_init(); !st) return std::unexpected(st.error());
   CurlUrl u;
   if (curl_url_set(u.h, CURLUPART_URL, base.c_str(), CURLU_PATH_AS_IS) != CURLUE_OK)
     return make_error(Fault::user, "bad_url", "bad URL: " + redact_url(base));
@@ -271,7 +274,15 @@ const std::string& system_hashed_ca_dir() {
 
 struct HttpClient::Impl {
   HttpClientOptions options;
-  // ca_file and/or the ca_dir CAs, as one PEM blob (CURLOPT_CAINFO_BLOB).
+  // The ca_file and ca_dir certificates (PEM), read by create().
+  std::string ca_pem;
+  // The built-in transport, when options.transport is native.
+  std::unique_ptr<detail::NativeTransport> native;
+
+  // libcurl's state, set up by curl_ready() on the first request that goes to libcurl.
+  std::once_flag curl_once;
+  std::optional<Error> curl_error;
+  // What libcurl is given as CAs, as one PEM blob (CURLOPT_CAINFO_BLOB).
   std::string ca_blob;
   bool use_ca_blob = false;
   // The system trust store as OpenSSL's hashed certificate directory (CURLOPT_CAPATH), with
@@ -331,7 +342,20 @@ struct HttpClient::Impl {
     curl_easy_cleanup(h);
   }
 
+  Status init_curl();
+  Status curl_ready() {
+    std::call_once(curl_once, [this] {
+      if (auto st = init_curl(); !st) curl_error = st.error();
+    });
+    if (curl_error) return std::unexpected(*curl_error);
+    return {};
+  }
+
   Result<HttpResponse> perform_once(const HttpRequest& req, const std::string& url) const;
+  Result<HttpResponse> perform_curl(const HttpRequest& req, const std::string& url,
+                                    const std::string& what) const;
+  // Whether libcurl would send a request to `url` through a proxy.
+  bool proxy_in_use(const detail::NativeUrl& u) const;
 };
 
 namespace {
@@ -505,7 +529,6 @@ struct SlistGuard {
 
 Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
                                                     const std::string& url) const {
-  const auto& o = options;
   std::string what = req.method + " " + redact_url(url);
   if (url.empty() || std::any_of(url.begin(), url.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
@@ -516,14 +539,40 @@ Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
   if (req.method.empty() || !std::all_of(req.method.begin(), req.method.end(), is_token_char))
     return make_error(Fault::user, "bad_header", "invalid HTTP method \"" + req.method + "\"");
 
-  SlistGuard headers;
-  bool has_expect = false;
   for (const auto& [name, value] : req.headers.entries()) {
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
       return make_error(Fault::user, "bad_header", what + ": invalid header name \"" + name + "\"");
     if (has_ctl_or_newline(value))
       return make_error(Fault::user, "bad_header",
                         what + ": header " + name + " contains CR, LF or NUL");
+  }
+  if (native && !req.reader) {
+    if (auto u = detail::parse_native_url(url); u && !proxy_in_use(*u))
+      return native->perform(req, *u, url);
+  }
+  if (auto st = const_cast<Impl*>(this)->curl_ready(); !st)
+    return make_error(st.error().fault, st.error().code, what + ": " + st.error().message);
+  return perform_curl(req, url, what);
+}
+
+bool HttpClient::Impl::proxy_in_use(const detail::NativeUrl& u) const {
+  if (options.proxy) return !options.proxy->empty();
+  // libcurl's environment variables (no_proxy is not evaluated here: with any proxy
+  // variable set, libcurl decides).
+  auto set = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v;
+  };
+  if (u.tls ? (set("https_proxy") || set("HTTPS_PROXY")) : set("http_proxy")) return true;
+  return set("all_proxy") || set("ALL_PROXY");
+}
+
+Result<HttpResponse> HttpClient::Impl::perform_curl(const HttpRequest& req, const std::string& url,
+                                                    const std::string& what) const {
+  const auto& o = options;
+  SlistGuard headers;
+  bool has_expect = false;
+  for (const auto& [name, value] : req.headers.entries()) {
     if (header_name_equals(name, "Expect")) has_expect = true;
     // "Name;" is libcurl's way to send a header with an empty value.
     if (!headers.append(value.empty() ? name + ";" : name + ": " + value))
@@ -680,8 +729,38 @@ const HttpClientOptions& HttpClient::options() const {
   return impl_->options;
 }
 
+Status HttpClient::Impl::init_curl() {
+  if (auto st = global_init(); !st) return st;
+  const auto& tls = options.tls;
+  if (!tls.ca_file) {
+    // The system store is in play (alone, or with ca_dir added to it): use it as the hashed
+    // directory libcurl was built with, if that directory is there and hashed.
+    system_ca_dir = system_hashed_ca_dir();
+  }
+  if (tls.ca_file || tls.ca_dir) {
+    use_ca_blob = true;
+    if (!tls.ca_file && system_ca_dir.empty()) {
+      // ca_dir adds to the system store, which here is only a bundle file: the blob starts
+      // with it (CURLOPT_CAINFO_BLOB replaces libcurl's default bundle).
+      auto* info = curl_version_info(CURLVERSION_NOW);
+      std::string bundle =
+          info && info->cainfo ? info->cainfo : "/etc/ssl/certs/ca-certificates.crt";
+      if (auto pem = read_file(bundle, 16 * 1024 * 1024)) {
+        ca_blob += *pem;
+        ca_blob += "\n";
+      }
+    }
+    ca_blob += ca_pem;
+  }
+  // A certs.d directory without *.crt adds nothing to the system directory (libcurl refuses
+  // a blob without certificates).
+  if (!tls.ca_file && !system_ca_dir.empty() && ca_blob.empty()) use_ca_blob = false;
+  init_share();
+  if (!share) return make_error(Fault::local, "missing_library", "libcurl: curl_share_init failed");
+  return {};
+}
+
 Result<HttpClient> HttpClient::create(HttpClientOptions options) {
-  global_init();
   auto impl = std::make_shared<Impl>();
   const auto& tls = options.tls;
   auto readable = [](const std::filesystem::path& p, std::string_view what) -> Status {
@@ -700,57 +779,37 @@ Result<HttpClient> HttpClient::create(HttpClientOptions options) {
   if (tls.client_key_file)
     if (auto st = readable(*tls.client_key_file, "TLS client key"); !st)
       return std::unexpected(st.error());
-  if (!tls.ca_file) {
-    // The system store is in play (alone, or with ca_dir added to it): use it as the hashed
-    // directory libcurl was built with, if that directory is there and hashed.
-    impl->system_ca_dir = system_hashed_ca_dir();
+  if (tls.ca_file) {
+    auto pem = read_file(*tls.ca_file, 16 * 1024 * 1024);
+    if (!pem)
+      return make_error(Fault::user, "config",
+                        "TLS CA file " + tls.ca_file->string() + ": " + pem.error().message);
+    impl->ca_pem += *pem;
+    impl->ca_pem += "\n";
   }
-  if (tls.ca_file || tls.ca_dir) {
-    impl->use_ca_blob = true;
-    if (tls.ca_file) {
-      auto pem = read_file(*tls.ca_file, 16 * 1024 * 1024);
+  if (tls.ca_dir) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> crts;
+    for (const auto& ent : std::filesystem::directory_iterator(*tls.ca_dir, ec))
+      if (ent.path().extension() == ".crt") crts.push_back(ent.path());
+    if (ec)
+      return make_error(Fault::user, "config",
+                        "TLS CA directory " + tls.ca_dir->string() + ": " + ec.message());
+    std::sort(crts.begin(), crts.end());
+    for (const auto& p : crts) {
+      auto pem = read_file(p, 1024 * 1024);
       if (!pem)
         return make_error(Fault::user, "config",
-                          "TLS CA file " + tls.ca_file->string() + ": " + pem.error().message);
-      impl->ca_blob += *pem;
-      impl->ca_blob += "\n";
-    } else if (impl->system_ca_dir.empty()) {
-      // ca_dir adds to the system store, which here is only a bundle file: the blob starts
-      // with it (CURLOPT_CAINFO_BLOB replaces libcurl's default bundle).
-      auto* info = curl_version_info(CURLVERSION_NOW);
-      std::string bundle = info->cainfo ? info->cainfo : "/etc/ssl/certs/ca-certificates.crt";
-      if (auto pem = read_file(bundle, 16 * 1024 * 1024)) {
-        impl->ca_blob += *pem;
-        impl->ca_blob += "\n";
-      }
-    }
-    if (tls.ca_dir) {
-      std::error_code ec;
-      std::vector<std::filesystem::path> crts;
-      for (const auto& ent : std::filesystem::directory_iterator(*tls.ca_dir, ec))
-        if (ent.path().extension() == ".crt") crts.push_back(ent.path());
-      if (ec)
-        return make_error(Fault::user, "config",
-                          "TLS CA directory " + tls.ca_dir->string() + ": " + ec.message());
-      std::sort(crts.begin(), crts.end());
-      for (const auto& p : crts) {
-        auto pem = read_file(p, 1024 * 1024);
-        if (!pem)
-          return make_error(Fault::user, "config",
-                            "TLS CA file " + p.string() + ": " + pem.error().message);
-        impl->ca_blob += *pem;
-        impl->ca_blob += "\n";
-      }
+                          "TLS CA file " + p.string() + ": " + pem.error().message);
+      impl->ca_pem += *pem;
+      impl->ca_pem += "\n";
     }
   }
-  // A certs.d directory without *.crt adds nothing to the system directory (libcurl refuses
-  // a blob without certificates).
-  if (!tls.ca_file && !impl->system_ca_dir.empty() && impl->ca_blob.empty())
-    impl->use_ca_blob = false;
   if (options.max_redirects < 0 || options.max_retries < 0)
     return make_error(Fault::user, "config", "max_redirects and max_retries must be >= 0");
   impl->options = std::move(options);
-  impl->init_share();
+  if (impl->options.transport == HttpTransport::native)
+    impl->native = std::make_unique<detail::NativeTransport>(impl->options, impl->ca_pem);
   return HttpClient(std::move(impl));
 }
 

@@ -1,5 +1,13 @@
-// HTTP client on libcurl, shared by everything in docket that talks to a server (TUF
-// fetcher, registry client, push/pull, interop tests).
+// HTTP client shared by everything in docket that talks to a server (TUF fetcher, registry
+// client, push/pull, interop tests). Two transports sit behind one contract:
+//  - libcurl (the default), loaded with dlopen on first use (net/curl_dl.cpp), so a process
+//    that never takes this path never maps libcurl and the ~30 libraries it pulls in;
+//  - a built-in HTTP/1.1 client on OpenSSL and POSIX sockets (net/native_http.cpp), chosen
+//    with HttpClientOptions::transport = HttpTransport::native. It serves every request it
+//    can serve with the same semantics, and hands the others to libcurl: a proxy in use
+//    (HttpClientOptions::proxy set, or nullopt with a proxy environment variable set),
+//    userinfo in the URL, a streamed upload body (HttpRequest::reader), a host name that is
+//    not plain ASCII letters, digits, '-', '.' and '_'.
 //
 // Contract:
 //  - The URL is sent verbatim: no percent-decoding, no dot-segment removal, no re-encoding
@@ -132,6 +140,11 @@ struct TlsOptions {
 // not an error (nothing is set); more than one cert/key pair is Error{user, "config"}.
 Result<TlsOptions> tls_options_from_certs_d(const std::filesystem::path& dir);
 
+enum class HttpTransport {
+  curl,    // libcurl for every request
+  native,  // the built-in HTTP/1.1 client where it can serve the request, libcurl otherwise
+};
+
 struct HttpClientOptions {
   // TCP connect plus TLS handshake, per connection attempt.
   std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout;
@@ -154,6 +167,10 @@ struct HttpClientOptions {
   // nullopt: libcurl's environment handling (http_proxy, https_proxy, no_proxy);
   // "": no proxy at all; otherwise the proxy URL.
   std::optional<std::string> proxy;
+  // Which transport serves requests (see the top of this file). Both verify TLS alike:
+  // TLS 1.2 or later, the chain against ca_file (alone) or the system store plus ca_dir,
+  // the host name (or IP address) against the certificate, client certificate if given.
+  HttpTransport transport = HttpTransport::curl;
 };
 
 class HttpClient {

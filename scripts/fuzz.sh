@@ -49,7 +49,7 @@ for t in "${targets[@]}"; do
   seeds=()
   [[ -d fuzz/seeds/$t ]] && seeds+=("fuzz/seeds/$t")
   # Real metadata as seeds for the metadata parsers.
-  if [[ $t == tuf_metadata_fuzz || $t == canonical_json_fuzz ]] && [[ -d $shared/notary/samples ]]; then
+  if [[ $t == tuf_metadata_fuzz || $t == canonical_json_fuzz || $t == fast_json_fuzz ]] && [[ -d $shared/notary/samples ]]; then
     mkdir -p "$build/seeds/$t"
     cp "$shared"/notary/samples/*/*.json "$build/seeds/$t/" 2>/dev/null || true
     seeds+=("$build/seeds/$t")

@@ -397,6 +397,8 @@ Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
   ho.follow_redirects = false;
   ho.proxy = "";
   ho.tls = fo->tls;
+  // The built-in HTTP/1.1 client: a lookup then never loads libcurl (see net/http_client.h).
+  ho.transport = net::HttpTransport::native;
   auto http = net::HttpClient::create(ho);
   if (!http) return std::unexpected(http.error());
   client::TrustAuthSession auth(std::make_shared<net::HttpClient>(std::move(*http)),

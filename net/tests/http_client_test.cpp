@@ -15,8 +15,17 @@ namespace {
 using testing::LoopbackServer;
 using testing::RawRequest;
 
+// This file is built twice: net_http_client_test (libcurl) and net_http_client_native_test
+// (DOCKET_TEST_NATIVE_TRANSPORT: the built-in transport), so both meet one contract.
+#ifdef DOCKET_TEST_NATIVE_TRANSPORT
+constexpr HttpTransport kTransport = HttpTransport::native;
+#else
+constexpr HttpTransport kTransport = HttpTransport::curl;
+#endif
+
 HttpClient make_client(HttpClientOptions o = {}) {
   o.proxy = "";  // never route loopback tests through an environment proxy
+  o.transport = kTransport;
   auto c = HttpClient::create(std::move(o));
   if (!c) throw Exception(c.error());
   return std::move(*c);

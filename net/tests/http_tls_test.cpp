@@ -33,6 +33,10 @@ class HttpTls : public ::testing::Test {
     HttpClientOptions o;
     o.proxy = "";
     o.tls = std::move(tls);
+    // Built twice, as net_http_tls_test (libcurl) and net_http_tls_native_test.
+#ifdef DOCKET_TEST_NATIVE_TRANSPORT
+    o.transport = HttpTransport::native;
+#endif
     auto c = HttpClient::create(o);
     if (!c) return std::unexpected(c.error());
     return c->get(url);

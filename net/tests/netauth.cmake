@@ -15,6 +15,24 @@ docket_test(net_http_tls_test LABEL unit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_tls_test.cpp
   DEPS docket_net docket_net_testing)
 
+# The same two suites against the built-in transport (HttpTransport::native), plus what is
+# particular to it (libcurl never loaded, fallbacks to libcurl).
+docket_test(net_http_client_native_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_client_test.cpp
+  DEPS docket_net docket_net_testing)
+if(TARGET net_http_client_native_test)
+  target_compile_definitions(net_http_client_native_test PRIVATE DOCKET_TEST_NATIVE_TRANSPORT)
+endif()
+docket_test(net_http_tls_native_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_tls_test.cpp
+  DEPS docket_net docket_net_testing)
+if(TARGET net_http_tls_native_test)
+  target_compile_definitions(net_http_tls_native_test PRIVATE DOCKET_TEST_NATIVE_TRANSPORT)
+endif()
+docket_test(net_native_http_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/native_http_test.cpp
+  DEPS docket_net docket_net_testing)
+
 docket_test(net_http_peer_test LABEL integration
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_peer_test.cpp
   DEPS docket_net docket_net_testing)
