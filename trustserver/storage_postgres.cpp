@@ -180,10 +180,14 @@ void prefer_lz4(Conn& c) {
     return;
   }
   if (cur.rows() == 1 && std::string_view(PQgetvalue(cur.get(), 0, 0)) == "l") return;
+  // The ALTER needs the table's exclusive lock for a moment: servers already running on the
+  // database must not hold a start-up for long (it is retried at the next start).
+  PQclear(PQexec(c.pg, "SET lock_timeout = '5s'"));
   Res alter(PQexec(c.pg, "ALTER TABLE tuf_files ALTER COLUMN data SET COMPRESSION lz4"));
   if (PQresultStatus(alter.get()) != PGRES_COMMAND_OK)
     log::warn("trust storage keeps PostgreSQL's default compression (pglz) for metadata",
               {{"error", std::string(PQerrorMessage(c.pg))}});
+  PQclear(PQexec(c.pg, "RESET lock_timeout"));
 }
 
 MetaRecord read_record(const Res& r, int row) {
