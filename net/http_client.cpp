@@ -254,18 +254,7 @@ const std::string& system_hashed_ca_dir() {
   static const std::string dir = [] {
     auto* info = curl_version_info(CURLVERSION_NOW);
     if (!info || !info->capath || !*info->capath) return std::string();
-    std::error_code ec;
-    for (const auto& ent : std::filesystem::directory_iterator(info->capath, ec)) {
-      std::string n = ent.path().filename().string();
-      auto dot = n.find('.');
-      if (dot == 8 && dot + 1 < n.size() &&
-          std::all_of(n.begin(), n.begin() + 8,
-                      [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
-          std::all_of(n.begin() + 9, n.end(),
-                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-        return std::string(info->capath);
-    }
-    return std::string();
+    return detail::is_hashed_ca_dir(info->capath) ? std::string(info->capath) : std::string();
   }();
   return dir;
 }

@@ -117,23 +117,6 @@ const BIO_METHOD* nosigpipe_socket_method() {
   return m;
 }
 
-// OpenSSL's hashed certificate directory ("<8 hex digits>.<n>" links), or "" when the
-// directory is missing or not hashed.
-bool is_hashed_ca_dir(const std::string& dir) {
-  std::error_code ec;
-  for (const auto& ent : std::filesystem::directory_iterator(dir, ec)) {
-    std::string n = ent.path().filename().string();
-    auto dot = n.find('.');
-    if (dot == 8 && dot + 1 < n.size() &&
-        std::all_of(n.begin(), n.begin() + 8,
-                    [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
-        std::all_of(n.begin() + 9, n.end(),
-                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-      return true;
-  }
-  return false;
-}
-
 std::string env_or(const char* name, const char* fallback) {
   const char* v = name ? std::getenv(name) : nullptr;
   return v && *v ? v : (fallback ? fallback : "");
@@ -386,6 +369,21 @@ struct Exchange {
 };
 
 }  // namespace
+
+bool is_hashed_ca_dir(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& ent : std::filesystem::directory_iterator(dir, ec)) {
+    std::string n = ent.path().filename().string();
+    auto dot = n.find('.');
+    if (dot == 8 && dot + 1 < n.size() &&
+        std::all_of(n.begin(), n.begin() + 8,
+                    [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
+        std::all_of(n.begin() + 9, n.end(),
+                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return true;
+  }
+  return false;
+}
 
 // ---- URLs ----
 

@@ -39,6 +39,11 @@ struct NativeUrl {
   std::string target;       // path and query as written ("/" if empty), fragment dropped
 };
 
+// Whether `dir` is OpenSSL's hashed certificate directory (holds "<8 hex digits>.<n>"
+// subject-hash links); false when it is missing or not hashed. Both transports use it to
+// pick the system store's form.
+bool is_hashed_ca_dir(const std::string& dir);
+
 // nullopt when the URL is not one the native transport serves (other scheme, userinfo,
 // IPv6 zone, host names beyond [A-Za-z0-9._-], bad port): the caller uses libcurl.
 std::optional<NativeUrl> parse_native_url(std::string_view url);
