@@ -20,6 +20,7 @@
 #include "common/digest.h"
 #include "common/encoding.h"
 #include "common/file.h"
+#include "common/openssl_errors.h"
 #include "keys/pem.h"
 
 namespace docket::keys {
@@ -55,13 +56,7 @@ constexpr std::size_t kEd25519SignatureBytes = 64;
 
 // The OpenSSL error queue as text, emptied so the next operation starts clean.
 std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
+  std::string out = take_openssl_errors();
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 

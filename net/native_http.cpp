@@ -28,6 +28,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/openssl_errors.h"
+
 namespace docket::net::detail {
 
 namespace beast = boost::beast;
@@ -51,18 +53,6 @@ bool plain_host_char(char c) {
 
 std::string errno_text(int e) {
   return std::strerror(e);
-}
-
-// The reasons OpenSSL queued on this thread, oldest first, then cleared.
-std::string openssl_reasons() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
 }
 
 // ---- a socket BIO that never raises SIGPIPE ----
@@ -188,7 +178,7 @@ std::string tls_failure(SSL* ssl, int rc, int saved_errno) {
   long v = SSL_get_verify_result(ssl);
   if (v != X509_V_OK)
     return std::string("TLS certificate verification failed: ") + X509_verify_cert_error_string(v);
-  std::string reasons = openssl_reasons();
+  std::string reasons = take_openssl_errors();
   int err = SSL_get_error(ssl, rc);
   if (err == SSL_ERROR_SYSCALL && reasons.empty())
     return saved_errno ? "TLS: " + errno_text(saved_errno) : "TLS: connection closed by the peer";
@@ -494,7 +484,7 @@ struct NativeTransport::Impl {
 Status NativeTransport::Impl::make_ctx() {
   ERR_clear_error();
   SSL_CTX* c = SSL_CTX_new(TLS_client_method());
-  if (!c) return make_error(Fault::bug, "openssl", "SSL_CTX_new failed: " + openssl_reasons());
+  if (!c) return make_error(Fault::bug, "openssl", "SSL_CTX_new failed: " + take_openssl_errors());
   ctx = c;
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   static const unsigned char kAlpn[] = "\x08http/1.1";
@@ -544,11 +534,11 @@ Status NativeTransport::Impl::make_ctx() {
     if (SSL_CTX_use_certificate_chain_file(c, tls.client_cert_file->c_str()) != 1)
       return make_error(Fault::user, "config",
                         "TLS client certificate " + tls.client_cert_file->string() +
-                            " cannot be used: " + openssl_reasons());
+                            " cannot be used: " + take_openssl_errors());
     if (SSL_CTX_use_PrivateKey_file(c, tls.client_key_file->c_str(), SSL_FILETYPE_PEM) != 1)
       return make_error(Fault::user, "config",
                         "TLS client key " + tls.client_key_file->string() +
-                            " cannot be used: " + openssl_reasons());
+                            " cannot be used: " + take_openssl_errors());
     if (SSL_CTX_check_private_key(c) != 1)
       return make_error(Fault::user, "config",
                         "TLS client key " + tls.client_key_file->string() +
@@ -564,7 +554,8 @@ Status NativeTransport::Impl::handshake(Conn& c, const NativeUrl& u, Timer& t,
   c.ssl = SSL_new(*ctxr);
   BIO* bio = c.ssl ? BIO_new(nosigpipe_socket_method()) : nullptr;
   if (!bio)
-    return make_error(Fault::bug, "openssl", what + ": cannot set up TLS: " + openssl_reasons());
+    return make_error(Fault::bug, "openssl",
+                      what + ": cannot set up TLS: " + take_openssl_errors());
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(c.fd)));
   SSL_set_bio(c.ssl, bio, bio);
   if (!u.ip_literal) SSL_set_tlsext_host_name(c.ssl, u.host.c_str());
