@@ -325,56 +325,29 @@ class FsWriter : public FileWriter {
     }
     if (!direct_) return buffered(b);
     while (!b.empty()) {
-      // A full buffer is handed to the disk only once more bytes arrive: the one the body
-      // ends with is left to flush(), which puts it in the page cache at once instead of
-      // waiting for its O_DIRECT write (see flush()).
-      if (stage_[cur_].len == kStageBytes)
-        if (auto st = submit_full(); !st) return st;
       Stage& s = stage_[cur_];
       std::size_t n = std::min<std::size_t>(b.size(), kStageBytes - s.len);
       std::memcpy(s.data.get() + s.len, b.data(), n);
       s.len += n;
       size_ += n;
       b.remove_prefix(n);
+      if (s.len == kStageBytes)
+        if (auto st = submit_full(); !st) return st;
     }
     return {};
   }
   std::uint64_t size() const override { return size_; }
-  // End of a request: the bytes must survive the process (kill -9), not yet the machine, and
-  // the client is waiting for its answer. The last staged buffer (up to 4 MiB) goes through
-  // the page cache, a copy of about a millisecond, instead of an O_DIRECT write the caller
-  // would wait for (2 ms on an idle disk, several times that on a busy one; once per PATCH
-  // of a chunked upload); its writeback starts at once, so the fdatasync at commit finds it
-  // done. The buffers this upload used while it was O_DIRECT were written directly.
-  Status flush() override { return drain_stage(false); }
-  // Commit: everything goes to the disk now anyway, so the last buffer is written O_DIRECT
-  // (no page-cache copy for fdatasync to write back).
-  Status sync() override {
-    if (auto st = drain_stage(true); !st) return st;
-    if (durable_ && ::fdatasync(fd_) != 0) return std::unexpected(io_error("fsync", path_, errno));
-    return {};
-  }
-
- private:
-  // Writes out the staged bytes: the aligned part O_DIRECT when `direct`, the rest through
-  // the buffered descriptor (which appends at the same offset: every O_DIRECT write before
-  // it has completed).
-  Status drain_stage(bool direct) {
+  Status flush() override {
     if (!direct_) return error_ ? Status(std::unexpected(*error_)) : Status{};
-    Status st = wait_inflight();
+    if (auto st = wait_inflight(); !st) return st;
     Stage& s = stage_[cur_];
+    std::size_t aligned = s.len & ~(kAlign - 1);
+    bool fell_back = false;
+    Status st = put_direct(s.data.get(), aligned, s.off, fell_back);
+    if (fell_back) no_direct_ = true;
     if (st) {
-      std::size_t aligned = direct ? s.len & ~(kAlign - 1) : 0;
-      bool fell_back = false;
-      st = put_direct(s.data.get(), aligned, s.off, fell_back);
-      if (fell_back) no_direct_ = true;
-      if (st) {
-        std::string_view rest(s.data.get() + aligned, s.len - aligned);
-        st = write_all(fd_, rest);
-        if (st && durable_ && rest.size() >= kAlign)
-          ::sync_file_range(fd_, static_cast<off64_t>(s.off + aligned),
-                            static_cast<off64_t>(rest.size()), SYNC_FILE_RANGE_WRITE);
-      }
+      std::string_view tail(s.data.get() + aligned, s.len - aligned);
+      st = write_all(fd_, tail);
     }
     // Back to the buffered path until the next write (which re-aligns, then goes direct
     // again): the buffers go back to the driver between requests (an abandoned upload
@@ -384,11 +357,17 @@ class FsWriter : public FileWriter {
       bufs_->give(std::move(b.data));
       b = Stage{};
     }
-    if (!st && !error_) error_ = st.error();
+    if (!st) error_ = st.error();
     flushed_ = size_;
     return st;
   }
+  Status sync() override {
+    if (auto st = flush(); !st) return st;
+    if (durable_ && ::fdatasync(fd_) != 0) return std::unexpected(io_error("fsync", path_, errno));
+    return {};
+  }
 
+ private:
   static constexpr std::uint64_t kWritebackWindow = 8 << 20;
   static constexpr std::size_t kAlign = StagingBuffers::kAlign;
   static constexpr std::size_t kStageBytes = StagingBuffers::kBytes;  // 2 buffers

@@ -142,19 +142,9 @@ bool page_size_param(Request& req, Response& res, std::size_t max_n, std::size_t
 // the monolithic POST. `on_complete` answers once the whole body is in.
 class UploadSink : public net::RequestBodySink {
  public:
-  // `commits`: on_complete commits the upload (PUT, monolithic POST), whose sync writes out
-  // what is still staged straight to the disk; the flush at the end of the body is then
-  // skipped (it would copy the last staged buffer into the page cache for the commit to
-  // write back). A body that is not committed after all (an error, a short body) is still
-  // flushed, before finish() answers or by UploadSession::end().
   UploadSink(std::shared_ptr<UploadSession> s, std::optional<std::uint64_t> expect_len,
-             std::function<void(Request&, Response&, UploadSession&)> on_complete,
-             bool commits = false)
-      : s_(std::move(s)),
-        start_(s_->size()),
-        expect_(expect_len),
-        done_(std::move(on_complete)),
-        commits_(commits) {}
+             std::function<void(Request&, Response&, UploadSession&)> on_complete)
+      : s_(std::move(s)), start_(s_->size()), expect_(expect_len), done_(std::move(on_complete)) {}
   ~UploadSink() override { s_->end(); }
   bool write(std::string_view p) override {
     auto st = s_->append(p);
@@ -167,10 +157,8 @@ class UploadSink : public net::RequestBodySink {
   void finish(End end, Request& req, Response& res) override {
     // Every byte the session counts reaches the upload file before we answer (or before a
     // later request could find the session rebuilt from storage).
+    if (auto st = s_->flush(); !st && !err_) err_ = st.error();
     std::uint64_t got = s_->size() - start_;
-    bool committing = commits_ && !err_ && end == End::complete && (!expect_ || got == *expect_);
-    if (!committing)
-      if (auto st = s_->flush(); !st && !err_) err_ = st.error();
     if (err_) {
       // The storage failed: drop the piece, which may be partial.
       s_->invalidate(start_);
@@ -197,7 +185,6 @@ class UploadSink : public net::RequestBodySink {
   std::uint64_t start_;
   std::optional<std::uint64_t> expect_;
   std::function<void(Request&, Response&, UploadSession&)> done_;
-  bool commits_;
   std::optional<Error> err_;
 };
 
@@ -622,16 +609,14 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           }
           Digest want = *d;
           return std::make_unique<UploadSink>(
-              *s, std::nullopt,
-              [want](Request& req, Response& res, UploadSession& s) {
+              *s, std::nullopt, [want](Request& req, Response& res, UploadSession& s) {
                 auto st = s.commit(want);
                 if (!st) {
                   send_error(req, res, st.error());
                   return;
                 }
                 blob_created(res, s.repo(), want);
-              },
-              true);
+              });
         }
         auto s = c->store.start_upload(repo, alg);
         if (!s) {
@@ -676,11 +661,9 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           return nullptr;
         }
         return std::make_unique<UploadSink>(
-            s, len,
-            [digest_q](Request& req, Response& res, UploadSession& s) {
+            s, len, [digest_q](Request& req, Response& res, UploadSession& s) {
               commit_upload(req, res, s, digest_q);
-            },
-            true);
+            });
       },
       upload_opts());
 

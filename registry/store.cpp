@@ -323,9 +323,6 @@ Status UploadSession::commit(const Digest& expected) {
   if (expected.algorithm() == hash_.algorithm()) {
     actual = Digest::from_raw(hash_.algorithm(), hash_.finish());
   } else {
-    // The request's body may still be staged in the writer (a committing request skips the
-    // flush at the end of its body): write it out before rereading the file.
-    if (auto st = writer_->flush(); !st) return st;
     auto f = store_.driver().open(dir + "/data");
     if (!f) return std::unexpected(f.error());
     Hasher h(expected.algorithm());
@@ -339,14 +336,10 @@ Status UploadSession::commit(const Digest& expected) {
     }
     actual = Digest::from_raw(expected.algorithm(), h.finish());
   }
-  if (actual != expected) {
-    // The upload stays (a client may resume it from Range): what it received reaches the
-    // file before a later request rebuilds the session from there.
-    if (auto st = writer_->flush(); !st) return st;
+  if (actual != expected)
     return std::unexpected(oci_error(
         "DIGEST_INVALID",
         "provided digest " + expected.str() + " does not match uploaded content " + actual.str()));
-  }
   // The bytes are durable before the rename that names them by digest can be; the blob's
   // directory entries and the repository link are then synced together in one round (a
   // crash in that round may keep the link without the blob, which readers treat as no

@@ -106,8 +106,7 @@ class UploadSession {
   void drain();
   // drain(), then writes out what the storage writer still buffers, so the upload file
   // holds every byte size() counts (a session rebuilt from storage after a restart or a
-  // failed request resumes from there). Called when a request's body ends, unless the
-  // request commits the upload (commit() writes out the rest itself).
+  // failed request resumes from there). Called when a request's body ends.
   Status flush();
   static constexpr std::size_t kBackgroundHashBytes = 256 * 1024;
   // Verifies `expected` over everything appended, then makes the blob visible in repo.

@@ -170,9 +170,9 @@ TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
   }
 }
 
-// A final PUT with a multi-megabyte body is committed without flushing the body first
-// (the commit writes it out itself): committed with another algorithm than the session
-// hashes with, the server rereads the file, which must hold that body too.
+// A final PUT with a multi-megabyte body (partly staged in the driver's O_DIRECT buffers
+// when its body ends), committed with another algorithm than the session hashes with: the
+// server rereads the upload file, which must hold that body too.
 TEST_F(RegistryHttp, LargeFinalChunkCommittedWithAnotherAlgorithm) {
   std::string blob(9 * 1024 * 1024 + 77, '\0');
   std::uint64_t x = 0x2545f4914f6cdd1dull;

@@ -196,7 +196,7 @@ TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
   request(4 * mib, 65'536);
   for (std::size_t end = blob.size(); off < end; off += std::min<std::size_t>(mib, end - off))
     ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, std::min(mib, end - off))));
-  ASSERT_TRUE((*w)->sync());  // the commit's path: no flush() first
+  ASSERT_TRUE((*w)->sync());  // straight after the writes, no flush() first
   EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
   w->reset();
   EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
