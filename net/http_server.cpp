@@ -367,17 +367,21 @@ awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Respons
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        // Bound the wait: a client that stops reading loses the connection.
+        // Bound the wait: a client that stops reading loses the connection. As in
+        // write_with_deadline, `armed` keeps a timer handler that was already queued when
+        // the wait ended from cancelling a later operation (or touching a closed socket).
         asio::steady_timer timer(sock.get_executor(), opts.write_timeout);
         auto timed_out = std::make_shared<bool>(false);
-        timer.async_wait([timed_out, &sock](boost::system::error_code e) {
-          if (!e) {
+        auto armed = std::make_shared<bool>(true);
+        timer.async_wait([timed_out, armed, &sock](boost::system::error_code e) {
+          if (!e && *armed) {
             *timed_out = true;
             boost::system::error_code ig;
             sock.cancel(ig);
           }
         });
         co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+        *armed = false;
         bool expired = *timed_out;
         timer.cancel();
         if (ec || expired) {

@@ -418,24 +418,42 @@ class PgWatch final : public ChangeWatch {
     auto backoff = o_.watch_backoff_min;
     bool reported = false;  // a failure was logged since the last working connection
     while (!stop_) {
-      Conn c;
-      std::string why;
-      if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
-        backoff = o_.watch_backoff_min;
-        reported = false;
-        sink_.watching(true);
-        log::debug("trust change watch listening");
-        listen(c, why);
-        sink_.watching(false);
-        if (stop_) break;
-        log::warn(
-            "trust change watch lost its connection; reads bypass the cache until it "
-            "reconnects",
-            {{"error", why}});
-        reported = true;
-      } else if (!stop_ && !reported) {
-        log::warn("trust change watch cannot connect; reads bypass the cache until it does",
-                  {{"error", why}});
+      // An exception (out of memory in a sink, say) must neither end the process, as one
+      // leaving a thread does (std::terminate), nor leave the sink caching without a watch:
+      // it counts as a lost connection.
+      bool live = false;
+      try {
+        Conn c;
+        std::string why;
+        if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
+          backoff = o_.watch_backoff_min;
+          reported = false;
+          live = true;
+          sink_.watching(true);
+          log::debug("trust change watch listening");
+          listen(c, why);
+          live = false;
+          sink_.watching(false);
+          if (stop_) break;
+          log::warn(
+              "trust change watch lost its connection; reads bypass the cache until it "
+              "reconnects",
+              {{"error", why}});
+          reported = true;
+        } else if (!stop_ && !reported) {
+          log::warn("trust change watch cannot connect; reads bypass the cache until it does",
+                    {{"error", why}});
+          reported = true;
+        }
+      } catch (const std::exception& e) {
+        if (live) {
+          try {
+            sink_.watching(false);
+          } catch (...) {
+          }
+        }
+        log::error("trust change watch failed; reads bypass the cache until it reconnects",
+                   {{"error", e.what()}});
         reported = true;
       }
       if (wait(-1, 0, Clock::now() + backoff) == Wait::stop) break;
