@@ -71,6 +71,9 @@ constexpr const char* kNotifySql = "SELECT pg_notify('docket_trust_changes', $1)
 constexpr std::chrono::seconds kWatchConnectTimeout{10};
 // The watch connection's application_name (visible in pg_stat_activity).
 constexpr const char* kWatchApplicationName = "docket-trust-watch";
+// How long a pool connection waits to be established or re-established (libpq's
+// connect_timeout; a connection string that sets its own wins).
+constexpr const char* kPoolConnectTimeoutSeconds = "10";
 
 std::string notify_payload(std::string_view gun) {
   if (kGunPayloadPrefix.size() + gun.size() > kMaxNotifyPayload) return "*";
@@ -95,6 +98,13 @@ class Res {
   explicit Res(PGresult* r) : r_(r) {}
   ~Res() { PQclear(r_); }
   Res(Res&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  Res& operator=(Res&& o) noexcept {
+    if (this != &o) {
+      PQclear(r_);
+      r_ = std::exchange(o.r_, nullptr);
+    }
+    return *this;
+  }
   Res(const Res&) = delete;
   PGresult* get() const { return r_; }
   int rows() const { return PQntuples(r_); }
@@ -161,6 +171,43 @@ void check(Conn& c, const Res& r, std::string_view what) {
 void exec(Conn& c, const char* sql) {
   Res r(PQexec(c.pg, sql));
   check(c, r, sql);
+}
+
+// Re-establishes a pool connection PostgreSQL has dropped (a server restart, a failover,
+// pg_terminate_backend, an idle-session timeout). libpq never reconnects by itself: without
+// this, every connection of the pool stayed broken after the database came back and the
+// server answered 500s until restarted. False when the database is still unreachable.
+bool reconnect(Conn& c) {
+  PQreset(c.pg);
+  if (PQstatus(c.pg) != CONNECTION_OK) return false;
+  PQclear(PQexec(c.pg, "SET client_min_messages = warning"));
+  log::info("trust storage reconnected to PostgreSQL");
+  return true;
+}
+
+// True when `r`, the first statement of an operation, failed because the connection had
+// been dropped while idle in the pool, and the connection is back: that statement is then
+// run again. Only first statements are: a dropped connection did nothing for them (a read,
+// BEGIN, an idempotent insert), where a statement later in a transaction may have been cut
+// off mid-commit, and its error goes to the caller.
+bool dropped_and_back(Conn& c, const Res& r) {
+  auto st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return false;
+  return PQstatus(c.pg) == CONNECTION_BAD && reconnect(c);
+}
+
+// The first statement of an operation, once more on a re-established connection when the
+// pooled one had been dropped (see dropped_and_back).
+Res run_first(Conn& c, const char* sql, std::initializer_list<std::string_view> params) {
+  auto r = run(c, sql, params);
+  if (dropped_and_back(c, r)) r = run(c, sql, params);
+  return r;
+}
+
+void begin(Conn& c) {
+  Res r(PQexec(c.pg, "BEGIN"));
+  if (dropped_and_back(c, r)) r = Res(PQexec(c.pg, "BEGIN"));
+  check(c, r, "BEGIN");
 }
 
 constexpr const char* kRecordCols = "gun, role, version, sha256, data, created_at";
@@ -371,24 +418,42 @@ class PgWatch final : public ChangeWatch {
     auto backoff = o_.watch_backoff_min;
     bool reported = false;  // a failure was logged since the last working connection
     while (!stop_) {
-      Conn c;
-      std::string why;
-      if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
-        backoff = o_.watch_backoff_min;
-        reported = false;
-        sink_.watching(true);
-        log::debug("trust change watch listening");
-        listen(c, why);
-        sink_.watching(false);
-        if (stop_) break;
-        log::warn(
-            "trust change watch lost its connection; reads bypass the cache until it "
-            "reconnects",
-            {{"error", why}});
-        reported = true;
-      } else if (!stop_ && !reported) {
-        log::warn("trust change watch cannot connect; reads bypass the cache until it does",
-                  {{"error", why}});
+      // An exception (out of memory in a sink, say) must neither end the process, as one
+      // leaving a thread does (std::terminate), nor leave the sink caching without a watch:
+      // it counts as a lost connection.
+      bool live = false;
+      try {
+        Conn c;
+        std::string why;
+        if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
+          backoff = o_.watch_backoff_min;
+          reported = false;
+          live = true;
+          sink_.watching(true);
+          log::debug("trust change watch listening");
+          listen(c, why);
+          live = false;
+          sink_.watching(false);
+          if (stop_) break;
+          log::warn(
+              "trust change watch lost its connection; reads bypass the cache until it "
+              "reconnects",
+              {{"error", why}});
+          reported = true;
+        } else if (!stop_ && !reported) {
+          log::warn("trust change watch cannot connect; reads bypass the cache until it does",
+                    {{"error", why}});
+          reported = true;
+        }
+      } catch (const std::exception& e) {
+        if (live) {
+          try {
+            sink_.watching(false);
+          } catch (...) {
+          }
+        }
+        log::error("trust change watch failed; reads bypass the cache until it reconnects",
+                   {{"error", e.what()}});
         reported = true;
       }
       if (wait(-1, 0, Clock::now() + backoff) == Wait::stop) break;
@@ -425,8 +490,8 @@ class PostgresStorage final : public Storage {
 
   Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "BEGIN");
+      auto c = lease();
+      begin(*c);
       try {
         auto lock = run(*c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {gun});
         check(*c, lock, "locking gun");
@@ -510,13 +575,13 @@ class PostgresStorage final : public Storage {
         skip += '"';
       }
       skip += '}';
-      auto c = pool_.acquire();
-      auto r = run(*c,
-                   "SELECT DISTINCT ON (role) gun, role, version, sha256, "
-                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, "
-                   "CASE WHEN role = ANY($2::text[]) THEN 0::bigint ELSE created_at END "
-                   "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
-                   {gun, skip});
+      auto c = lease();
+      auto r = run_first(*c,
+                         "SELECT DISTINCT ON (role) gun, role, version, sha256, "
+                         "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, "
+                         "CASE WHEN role = ANY($2::text[]) THEN 0::bigint ELSE created_at END "
+                         "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
+                         {gun, skip});
       check(*c, r, "reading metadata");
       std::vector<MetaRecord> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
@@ -526,8 +591,8 @@ class PostgresStorage final : public Storage {
 
   Status delete_gun(std::string_view gun) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "BEGIN");
+      auto c = lease();
+      begin(*c);
       try {
         check(*c, run(*c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {gun}),
               "locking gun");
@@ -562,12 +627,13 @@ class PostgresStorage final : public Storage {
       } else {
         sql += " AND id > $3 ORDER BY id ASC LIMIT $4";
       }
-      auto c = pool_.acquire();
+      auto c = lease();
       const std::string filter = q.gun ? "1" : "";
       const std::string g = q.gun.value_or("");
-      auto r = run(*c, sql.c_str(),
-                   {filter, g, std::to_string(q.backward ? q.before_id.value_or(0) : q.after_id),
-                    std::to_string(q.limit)});
+      auto r =
+          run_first(*c, sql.c_str(),
+                    {filter, g, std::to_string(q.backward ? q.before_id.value_or(0) : q.after_id),
+                     std::to_string(q.limit)});
       check(*c, r, "reading changefeed");
       std::vector<Change> out;
       for (int i = 0; i < r.rows(); ++i) {
@@ -587,11 +653,11 @@ class PostgresStorage final : public Storage {
 
   Result<std::vector<ServerKey>> server_keys(std::string_view gun, std::string_view role) override {
     return guarded([&]() -> Result<std::vector<ServerKey>> {
-      auto c = pool_.acquire();
-      auto r = run(*c,
-                   "SELECT gun, role, key_id, public_json, created_at FROM server_keys "
-                   "WHERE gun = $1 AND role = $2 ORDER BY seq ASC",
-                   {gun, role});
+      auto c = lease();
+      auto r = run_first(*c,
+                         "SELECT gun, role, key_id, public_json, created_at FROM server_keys "
+                         "WHERE gun = $1 AND role = $2 ORDER BY seq ASC",
+                         {gun, role});
       check(*c, r, "reading server keys");
       std::vector<ServerKey> out;
       for (int i = 0; i < r.rows(); ++i)
@@ -603,12 +669,13 @@ class PostgresStorage final : public Storage {
 
   Status add_server_key(const ServerKey& k) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
+      auto c = lease();
       auto created = to_ns(k.created == TimePoint{} ? now() : k.created);
-      auto r = run(*c,
-                   "INSERT INTO server_keys (gun, role, key_id, public_json, created_at) "
-                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gun, role, key_id) DO NOTHING",
-                   {k.gun, k.role, k.key_id, k.public_json, std::to_string(created)});
+      // Idempotent (ON CONFLICT DO NOTHING), so run again after a dropped connection too.
+      auto r = run_first(*c,
+                         "INSERT INTO server_keys (gun, role, key_id, public_json, created_at) "
+                         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gun, role, key_id) DO NOTHING",
+                         {k.gun, k.role, k.key_id, k.public_json, std::to_string(created)});
       check(*c, r, "adding server key");
       return {};
     });
@@ -616,18 +683,32 @@ class PostgresStorage final : public Storage {
 
   Status check_health() override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "SELECT 1");
+      auto c = lease();
+      check(*c, run_first(*c, "SELECT 1", {}), "SELECT 1");
       return {};
     });
   }
 
  private:
+  // A pool connection ready for a new operation: one known to be broken (its last
+  // operation failed with the connection) is re-established first, and one left inside a
+  // transaction (it never should be) is rolled back. A failed re-establishment leaves it
+  // broken: the operation then fails with the connection's error and the next one retries.
+  detail::Pool<Conn>::Lease lease() {
+    auto c = pool_.acquire();
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+      reconnect(*c);
+    } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+      Res r(PQexec(c->pg, "ROLLBACK"));
+    }
+    return c;
+  }
+
   Result<std::optional<MetaRecord>> one(const char* sql,
                                         std::initializer_list<std::string_view> params) {
     return guarded([&]() -> Result<std::optional<MetaRecord>> {
-      auto c = pool_.acquire();
-      auto r = run(*c, sql, params);
+      auto c = lease();
+      auto r = run_first(*c, sql, params);
       check(*c, r, "reading metadata");
       if (r.rows() == 0) return std::optional<MetaRecord>();
       return std::optional<MetaRecord>(read_record(r, 0));
@@ -641,7 +722,10 @@ class PostgresStorage final : public Storage {
 
 Result<std::unique_ptr<Conn>> connect(const std::string& conninfo) {
   auto c = std::make_unique<Conn>();
-  c->pg = PQconnectdb(conninfo.c_str());
+  // connect_timeout first: keywords the connection string sets come later and win.
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* vals[] = {kPoolConnectTimeoutSeconds, conninfo.c_str(), nullptr};
+  c->pg = PQconnectdbParams(keys, vals, 1);
   if (PQstatus(c->pg) != CONNECTION_OK) return std::unexpected(pg_error(c->pg, "connecting"));
   PQclear(PQexec(c->pg, "SET client_min_messages = warning"));
   return c;
