@@ -247,9 +247,13 @@ using SyncPool = WorkerPool;
 // commit has little left to wait for.
 //
 // Large uploads on a durable driver switch to O_DIRECT once kDirectAfter bytes have come
-// through this writer: bytes are gathered into a 4 KiB-aligned staging buffer and each full
-// one is written straight from it by a thread of the driver's data-write pool, while the
-// caller fills the other buffer. The disk then reads the bytes from our buffer (no copy
+// through this writer: bytes are gathered into a 4 KiB-aligned staging buffer and written
+// straight from it by a thread of the driver's data-write pool, one write in flight per
+// writer, while the caller fills the rest of that buffer or the other one. A write starts
+// when a buffer is full, or earlier, as soon as the previous write has finished and at
+// least kEarlyWriteBytes are staged: the disk never idles while bytes wait, and a request
+// ends with about one write's worth left for flush() to write while its client waits
+// (rather than up to a whole buffer). The disk then reads the bytes from our buffer (no copy
 // into fresh page-cache pages, which was half of the server's CPU for a 256 MiB PUT), the
 // disk works while the next piece is received, and there is no dirty page cache to throttle
 // or flush at commit. O_DIRECT needs aligned offsets: the bytes up to the next 4 KiB
