@@ -219,6 +219,7 @@ TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
   auto lower = put(kGun, {{"targets", 2, "t2"}});
   ASSERT_FALSE(lower);
   EXPECT_EQ(lower.error().code, "version");
+  EXPECT_NE(lower.error().message.find("stored v3"), std::string::npos) << lower.error().message;
   // The store is still writable after a refused update.
   EXPECT_TRUE(put(kGun, {{"targets", 4, "t4"}}));
 }
