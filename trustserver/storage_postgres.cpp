@@ -150,19 +150,6 @@ Res run(Conn& c, const char* sql, std::initializer_list<std::string_view> params
                           lens.data(), fmts.data(), binary_result ? 1 : 0));
 }
 
-// Same, with one binary (bytea) parameter at position `bin` (0-based).
-Res run_with_blob(Conn& c, const char* sql, const std::vector<std::string>& params, int bin) {
-  std::vector<const char*> vals;
-  std::vector<int> lens, fmts;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    vals.push_back(params[i].data());
-    lens.push_back(static_cast<int>(params[i].size()));
-    fmts.push_back(static_cast<int>(i) == bin ? 1 : 0);
-  }
-  return Res(PQexecParams(c.pg, sql, static_cast<int>(vals.size()), nullptr, vals.data(),
-                          lens.data(), fmts.data(), 1));
-}
-
 void check(Conn& c, const Res& r, std::string_view what) {
   auto st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) raise(pg_error(c.pg, what));
@@ -488,51 +475,32 @@ class PostgresStorage final : public Storage {
 
   std::string_view backend() const override { return "postgres"; }
 
+  // One publish is two round trips: the whole transaction but its end goes as one libpq
+  // pipeline (BEGIN, the GUN's advisory lock, per role an insert that also checks the VERSION
+  // rule, the timestamp's changefeed record, the notification), then COMMIT, or ROLLBACK
+  // when a role lost. Statements in a pipeline still run one after another, each (READ
+  // COMMITTED) on a snapshot taken after the previous one finished, so every insert sees
+  // all commits made before this transaction got the lock, as separate round trips did.
   Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
     return guarded([&]() -> Status {
       auto c = lease();
-      begin(*c);
-      try {
-        auto lock = run(*c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {gun});
-        check(*c, lock, "locking gun");
-        const auto ts = std::to_string(to_ns(now()));
-        for (const auto& u : updates) {
-          auto max = run(*c, "SELECT MAX(version) FROM tuf_files WHERE gun = $1 AND role = $2",
-                         {gun, u.role});
-          check(*c, max, "reading versions");
-          if (!max.null(0, 0) && max.i64(0, 0) >= u.version) {
-            auto stored = max.i64(0, 0);
-            exec(*c, "ROLLBACK");
-            return std::unexpected(version_conflict(gun, u.role, u.version, stored));
-          }
-          const auto sum = u.sha256.empty() ? sha256_hex(u.data) : u.sha256;
-          auto ins = run_with_blob(
-              *c,
-              "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "
-              "VALUES ($1, $2, $3, $4, $5, $6)",
-              {std::string(gun), u.role, std::to_string(u.version), sum, u.data, ts}, 4);
-          if (PQresultStatus(ins.get()) != PGRES_COMMAND_OK) {
-            if (ins.sqlstate() == "23505") {  // unique_violation: lost a race
-              exec(*c, "ROLLBACK");
-              return std::unexpected(version_conflict(gun, u.role, u.version, u.version));
-            }
-            raise(pg_error(c->pg, "inserting metadata"));
-          }
-          if (u.role == "timestamp") {
-            auto feed = run(*c,
-                            "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
-                            "VALUES ($1, $2, $3, $4, 'update')",
-                            {ts, gun, std::to_string(u.version), sum});
-            check(*c, feed, "writing changefeed");
-          }
+      const auto ts = std::to_string(to_ns(now()));
+      std::vector<std::string> sums;
+      sums.reserve(updates.size());
+      for (const auto& u : updates)
+        sums.push_back(u.sha256.empty() ? sha256_hex(u.data) : u.sha256);
+      for (int attempt = 0;; ++attempt) {
+        auto out = write_pipelined(*c, gun, updates, sums, ts);
+        // BEGIN failed on a connection dropped while idle: nothing was done; once more on a
+        // re-established one (see dropped_and_back).
+        if (out.dropped_at_begin && attempt == 0 && reconnect(*c)) continue;
+        if (out.committable) {
+          exec(*c, "COMMIT");
+          return {};
         }
-        check(*c, run(*c, kNotifySql, {notify_payload(gun)}), "notifying the change");
-        exec(*c, "COMMIT");
-      } catch (...) {
-        Res r(PQexec(c->pg, "ROLLBACK"));
-        throw;
+        if (PQstatus(c->pg) == CONNECTION_OK) Res r(PQexec(c->pg, "ROLLBACK"));
+        return std::unexpected(std::move(out.error));
       }
-      return {};
     });
   }
 
@@ -690,13 +658,145 @@ class PostgresStorage final : public Storage {
   }
 
  private:
+  struct PipelineOutcome {
+    bool committable = false;       // every statement succeeded: COMMIT
+    bool dropped_at_begin = false;  // the connection was gone before BEGIN ran
+    Error error;                    // otherwise: "version" or "storage"
+  };
+
+  // Sends update_many's statements as one pipeline and reads their results; the
+  // transaction is left open (or aborted) for the caller to end.
+  PipelineOutcome write_pipelined(Conn& c, std::string_view gun,
+                                  const std::vector<MetaUpdate>& updates,
+                                  const std::vector<std::string>& sums, const std::string& ts) {
+    PipelineOutcome out;
+    auto fail = [&](std::string_view what, const char* msg) {
+      std::string m = msg ? msg : "";
+      while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+      out.error = Error{Fault::local, "storage", "postgres: " + std::string(what) + ": " + m};
+      return out;
+    };
+    if (!PQenterPipelineMode(c.pg)) return fail("starting the update", PQerrorMessage(c.pg));
+    const std::string g(gun);
+    bool sent = send(c, "BEGIN", {}) &&
+                send(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {g});
+    for (std::size_t i = 0; sent && i < updates.size(); ++i) {
+      const auto& u = updates[i];
+      const auto v = std::to_string(u.version);
+      // The stored maximum (NULL: none) and whether the row went in: it does only when its
+      // version is greater than every stored version of the role (Notary's VERSION rule).
+      sent = send(c,
+                  "WITH stored AS (SELECT MAX(version) AS v FROM tuf_files "
+                  "WHERE gun = $1 AND role = $2), "
+                  "ins AS (INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "
+                  "SELECT $1, $2, $3::bigint, $4, $5::bytea, $6::bigint FROM stored "
+                  "WHERE stored.v IS NULL OR stored.v < $3::bigint RETURNING 1) "
+                  "SELECT stored.v, (SELECT count(*) FROM ins) FROM stored",
+                  {g, u.role, v, sums[i], u.data, ts}, 4);
+      if (sent && u.role == "timestamp")
+        sent = send(c,
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
+                    "VALUES ($1, $2, $3, $4, 'update')",
+                    {ts, g, v, sums[i]});
+    }
+    if (sent) sent = send(c, kNotifySql, {notify_payload(gun)});
+    if (sent) sent = PQpipelineSync(c.pg) == 1;
+    if (!sent) {
+      // Whatever was queued runs up to a sync (the caller rolls it back); a connection
+      // still in pipeline mode after this is re-established by the next lease().
+      auto o = fail("sending the update", PQerrorMessage(c.pg));
+      if (PQstatus(c.pg) == CONNECTION_OK && PQpipelineSync(c.pg) == 1) drain(c);
+      PQexitPipelineMode(c.pg);
+      return o;
+    }
+    std::vector<Res> results;
+    const bool synced = drain(c, &results);
+    PQexitPipelineMode(c.pg);
+    // results: BEGIN, lock, per update its insert (+ changefeed for the timestamp), notify.
+    std::size_t at = 0;
+    auto next = [&]() -> const Res* { return at < results.size() ? &results[at++] : nullptr; };
+    auto ok = [](const Res* r) {
+      auto st = r ? PQresultStatus(r->get()) : PGRES_FATAL_ERROR;
+      return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    };
+    auto message = [&](const Res* r) {
+      return r && PQresultStatus(r->get()) == PGRES_FATAL_ERROR ? PQresultErrorMessage(r->get())
+                                                                : PQerrorMessage(c.pg);
+    };
+    const Res* r = next();
+    if (!ok(r)) {
+      out.dropped_at_begin = PQstatus(c.pg) == CONNECTION_BAD;
+      return fail("BEGIN", message(r));
+    }
+    if (r = next(); !ok(r)) return fail("locking gun", message(r));
+    for (const auto& u : updates) {
+      r = next();
+      if (!ok(r)) {
+        if (r && r->sqlstate() == "23505") {  // unique_violation: lost a race
+          out.error = version_conflict(gun, u.role, u.version, u.version);
+          return out;
+        }
+        return fail("inserting metadata", message(r));
+      }
+      if (r->rows() != 1) return fail("inserting metadata", "no result row");
+      if (r->i64(0, 1) != 1) {
+        out.error = version_conflict(gun, u.role, u.version, r->null(0, 0) ? 0 : r->i64(0, 0));
+        return out;
+      }
+      if (u.role == "timestamp") {
+        if (r = next(); !ok(r)) return fail("writing changefeed", message(r));
+      }
+    }
+    if (r = next(); !ok(r)) return fail("notifying the change", message(r));
+    if (!synced) return fail("updating", PQerrorMessage(c.pg));
+    out.committable = true;
+    return out;
+  }
+
+  // Queues one statement of a pipeline (text parameters, binary results; parameter `bin`,
+  // if any, binary).
+  static bool send(Conn& c, const char* sql, const std::vector<std::string>& params, int bin = -1) {
+    std::vector<const char*> vals;
+    std::vector<int> lens, fmts;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      vals.push_back(params[i].data());
+      lens.push_back(static_cast<int>(params[i].size()));
+      fmts.push_back(static_cast<int>(i) == bin ? 1 : 0);
+    }
+    return PQsendQueryParams(c.pg, sql, static_cast<int>(params.size()), nullptr, vals.data(),
+                             lens.data(), fmts.data(), 1) == 1;
+  }
+
+  // Reads a pipeline's results up to its sync, keeping each statement's result in `out`
+  // (statements after a failed one come back PGRES_PIPELINE_ABORTED). False when the
+  // connection failed or the pipeline ended before the sync.
+  static bool drain(Conn& c, std::vector<Res>* out = nullptr) {
+    int idle = 0;  // NULLs in a row: two mean nothing more is coming
+    for (;;) {
+      PGresult* r = PQgetResult(c.pg);
+      if (!r) {
+        if (PQstatus(c.pg) == CONNECTION_BAD || ++idle >= 2) return false;
+        continue;
+      }
+      idle = 0;
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        return true;
+      }
+      if (out)
+        out->emplace_back(r);
+      else
+        PQclear(r);
+    }
+  }
+
   // A pool connection ready for a new operation: one known to be broken (its last
   // operation failed with the connection) is re-established first, and one left inside a
   // transaction (it never should be) is rolled back. A failed re-establishment leaves it
   // broken: the operation then fails with the connection's error and the next one retries.
   detail::Pool<Conn>::Lease lease() {
     auto c = pool_.acquire();
-    if (PQstatus(c->pg) != CONNECTION_OK) {
+    if (PQstatus(c->pg) != CONNECTION_OK || PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
       reconnect(*c);
     } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
       Res r(PQexec(c->pg, "ROLLBACK"));

@@ -219,6 +219,7 @@ TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
   auto lower = put(kGun, {{"targets", 2, "t2"}});
   ASSERT_FALSE(lower);
   EXPECT_EQ(lower.error().code, "version");
+  EXPECT_NE(lower.error().message.find("stored v3"), std::string::npos) << lower.error().message;
   // The store is still writable after a refused update.
   EXPECT_TRUE(put(kGun, {{"targets", 4, "t4"}}));
 }
@@ -565,6 +566,47 @@ TEST_P(StorageConformance, PostgresReconnectsDroppedPoolConnections) {
   auto ts = store_->get_current(kGun, "timestamp");
   ASSERT_TRUE(ts && *ts);
   EXPECT_EQ((*ts)->data, "t2");
+}
+
+// A publish whose connection dies inside its transaction (here: while it waits for the GUN's
+// lock, which another session holds) fails with a storage error, stores nothing, is not
+// retried (its commit might have happened), and leaves the store usable.
+TEST_P(StorageConformance, PostgresConnectionLostMidPublishFailsCleanly) {
+  ASSERT_TRUE(put(kGun, {{"timestamp", 1, "t1"}}));
+  PGconn* admin = PQconnectdb(backend_->url().c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  auto q = [&](const std::string& sql) {
+    PGresult* r = PQexec(admin, sql.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(admin);
+    std::string v = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return v;
+  };
+  q("SELECT pg_advisory_lock(hashtextextended('" + kGun + "', 0))");
+  Status st;
+  std::thread publisher([&] { st = put(kGun, {{"timestamp", 2, "t2"}}); });
+  // Bounded wait for the publish to block on the lock, then end its session.
+  std::string waiting;
+  for (int i = 0; i < 1000 && waiting.empty(); ++i) {
+    waiting =
+        q("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+          "wait_event_type = 'Lock' AND wait_event = 'advisory'");
+    if (waiting.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(waiting.empty()) << "the publish never waited for the lock";
+  EXPECT_EQ(q("SELECT pg_terminate_backend(" + waiting + ", 10000)"), "t");
+  publisher.join();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "storage") << st.error().describe();
+  q("SELECT pg_advisory_unlock(hashtextextended('" + kGun + "', 0))");
+  PQfinish(admin);
+  auto ts = store_->get_current(kGun, "timestamp");
+  ASSERT_TRUE(ts && *ts) << (ts ? "" : ts.error().describe());
+  EXPECT_EQ((*ts)->version, 1);
+  EXPECT_TRUE(put(kGun, {{"timestamp", 2, "t2"}}));
+  auto feed = store_->changes({});
+  ASSERT_TRUE(feed);
+  EXPECT_EQ(feed->size(), 2u);  // v1 and the v2 that landed; nothing of the lost attempt
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StorageConformance, ::testing::Values("postgres"));
