@@ -316,6 +316,21 @@ TEST_F(RegistryHttp, ManifestErrors) {
   EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
             "MANIFEST_BLOB_UNKNOWN");
   EXPECT_EQ(put("t", m.dump()).status, 201u);
+  // A descriptor whose size disagrees with the stored content would fail every client's
+  // length check at pull time: refused, for blobs and for child manifests alike.
+  Json wrong = m;
+  wrong["config"]["size"] = 3;
+  r = put("w", wrong.dump());
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.error_code(), "MANIFEST_INVALID");
+  EXPECT_NE(r.body.find("declared as 3 bytes"), std::string::npos) << r.body;
+  const std::string child = Digest::of(m.dump()).str();
+  idx["manifests"] = Json::array({{{"mediaType", ct}, {"digest", child}, {"size", 1}}});
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_INVALID");
+  idx["manifests"][0]["size"] = m.dump().size();
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").status, 201u);
+  EXPECT_EQ(reg.get("/v2/m/manifests/w").error_code(), "MANIFEST_UNKNOWN");
 }
 
 TEST(RegistryHttpLimits, OversizeManifestGets413) {
@@ -342,7 +357,7 @@ TEST_F(RegistryHttp, IndexAndDockerSchema2) {
                                   {"size", ma.body.size()}},
                                  {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
                                   {"digest", b},
-                                  {"size", 1}}})}};
+                                  {"size", reg.get("/v2/multi/manifests/arm64").body.size()}}})}};
   auto r =
       reg.send({"PUT",
                 "/v2/multi/manifests/latest",
@@ -360,7 +375,7 @@ TEST_F(RegistryHttp, IndexAndDockerSchema2) {
       {"config",
        {{"mediaType", "application/vnd.docker.container.image.v1+json"},
         {"digest", cfg},
-        {"size", 15}}},
+        {"size", 14}}},
       {"layers", Json::array({{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
                                {"digest", layer},
                                {"size", 12}}})}};
@@ -600,7 +615,7 @@ TEST_F(RegistryHttp, ManifestAcceptNegotiation) {
             {"config",
              {{"mediaType", "application/vnd.docker.container.image.v1+json"},
               {"digest", cfg},
-              {"size", 15}}},
+              {"size", 14}}},
             {"layers", Json::array()}};
   ASSERT_EQ(reg.send({"PUT",
                       "/v2/acc/manifests/d2",
