@@ -202,6 +202,38 @@ TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
   EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
 }
 
+// A writer may hand the first part of a buffer to the disk while it keeps filling the rest
+// (the filesystem driver writes a staged megabyte as soon as the disk is idle): bytes
+// appended behind such a write, in pieces that leave the buffer unaligned, reach the file
+// intact at flush() and at sync().
+TEST_P(DriverConformance, BytesAppendedBehindAnEarlyWriteReadBackExactly) {
+  const std::size_t mib = 1024 * 1024;
+  std::string blob(10 * mib + 12'345, '\0');
+  std::uint64_t x = 0xd1b54a32d192ed03ull;
+  for (auto& ch : blob) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ch = static_cast<char>(x);
+  }
+  auto w = d->append("/early/data");
+  ASSERT_TRUE(w);
+  std::size_t off = 0;
+  auto put = [&](std::size_t n) {
+    ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, n)));
+    off += n;
+  };
+  put(4 * mib - 1);  // up to where large uploads switch to O_DIRECT (page cache so far)
+  put(1);
+  put(mib + 3 * 4096);  // nothing in flight: what is staged goes to the disk now
+  put(17);              // behind it, unaligned
+  put(3 * mib + 99);    // fills that buffer and spills into the other
+  ASSERT_TRUE((*w)->flush());
+  EXPECT_EQ(*d->get("/early/data", blob.size()), blob.substr(0, off));
+  put(mib + 1);
+  put(blob.size() - off);
+  ASSERT_TRUE((*w)->sync());
+  EXPECT_EQ(*d->get("/early/data", blob.size()), blob);
+}
+
 TEST_P(DriverConformance, RemoveTreeAndWalk) {
   ASSERT_TRUE(d->put("/w/a/1", "x"));
   ASSERT_TRUE(d->put("/w/a/2", "yy"));
