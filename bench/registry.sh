@@ -107,13 +107,21 @@ PY
 SMALL_D=sha256:$(sha256sum "$WORK/small.bin" | cut -d' ' -f1)
 BIG_D=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
 
+# client CMD...: runs a client whose CPU the bench reports (curl, skopeo), adding its user and
+# system CPU seconds (children included) to $WORK/client.cpu.
+client() {
+  local TIMEFORMAT='%3U %3S'
+  { time "$@" 2>&3; } 3>&2 2>>"$WORK/client.cpu"
+}
+client_cpu() { awk 'NF == 2 && $1 + 0 == $1 {s += $1 + $2} END {printf "%.3f", s}' "$WORK/client.cpu" 2>/dev/null || echo 0; }
+
 # Monolithic POST + PUT (works on both), returns seconds.
 push_blob() { # port repo file digest
   local loc; loc=$(curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
   case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
   case "$loc" in *\?*) loc="$loc&digest=$4";; *) loc="$loc?digest=$4";; esac
   local t0; t0=$(now)
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' -T "$3" "$loc")
+  code=$(client curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' -T "$3" "$loc")
   [ "$code" = 201 ] || { echo "push to $1 failed: $code" >&2; exit 1; }
   echo "$(now) - $t0" | bc -l
 }
@@ -121,16 +129,16 @@ push_chunked() { # port repo file digest: one PATCH per $WORK/big.chunk.* file (
   # One curl process per PATCH and nothing else (curl prints the next Location itself): the
   # row measures the servers, not process start-ups between the chunks.
   local loc t0 off=0 n=$((16 << 20)) code; t0=$(now)
-  loc=$(curl -s -o /dev/null -w '%header{location}' -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/")
+  loc=$(client curl -s -o /dev/null -w '%header{location}' -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/")
   for c in "$WORK"/big.chunk.*; do
     case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
-    loc=$(curl -s -o /dev/null -w '%header{location}' -X PATCH -H "Content-Range: $off-$(( off + n - 1 ))" \
+    loc=$(client curl -s -o /dev/null -w '%header{location}' -X PATCH -H "Content-Range: $off-$(( off + n - 1 ))" \
           -H 'Content-Type: application/octet-stream' -T "$c" "$loc")
     off=$(( off + n ))
   done
   case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
   case "$loc" in *\?*) loc="$loc&digest=$4";; *) loc="$loc?digest=$4";; esac
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$loc")
+  code=$(client curl -s -o /dev/null -w '%{http_code}' -X PUT "$loc")
   [ "$code" = 201 ] || { echo "chunked push to $1 failed: $code" >&2; exit 1; }
   echo "$(now) - $t0" | bc -l
 }
@@ -203,21 +211,24 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2
 # measure OP: runs "OP PORT RUN" RUNS times against each server, docket and distribution
 # alternating (so a change in the machine's load hits both columns alike); sets
 # M[d_OP]/M[r_OP] (median figure: seconds or MiB/s) and C[d_OP]/C[r_OP] (median server CPU
-# seconds). A function after_OP RUN, when defined, runs after both servers' run RUN.
-declare -A M C
+# seconds) and K[d_OP]/K[r_OP] (median CPU seconds of the clients it ran through client()).
+# A function after_OP RUN, when defined, runs after both servers' run RUN.
+declare -A M C K
 measure() {
   local op=$1 c0 f i s pid port
-  declare -A figs cpus
+  declare -A figs cpus clis
   for i in $(seq $RUNS); do
     for s in d r; do
       if [ $s = d ]; then pid=$DPID port=$DP; else pid=$RPID port=$RP; fi
+      : >"$WORK/client.cpu"
       c0=$(cpu $pid); f=$($op $port $i)
-      figs[$s]+="$f "; cpus[$s]+="$(echo "$(cpu $pid) - $c0" | bc -l) "
+      figs[$s]+="$f "; cpus[$s]+="$(echo "$(cpu $pid) - $c0" | bc -l) "; clis[$s]+="$(client_cpu) "
     done
     if declare -F after_$op >/dev/null; then after_$op $i; fi
   done
   for s in d r; do
     M[${s}_$op]=$(printf '%s\n' ${figs[$s]} | median); C[${s}_$op]=$(printf '%s\n' ${cpus[$s]} | median)
+    K[${s}_$op]=$(printf '%s\n' ${clis[$s]} | median)
   done
 }
 rate() { echo "$MIB / $("$@")" | bc -l; }
@@ -226,7 +237,7 @@ chunked() { rate push_chunked $1 bench/bigc$2 "$WORK/big.bin" $BIG_D; }
 big_get() { curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$1/v2/bench/big1/blobs/$BIG_D" | awk '{printf "%.1f", $1/1048576}'; }
 skopeo_push() { # port layout repo
   local t0; t0=$(now)
-  skopeo copy -q --dest-tls-verify=false "oci:$WORK/$2:v1" "docker://127.0.0.1:$1/$3:v1" >/dev/null
+  client skopeo copy -q --dest-tls-verify=false "oci:$WORK/$2:v1" "docker://127.0.0.1:$1/$3:v1" >/dev/null
   echo "$(now) - $t0" | bc -l
 }
 # The 256 MiB skopeo layouts: made before a run's first push, deleted with the layer each
@@ -251,6 +262,13 @@ for op in mono chunked big_get skbig skgz sk200 http200; do
   want $op && measure $op
   [ $op = chunked ] && rm -f "$WORK"/big.chunk.*  # 256 MiB of disk no longer needed
 done
+# What 17 curl runs cost by themselves (start, connect, one small request each), as in the
+# chunked row: client time no server can remove from it.
+CURLS=
+if want chunked; then
+  curls17() { local t0; t0=$(now); for _ in $(seq 17); do curl -s -o /dev/null "http://127.0.0.1:$DP/v2/"; done; echo "$(now) - $t0" | bc -l; }
+  CURLS=$(for i in $(seq $RUNS); do curls17; done | median)
+fi
 D[mono]=${M[d_mono]:-}; R[mono]=${M[r_mono]:-}; D[chunk]=${M[d_chunked]:-}; R[chunk]=${M[r_chunked]:-}
 D[bigget]=${M[d_big_get]:-}; R[bigget]=${M[r_big_get]:-}; D[skbig]=${M[d_skbig]:-}; R[skbig]=${M[r_skbig]:-}
 D[sk200]=${M[d_sk200]:-}; R[sk200]=${M[r_sk200]:-}
@@ -319,6 +337,46 @@ crow "256 MiB layer push, skopeo" skbig
 crow "256 MiB gzip layer push, skopeo" skgz
 crow "200 x 4 KiB layers, skopeo" sk200
 crow "200 x 4 KiB layers, HTTP x6" http200
+# The clients' own CPU, and what it leaves reachable: no run can take less wall time than
+# (client CPU + server CPU) / cores, however fast the server's part gets.
+NCPU=$(nproc)
+printf '\n%-44s %14s %14s\n' "client CPU seconds per operation (median)" "vs docket" "vs dist."
+krow() {
+  local d=${K[d_$2]:-} r=${K[r_$2]:-}
+  [ -n "$d" ] && [ -n "$r" ] || return 0
+  printf '%-44s %14.3f %14.3f\n' "$1" "$d" "$r"
+}
+krow "256 MiB monolithic PUT (curl)" mono
+krow "256 MiB chunked 16 MiB PATCH (17 curls)" chunked
+krow "256 MiB layer push (skopeo)" skbig
+krow "256 MiB gzip layer push (skopeo)" skgz
+krow "200 x 4 KiB layers (skopeo)" sk200
+# limit TITLE OP KIND: KIND rate (MiB/s) or secs.
+limit() {
+  local k=${K[d_$2]:-} c=${C[d_$2]:-} r=${M[r_$2]:-}
+  [ -n "$k" ] && [ -n "$c" ] && [ -n "$r" ] || return 0
+  local t; t=$(echo "($k + $c) / $NCPU" | bc -l)
+  if [ "$3" = rate ]; then
+    local f; f=$(echo "$MIB / $t" | bc -l)
+    printf '  %-42s <= %7.1f MiB/s = %5.2f x distribution' "$1" "$f" "$(ratio $f $r)"
+    if [ "$2" = mono ] && [ "$SHA" != "-" ]; then printf ', %4.2f x SHA-256' "$(ratio $f $SHA)"; fi
+    echo
+  else
+    printf '  %-42s >= %7.2f s    = %5.2f x distribution\n' "$1" "$t" "$(inv_ratio $t $r)"
+  fi
+}
+if [ ${#K[@]} -gt 0 ]; then
+  echo "CPU limit on these $NCPU cores, (client CPU + docket server CPU) / $NCPU, whatever the server does:"
+  limit "256 MiB monolithic PUT, curl" mono rate
+  limit "256 MiB chunked 16 MiB PATCH, curl" chunked rate
+  limit "256 MiB layer push, skopeo" skbig rate
+  limit "256 MiB gzip layer push, skopeo" skgz rate
+  limit "200 x 4 KiB layers, skopeo" sk200 secs
+fi
+if [ -n "$CURLS" ] && [ -n "${M[d_chunked]:-}" ]; then
+  printf 'chunked row: 17 curl runs alone (start, connect, a GET /v2/ each) take %.3f s; docket'"'"'s chunked push %.3f s\n' \
+    "$CURLS" "$(echo "$MIB / ${M[d_chunked]}" | bc -l)"
+fi
 echo
 echo "context: nginx 4 KiB static GET ${NGX_SMALL} req/s; nginx 256 MiB sendfile GET ${NGX_BIG} MiB/s; OpenSSL SHA-256 (16 KiB blocks, 1 core) ${SHA} MiB/s"
 if [ "$NGX_BIG" != "-" ] && [ -n "${D[bigget]}" ]; then echo "docket 256 MiB GET / nginx: $(ratio ${D[bigget]} $NGX_BIG)"; fi

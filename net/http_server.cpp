@@ -27,6 +27,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cassert>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -178,6 +179,7 @@ struct HttpServer::Impl {
   Impl(ServerOptions o, const Router& r) : opts(std::move(o)), router(r) {}
 
   awaitable<void> accept_loop();
+  awaitable<void> connection(Worker& w, tcp::socket sock, std::string remote);
   template <class Stream>
   awaitable<void> session(Worker& w, Stream& stream, std::string remote, bool is_tls);
   template <class Stream>
@@ -216,25 +218,30 @@ awaitable<void> HttpServer::Impl::accept_loop() {
     if (!ec) remote = ep.address().to_string();
     ++open;
     ++total;
-    if (tls) {
-      auto run = [this, &w, remote](tcp::socket s) -> awaitable<void> {
-        beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *tls);
-        co_await session(w, stream, remote, true);
-      };
-      asio::co_spawn(w.ctx, run(std::move(sock)), asio::detached);
-    } else {
-      auto run = [this, &w, remote](tcp::socket s) -> awaitable<void> {
-        beast::tcp_stream stream(std::move(s));
-        co_await session(w, stream, remote, false);
-      };
-      asio::co_spawn(w.ctx, run(std::move(sock)), asio::detached);
-    }
+    asio::co_spawn(w.ctx, connection(w, std::move(sock), std::move(remote)), asio::detached);
+  }
+}
+
+// A member coroutine, its arguments by value: the frame owns all it uses. co_spawn runs it
+// only after the accept loop has moved on (it posts first), and under a burst after the
+// loop has accepted more connections; a capturing lambda coroutine read its captures from
+// the dead lambda then, registering in another worker's connection list (a data race on
+// that std::list, which corrupted the heap) and copying a freed peer address.
+awaitable<void> HttpServer::Impl::connection(Worker& w, tcp::socket sock, std::string remote) {
+  if (tls) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *tls);
+    co_await session(w, stream, std::move(remote), true);
+  } else {
+    beast::tcp_stream stream(std::move(sock));
+    co_await session(w, stream, std::move(remote), false);
   }
 }
 
 template <class Stream>
 awaitable<void> HttpServer::Impl::session(Worker& w, Stream& stream, std::string remote,
                                           bool is_tls) {
+  // Worker::conns is touched only on its worker's thread.
+  assert(w.ctx.get_executor().running_in_this_thread());
   Conn conn;
   auto& lowest = beast::get_lowest_layer(stream);
   conn.cancel = [&lowest] {
@@ -360,17 +367,21 @@ awaitable<std::uint64_t> HttpServer::Impl::send_response(Stream& stream, Respons
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        // Bound the wait: a client that stops reading loses the connection.
+        // Bound the wait: a client that stops reading loses the connection. As in
+        // write_with_deadline, `armed` keeps a timer handler that was already queued when
+        // the wait ended from cancelling a later operation (or touching a closed socket).
         asio::steady_timer timer(sock.get_executor(), opts.write_timeout);
         auto timed_out = std::make_shared<bool>(false);
-        timer.async_wait([timed_out, &sock](boost::system::error_code e) {
-          if (!e) {
+        auto armed = std::make_shared<bool>(true);
+        timer.async_wait([timed_out, armed, &sock](boost::system::error_code e) {
+          if (!e && *armed) {
             *timed_out = true;
             boost::system::error_code ig;
             sock.cancel(ig);
           }
         });
         co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(use_awaitable, ec));
+        *armed = false;
         bool expired = *timed_out;
         timer.cancel();
         if (ec || expired) {

@@ -481,7 +481,8 @@ Status TrustService::refresh_timestamp(const std::string& gun) {
   auto ts = storage_.get_current(gun, "timestamp");
   auto snap = storage_.get_current(gun, "snapshot");
   auto root = storage_.get_current(gun, "root");
-  if (!ts || !snap || !root) return make_error(Fault::local, "storage", "reading current metadata");
+  for (const auto* r : {&ts, &snap, &root})
+    if (!*r) return std::unexpected(with_context(r->error(), "reading current metadata"));
   if (!ts->has_value() || !snap->has_value() || !root->has_value()) return {};
   const auto now = docket::now();
   if (!timestamp_is_stale((*ts)->data, (*snap)->data, now, o_.timestamp_refresh_margin)) return {};

@@ -71,6 +71,9 @@ constexpr const char* kNotifySql = "SELECT pg_notify('docket_trust_changes', $1)
 constexpr std::chrono::seconds kWatchConnectTimeout{10};
 // The watch connection's application_name (visible in pg_stat_activity).
 constexpr const char* kWatchApplicationName = "docket-trust-watch";
+// How long a pool connection waits to be established or re-established (libpq's
+// connect_timeout; a connection string that sets its own wins).
+constexpr const char* kPoolConnectTimeoutSeconds = "10";
 
 std::string notify_payload(std::string_view gun) {
   if (kGunPayloadPrefix.size() + gun.size() > kMaxNotifyPayload) return "*";
@@ -95,6 +98,13 @@ class Res {
   explicit Res(PGresult* r) : r_(r) {}
   ~Res() { PQclear(r_); }
   Res(Res&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  Res& operator=(Res&& o) noexcept {
+    if (this != &o) {
+      PQclear(r_);
+      r_ = std::exchange(o.r_, nullptr);
+    }
+    return *this;
+  }
   Res(const Res&) = delete;
   PGresult* get() const { return r_; }
   int rows() const { return PQntuples(r_); }
@@ -140,19 +150,6 @@ Res run(Conn& c, const char* sql, std::initializer_list<std::string_view> params
                           lens.data(), fmts.data(), binary_result ? 1 : 0));
 }
 
-// Same, with one binary (bytea) parameter at position `bin` (0-based).
-Res run_with_blob(Conn& c, const char* sql, const std::vector<std::string>& params, int bin) {
-  std::vector<const char*> vals;
-  std::vector<int> lens, fmts;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    vals.push_back(params[i].data());
-    lens.push_back(static_cast<int>(params[i].size()));
-    fmts.push_back(static_cast<int>(i) == bin ? 1 : 0);
-  }
-  return Res(PQexecParams(c.pg, sql, static_cast<int>(vals.size()), nullptr, vals.data(),
-                          lens.data(), fmts.data(), 1));
-}
-
 void check(Conn& c, const Res& r, std::string_view what) {
   auto st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) raise(pg_error(c.pg, what));
@@ -161,6 +158,43 @@ void check(Conn& c, const Res& r, std::string_view what) {
 void exec(Conn& c, const char* sql) {
   Res r(PQexec(c.pg, sql));
   check(c, r, sql);
+}
+
+// Re-establishes a pool connection PostgreSQL has dropped (a server restart, a failover,
+// pg_terminate_backend, an idle-session timeout). libpq never reconnects by itself: without
+// this, every connection of the pool stayed broken after the database came back and the
+// server answered 500s until restarted. False when the database is still unreachable.
+bool reconnect(Conn& c) {
+  PQreset(c.pg);
+  if (PQstatus(c.pg) != CONNECTION_OK) return false;
+  PQclear(PQexec(c.pg, "SET client_min_messages = warning"));
+  log::info("trust storage reconnected to PostgreSQL");
+  return true;
+}
+
+// True when `r`, the first statement of an operation, failed because the connection had
+// been dropped while idle in the pool, and the connection is back: that statement is then
+// run again. Only first statements are: a dropped connection did nothing for them (a read,
+// BEGIN, an idempotent insert), where a statement later in a transaction may have been cut
+// off mid-commit, and its error goes to the caller.
+bool dropped_and_back(Conn& c, const Res& r) {
+  auto st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return false;
+  return PQstatus(c.pg) == CONNECTION_BAD && reconnect(c);
+}
+
+// The first statement of an operation, once more on a re-established connection when the
+// pooled one had been dropped (see dropped_and_back).
+Res run_first(Conn& c, const char* sql, std::initializer_list<std::string_view> params) {
+  auto r = run(c, sql, params);
+  if (dropped_and_back(c, r)) r = run(c, sql, params);
+  return r;
+}
+
+void begin(Conn& c) {
+  Res r(PQexec(c.pg, "BEGIN"));
+  if (dropped_and_back(c, r)) r = Res(PQexec(c.pg, "BEGIN"));
+  check(c, r, "BEGIN");
 }
 
 constexpr const char* kRecordCols = "gun, role, version, sha256, data, created_at";
@@ -371,24 +405,42 @@ class PgWatch final : public ChangeWatch {
     auto backoff = o_.watch_backoff_min;
     bool reported = false;  // a failure was logged since the last working connection
     while (!stop_) {
-      Conn c;
-      std::string why;
-      if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
-        backoff = o_.watch_backoff_min;
-        reported = false;
-        sink_.watching(true);
-        log::debug("trust change watch listening");
-        listen(c, why);
-        sink_.watching(false);
-        if (stop_) break;
-        log::warn(
-            "trust change watch lost its connection; reads bypass the cache until it "
-            "reconnects",
-            {{"error", why}});
-        reported = true;
-      } else if (!stop_ && !reported) {
-        log::warn("trust change watch cannot connect; reads bypass the cache until it does",
-                  {{"error", why}});
+      // An exception (out of memory in a sink, say) must neither end the process, as one
+      // leaving a thread does (std::terminate), nor leave the sink caching without a watch:
+      // it counts as a lost connection.
+      bool live = false;
+      try {
+        Conn c;
+        std::string why;
+        if (connect(c, why) && command(c, (std::string("LISTEN ") + kChannel).c_str(), why)) {
+          backoff = o_.watch_backoff_min;
+          reported = false;
+          live = true;
+          sink_.watching(true);
+          log::debug("trust change watch listening");
+          listen(c, why);
+          live = false;
+          sink_.watching(false);
+          if (stop_) break;
+          log::warn(
+              "trust change watch lost its connection; reads bypass the cache until it "
+              "reconnects",
+              {{"error", why}});
+          reported = true;
+        } else if (!stop_ && !reported) {
+          log::warn("trust change watch cannot connect; reads bypass the cache until it does",
+                    {{"error", why}});
+          reported = true;
+        }
+      } catch (const std::exception& e) {
+        if (live) {
+          try {
+            sink_.watching(false);
+          } catch (...) {
+          }
+        }
+        log::error("trust change watch failed; reads bypass the cache until it reconnects",
+                   {{"error", e.what()}});
         reported = true;
       }
       if (wait(-1, 0, Clock::now() + backoff) == Wait::stop) break;
@@ -423,51 +475,32 @@ class PostgresStorage final : public Storage {
 
   std::string_view backend() const override { return "postgres"; }
 
+  // One publish is two round trips: the whole transaction but its end goes as one libpq
+  // pipeline (BEGIN, the GUN's advisory lock, per role an insert that also checks the VERSION
+  // rule, the timestamp's changefeed record, the notification), then COMMIT, or ROLLBACK
+  // when a role lost. Statements in a pipeline still run one after another, each (READ
+  // COMMITTED) on a snapshot taken after the previous one finished, so every insert sees
+  // all commits made before this transaction got the lock, as separate round trips did.
   Status update_many(std::string_view gun, const std::vector<MetaUpdate>& updates) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "BEGIN");
-      try {
-        auto lock = run(*c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {gun});
-        check(*c, lock, "locking gun");
-        const auto ts = std::to_string(to_ns(now()));
-        for (const auto& u : updates) {
-          auto max = run(*c, "SELECT MAX(version) FROM tuf_files WHERE gun = $1 AND role = $2",
-                         {gun, u.role});
-          check(*c, max, "reading versions");
-          if (!max.null(0, 0) && max.i64(0, 0) >= u.version) {
-            auto stored = max.i64(0, 0);
-            exec(*c, "ROLLBACK");
-            return std::unexpected(version_conflict(gun, u.role, u.version, stored));
-          }
-          const auto sum = u.sha256.empty() ? sha256_hex(u.data) : u.sha256;
-          auto ins = run_with_blob(
-              *c,
-              "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "
-              "VALUES ($1, $2, $3, $4, $5, $6)",
-              {std::string(gun), u.role, std::to_string(u.version), sum, u.data, ts}, 4);
-          if (PQresultStatus(ins.get()) != PGRES_COMMAND_OK) {
-            if (ins.sqlstate() == "23505") {  // unique_violation: lost a race
-              exec(*c, "ROLLBACK");
-              return std::unexpected(version_conflict(gun, u.role, u.version, u.version));
-            }
-            raise(pg_error(c->pg, "inserting metadata"));
-          }
-          if (u.role == "timestamp") {
-            auto feed = run(*c,
-                            "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
-                            "VALUES ($1, $2, $3, $4, 'update')",
-                            {ts, gun, std::to_string(u.version), sum});
-            check(*c, feed, "writing changefeed");
-          }
+      auto c = lease();
+      const auto ts = std::to_string(to_ns(now()));
+      std::vector<std::string> sums;
+      sums.reserve(updates.size());
+      for (const auto& u : updates)
+        sums.push_back(u.sha256.empty() ? sha256_hex(u.data) : u.sha256);
+      for (int attempt = 0;; ++attempt) {
+        auto out = write_pipelined(*c, gun, updates, sums, ts);
+        // BEGIN failed on a connection dropped while idle: nothing was done; once more on a
+        // re-established one (see dropped_and_back).
+        if (out.dropped_at_begin && attempt == 0 && reconnect(*c)) continue;
+        if (out.committable) {
+          exec(*c, "COMMIT");
+          return {};
         }
-        check(*c, run(*c, kNotifySql, {notify_payload(gun)}), "notifying the change");
-        exec(*c, "COMMIT");
-      } catch (...) {
-        Res r(PQexec(c->pg, "ROLLBACK"));
-        throw;
+        if (PQstatus(c->pg) == CONNECTION_OK) Res r(PQexec(c->pg, "ROLLBACK"));
+        return std::unexpected(std::move(out.error));
       }
-      return {};
     });
   }
 
@@ -510,13 +543,13 @@ class PostgresStorage final : public Storage {
         skip += '"';
       }
       skip += '}';
-      auto c = pool_.acquire();
-      auto r = run(*c,
-                   "SELECT DISTINCT ON (role) gun, role, version, sha256, "
-                   "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, "
-                   "CASE WHEN role = ANY($2::text[]) THEN 0::bigint ELSE created_at END "
-                   "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
-                   {gun, skip});
+      auto c = lease();
+      auto r = run_first(*c,
+                         "SELECT DISTINCT ON (role) gun, role, version, sha256, "
+                         "CASE WHEN role = ANY($2::text[]) THEN NULL ELSE data END, "
+                         "CASE WHEN role = ANY($2::text[]) THEN 0::bigint ELSE created_at END "
+                         "FROM tuf_files WHERE gun = $1 ORDER BY role, version DESC",
+                         {gun, skip});
       check(*c, r, "reading metadata");
       std::vector<MetaRecord> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
@@ -526,8 +559,8 @@ class PostgresStorage final : public Storage {
 
   Status delete_gun(std::string_view gun) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "BEGIN");
+      auto c = lease();
+      begin(*c);
       try {
         check(*c, run(*c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {gun}),
               "locking gun");
@@ -562,12 +595,13 @@ class PostgresStorage final : public Storage {
       } else {
         sql += " AND id > $3 ORDER BY id ASC LIMIT $4";
       }
-      auto c = pool_.acquire();
+      auto c = lease();
       const std::string filter = q.gun ? "1" : "";
       const std::string g = q.gun.value_or("");
-      auto r = run(*c, sql.c_str(),
-                   {filter, g, std::to_string(q.backward ? q.before_id.value_or(0) : q.after_id),
-                    std::to_string(q.limit)});
+      auto r =
+          run_first(*c, sql.c_str(),
+                    {filter, g, std::to_string(q.backward ? q.before_id.value_or(0) : q.after_id),
+                     std::to_string(q.limit)});
       check(*c, r, "reading changefeed");
       std::vector<Change> out;
       for (int i = 0; i < r.rows(); ++i) {
@@ -587,11 +621,11 @@ class PostgresStorage final : public Storage {
 
   Result<std::vector<ServerKey>> server_keys(std::string_view gun, std::string_view role) override {
     return guarded([&]() -> Result<std::vector<ServerKey>> {
-      auto c = pool_.acquire();
-      auto r = run(*c,
-                   "SELECT gun, role, key_id, public_json, created_at FROM server_keys "
-                   "WHERE gun = $1 AND role = $2 ORDER BY seq ASC",
-                   {gun, role});
+      auto c = lease();
+      auto r = run_first(*c,
+                         "SELECT gun, role, key_id, public_json, created_at FROM server_keys "
+                         "WHERE gun = $1 AND role = $2 ORDER BY seq ASC",
+                         {gun, role});
       check(*c, r, "reading server keys");
       std::vector<ServerKey> out;
       for (int i = 0; i < r.rows(); ++i)
@@ -603,12 +637,13 @@ class PostgresStorage final : public Storage {
 
   Status add_server_key(const ServerKey& k) override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
+      auto c = lease();
       auto created = to_ns(k.created == TimePoint{} ? now() : k.created);
-      auto r = run(*c,
-                   "INSERT INTO server_keys (gun, role, key_id, public_json, created_at) "
-                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gun, role, key_id) DO NOTHING",
-                   {k.gun, k.role, k.key_id, k.public_json, std::to_string(created)});
+      // Idempotent (ON CONFLICT DO NOTHING), so run again after a dropped connection too.
+      auto r = run_first(*c,
+                         "INSERT INTO server_keys (gun, role, key_id, public_json, created_at) "
+                         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gun, role, key_id) DO NOTHING",
+                         {k.gun, k.role, k.key_id, k.public_json, std::to_string(created)});
       check(*c, r, "adding server key");
       return {};
     });
@@ -616,18 +651,164 @@ class PostgresStorage final : public Storage {
 
   Status check_health() override {
     return guarded([&]() -> Status {
-      auto c = pool_.acquire();
-      exec(*c, "SELECT 1");
+      auto c = lease();
+      check(*c, run_first(*c, "SELECT 1", {}), "SELECT 1");
       return {};
     });
   }
 
  private:
+  struct PipelineOutcome {
+    bool committable = false;       // every statement succeeded: COMMIT
+    bool dropped_at_begin = false;  // the connection was gone before BEGIN ran
+    Error error;                    // otherwise: "version" or "storage"
+  };
+
+  // Sends update_many's statements as one pipeline and reads their results; the
+  // transaction is left open (or aborted) for the caller to end.
+  PipelineOutcome write_pipelined(Conn& c, std::string_view gun,
+                                  const std::vector<MetaUpdate>& updates,
+                                  const std::vector<std::string>& sums, const std::string& ts) {
+    PipelineOutcome out;
+    auto fail = [&](std::string_view what, const char* msg) {
+      std::string m = msg ? msg : "";
+      while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+      out.error = Error{Fault::local, "storage", "postgres: " + std::string(what) + ": " + m};
+      return out;
+    };
+    if (!PQenterPipelineMode(c.pg)) return fail("starting the update", PQerrorMessage(c.pg));
+    const std::string g(gun);
+    bool sent = send(c, "BEGIN", {}) &&
+                send(c, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {g});
+    for (std::size_t i = 0; sent && i < updates.size(); ++i) {
+      const auto& u = updates[i];
+      const auto v = std::to_string(u.version);
+      // The stored maximum (NULL: none) and whether the row went in: it does only when its
+      // version is greater than every stored version of the role (Notary's VERSION rule).
+      sent = send(c,
+                  "WITH stored AS (SELECT MAX(version) AS v FROM tuf_files "
+                  "WHERE gun = $1 AND role = $2), "
+                  "ins AS (INSERT INTO tuf_files (gun, role, version, sha256, data, created_at) "
+                  "SELECT $1, $2, $3::bigint, $4, $5::bytea, $6::bigint FROM stored "
+                  "WHERE stored.v IS NULL OR stored.v < $3::bigint RETURNING 1) "
+                  "SELECT stored.v, (SELECT count(*) FROM ins) FROM stored",
+                  {g, u.role, v, sums[i], u.data, ts}, 4);
+      if (sent && u.role == "timestamp")
+        sent = send(c,
+                    "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
+                    "VALUES ($1, $2, $3, $4, 'update')",
+                    {ts, g, v, sums[i]});
+    }
+    if (sent) sent = send(c, kNotifySql, {notify_payload(gun)});
+    if (sent) sent = PQpipelineSync(c.pg) == 1;
+    if (!sent) {
+      // Whatever was queued runs up to a sync (the caller rolls it back); a connection
+      // still in pipeline mode after this is re-established by the next lease().
+      auto o = fail("sending the update", PQerrorMessage(c.pg));
+      if (PQstatus(c.pg) == CONNECTION_OK && PQpipelineSync(c.pg) == 1) drain(c);
+      PQexitPipelineMode(c.pg);
+      return o;
+    }
+    std::vector<Res> results;
+    const bool synced = drain(c, &results);
+    PQexitPipelineMode(c.pg);
+    // results: BEGIN, lock, per update its insert (+ changefeed for the timestamp), notify.
+    std::size_t at = 0;
+    auto next = [&]() -> const Res* { return at < results.size() ? &results[at++] : nullptr; };
+    auto ok = [](const Res* r) {
+      auto st = r ? PQresultStatus(r->get()) : PGRES_FATAL_ERROR;
+      return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    };
+    auto message = [&](const Res* r) {
+      return r && PQresultStatus(r->get()) == PGRES_FATAL_ERROR ? PQresultErrorMessage(r->get())
+                                                                : PQerrorMessage(c.pg);
+    };
+    const Res* r = next();
+    if (!ok(r)) {
+      out.dropped_at_begin = PQstatus(c.pg) == CONNECTION_BAD;
+      return fail("BEGIN", message(r));
+    }
+    if (r = next(); !ok(r)) return fail("locking gun", message(r));
+    for (const auto& u : updates) {
+      r = next();
+      if (!ok(r)) {
+        if (r && r->sqlstate() == "23505") {  // unique_violation: lost a race
+          out.error = version_conflict(gun, u.role, u.version, u.version);
+          return out;
+        }
+        return fail("inserting metadata", message(r));
+      }
+      if (r->rows() != 1) return fail("inserting metadata", "no result row");
+      if (r->i64(0, 1) != 1) {
+        out.error = version_conflict(gun, u.role, u.version, r->null(0, 0) ? 0 : r->i64(0, 0));
+        return out;
+      }
+      if (u.role == "timestamp") {
+        if (r = next(); !ok(r)) return fail("writing changefeed", message(r));
+      }
+    }
+    if (r = next(); !ok(r)) return fail("notifying the change", message(r));
+    if (!synced) return fail("updating", PQerrorMessage(c.pg));
+    out.committable = true;
+    return out;
+  }
+
+  // Queues one statement of a pipeline (text parameters, binary results; parameter `bin`,
+  // if any, binary).
+  static bool send(Conn& c, const char* sql, const std::vector<std::string>& params, int bin = -1) {
+    std::vector<const char*> vals;
+    std::vector<int> lens, fmts;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      vals.push_back(params[i].data());
+      lens.push_back(static_cast<int>(params[i].size()));
+      fmts.push_back(static_cast<int>(i) == bin ? 1 : 0);
+    }
+    return PQsendQueryParams(c.pg, sql, static_cast<int>(params.size()), nullptr, vals.data(),
+                             lens.data(), fmts.data(), 1) == 1;
+  }
+
+  // Reads a pipeline's results up to its sync, keeping each statement's result in `out`
+  // (statements after a failed one come back PGRES_PIPELINE_ABORTED). False when the
+  // connection failed or the pipeline ended before the sync.
+  static bool drain(Conn& c, std::vector<Res>* out = nullptr) {
+    int idle = 0;  // NULLs in a row: two mean nothing more is coming
+    for (;;) {
+      PGresult* r = PQgetResult(c.pg);
+      if (!r) {
+        if (PQstatus(c.pg) == CONNECTION_BAD || ++idle >= 2) return false;
+        continue;
+      }
+      idle = 0;
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        return true;
+      }
+      if (out)
+        out->emplace_back(r);
+      else
+        PQclear(r);
+    }
+  }
+
+  // A pool connection ready for a new operation: one known to be broken (its last
+  // operation failed with the connection) is re-established first, and one left inside a
+  // transaction (it never should be) is rolled back. A failed re-establishment leaves it
+  // broken: the operation then fails with the connection's error and the next one retries.
+  detail::Pool<Conn>::Lease lease() {
+    auto c = pool_.acquire();
+    if (PQstatus(c->pg) != CONNECTION_OK || PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
+      reconnect(*c);
+    } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+      Res r(PQexec(c->pg, "ROLLBACK"));
+    }
+    return c;
+  }
+
   Result<std::optional<MetaRecord>> one(const char* sql,
                                         std::initializer_list<std::string_view> params) {
     return guarded([&]() -> Result<std::optional<MetaRecord>> {
-      auto c = pool_.acquire();
-      auto r = run(*c, sql, params);
+      auto c = lease();
+      auto r = run_first(*c, sql, params);
       check(*c, r, "reading metadata");
       if (r.rows() == 0) return std::optional<MetaRecord>();
       return std::optional<MetaRecord>(read_record(r, 0));
@@ -641,7 +822,10 @@ class PostgresStorage final : public Storage {
 
 Result<std::unique_ptr<Conn>> connect(const std::string& conninfo) {
   auto c = std::make_unique<Conn>();
-  c->pg = PQconnectdb(conninfo.c_str());
+  // connect_timeout first: keywords the connection string sets come later and win.
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* vals[] = {kPoolConnectTimeoutSeconds, conninfo.c_str(), nullptr};
+  c->pg = PQconnectdbParams(keys, vals, 1);
   if (PQstatus(c->pg) != CONNECTION_OK) return std::unexpected(pg_error(c->pg, "connecting"));
   PQclear(PQexec(c->pg, "SET client_min_messages = warning"));
   return c;

@@ -328,6 +328,38 @@ TEST_F(ServerTest, TlsFromCertAndKeyFiles) {
   EXPECT_EQ(out.find("hi"), std::string::npos);
 }
 
+// Each connection's coroutine must own what it uses (its worker, the peer's address): it
+// first runs after the accept loop has moved on to the next connection. A session that read
+// them from the accept loop's per-iteration state (a capturing lambda coroutine, whose
+// captures die with the lambda) registered in another worker's connection list, a data race
+// that corrupted the heap under connection bursts (a SIGABRT seen in bench/trust.sh), and
+// copied a peer address the accept loop had already freed. An IPv4-mapped IPv6 loopback
+// address is too long for std::string's inline buffer, so a freed copy is never mistaken
+// for a live one (ASan reports the read; without ASan the bytes are the allocator's).
+TEST_F(ServerTest, EachConnectionKeepsItsOwnPeerAddressAndWorker) {
+  router.add(http::verb::get, "/remote", "remote",
+             [](Request& q, Response& r) { r.set(200, "text/plain", q.remote_address); });
+  ServerOptions o;
+  o.host = "::ffff:127.0.0.1";
+  start(o);
+  // Sequential connections, then a burst of concurrent ones (the accept loop runs ahead of
+  // the sessions it starts on the other worker).
+  for (int i = 0; i < 8; ++i) {
+    auto s = connect();
+    auto res = send(s, {http::verb::get, "/remote", 11});
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "::ffff:127.0.0.1");
+  }
+  std::vector<tcp::socket> burst;
+  for (int i = 0; i < 64; ++i) burst.push_back(connect());
+  for (auto& s : burst) {
+    auto res = send(s, {http::verb::get, "/remote", 11});
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "::ffff:127.0.0.1");
+  }
+  EXPECT_EQ(server->stats().connections_total, 72u);
+}
+
 TEST_F(ServerTest, StartFailsCleanlyOnBadTlsFilesAndBadAddress) {
   ServerOptions o;
   o.port = 0;

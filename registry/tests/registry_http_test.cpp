@@ -170,6 +170,28 @@ TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
   }
 }
 
+// A final PUT with a multi-megabyte body (partly staged in the driver's O_DIRECT buffers
+// when its body ends), committed with another algorithm than the session hashes with: the
+// server rereads the upload file, which must hold that body too.
+TEST_F(RegistryHttp, LargeFinalChunkCommittedWithAnotherAlgorithm) {
+  std::string blob(9 * 1024 * 1024 + 77, '\0');
+  std::uint64_t x = 0x2545f4914f6cdd1dull;
+  for (auto& ch : blob) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ch = static_cast<char>(x);
+  }
+  const std::string d512 = Digest::of(blob, HashAlgorithm::sha512).str();
+  auto s = reg.send({"POST", "/v2/big/mixed/blobs/uploads/"});  // hashes sha256
+  ASSERT_EQ(s.status, 202u);
+  std::string loc = upload_path(s);
+  const std::size_t cut = 4 * 1024 * 1024;
+  ASSERT_EQ(reg.send({"PATCH", loc, blob.substr(0, cut)}).status, 202u);
+  auto put = reg.send({"PUT", loc + "?digest=" + d512, blob.substr(cut)});
+  ASSERT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(put.header("docker-content-digest"), d512);
+  EXPECT_EQ(reg.get("/v2/big/mixed/blobs/" + d512).body, blob);
+}
+
 TEST_F(RegistryHttp, PutWithWrongDigestKeepsUploadAndUnknownUploads) {
   auto s = reg.send({"POST", "/v2/r/blobs/uploads/"});
   std::string loc = upload_path(s);

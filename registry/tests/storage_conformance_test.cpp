@@ -160,6 +160,48 @@ TEST_P(DriverConformance, LargeAppendsInOddPiecesReadBackExactly) {
   EXPECT_EQ(*d->get("/big/data", blob.size()), blob);
 }
 
+// The pattern of a chunked upload of PATCHes that are multiples of 4 MiB (the filesystem
+// driver's O_DIRECT buffer): each request ends exactly at a buffer boundary and is flushed,
+// the next continues, and the file holds every byte at each flush, after a reopen and after
+// sync().
+TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
+  const std::size_t mib = 1024 * 1024;
+  std::string blob(26 * mib + 3, '\0');
+  std::uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (auto& ch : blob) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ch = static_cast<char>(x);
+  }
+  auto w = d->append("/chunked/data");
+  ASSERT_TRUE(w);
+  std::size_t off = 0;
+  // request: one body of `len` bytes arriving in `piece`-byte reads, then flush().
+  auto request = [&](std::size_t len, std::size_t piece) {
+    for (std::size_t end = off + len; off < end;) {
+      std::size_t n = std::min(piece, end - off);
+      ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, n)));
+      off += n;
+    }
+    ASSERT_TRUE((*w)->flush());
+    ASSERT_EQ((*w)->size(), off);
+    EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob.substr(0, off));
+  };
+  request(8 * mib, mib);      // ends with a full buffer
+  request(4 * mib, 4 * mib);  // one read of exactly one buffer
+  request(9 * mib, 9 * mib);  // one read larger than both buffers
+  w->reset();
+  w = d->append("/chunked/data");  // as after a restart
+  ASSERT_TRUE(w);
+  ASSERT_EQ((*w)->size(), off);
+  request(4 * mib, 65'536);
+  for (std::size_t end = blob.size(); off < end; off += std::min<std::size_t>(mib, end - off))
+    ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, std::min(mib, end - off))));
+  ASSERT_TRUE((*w)->sync());  // straight after the writes, no flush() first
+  EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
+  w->reset();
+  EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
+}
+
 TEST_P(DriverConformance, RemoveTreeAndWalk) {
   ASSERT_TRUE(d->put("/w/a/1", "x"));
   ASSERT_TRUE(d->put("/w/a/2", "yy"));

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -218,6 +219,7 @@ TEST_P(StorageConformance, StaleVersionFailsTheWholeUpdateWithVersion) {
   auto lower = put(kGun, {{"targets", 2, "t2"}});
   ASSERT_FALSE(lower);
   EXPECT_EQ(lower.error().code, "version");
+  EXPECT_NE(lower.error().message.find("stored v3"), std::string::npos) << lower.error().message;
   // The store is still writable after a refused update.
   EXPECT_TRUE(put(kGun, {{"targets", 4, "t4"}}));
 }
@@ -478,6 +480,133 @@ TEST_P(StorageConformance, PostgresStoresLargeMetadataLz4Compressed) {
   auto back = store_->get_current(kGun, "targets");
   ASSERT_TRUE(back && *back);
   EXPECT_EQ((*back)->data, big);
+}
+
+// PostgreSQL drops connections (a restart, a failover, pg_terminate_backend, an idle-session
+// timeout); libpq does not reconnect by itself. Every operation on a pool connection
+// dropped while idle re-establishes it and succeeds; before, each pooled connection kept
+// failing until the server was restarted.
+TEST_P(StorageConformance, PostgresReconnectsDroppedPoolConnections) {
+  ASSERT_TRUE(put(kGun, {{"root", 1, "r1"}, {"timestamp", 1, "t1"}}));
+  PGconn* admin = PQconnectdb(backend_->url().c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  // Terminates every other session on this database and waits (pg_terminate_backend's
+  // timeout, PostgreSQL 14+) until each has exited; returns how many there were.
+  auto drop_all = [&]() -> int {
+    PGresult* r = PQexec(admin,
+                         "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(admin);
+    int n = PQntuples(r);
+    for (int i = 0; i < n; ++i) EXPECT_STREQ(PQgetvalue(r, i, 0), "t");
+    PQclear(r);
+    return n;
+  };
+  const std::string sum = sha256_hex("r1");
+  std::vector<std::pair<std::string, std::function<Status()>>> ops = {
+      {"get_current",
+       [&]() -> Status {
+         auto r = store_->get_current(kGun, "root");
+         if (!r) return std::unexpected(r.error());
+         EXPECT_TRUE(*r && (**r).data == "r1");
+         return {};
+       }},
+      {"get_checksum",
+       [&]() -> Status {
+         auto r = store_->get_checksum(kGun, "root", sum);
+         if (!r) return std::unexpected(r.error());
+         EXPECT_TRUE(*r && (**r).version == 1);
+         return {};
+       }},
+      {"get_version",
+       [&]() -> Status {
+         auto r = store_->get_version(kGun, "root", 1);
+         if (!r) return std::unexpected(r.error());
+         EXPECT_TRUE(*r && (**r).data == "r1");
+         return {};
+       }},
+      {"get_all_current",
+       [&]() -> Status {
+         auto r = store_->get_all_current(kGun);
+         if (!r) return std::unexpected(r.error());
+         EXPECT_GE(r->size(), 2u);
+         return {};
+       }},
+      {"changes",
+       [&]() -> Status {
+         auto r = store_->changes({});
+         if (!r) return std::unexpected(r.error());
+         EXPECT_FALSE(r->empty());
+         return {};
+       }},
+      {"add_server_key",
+       [&] {
+         return store_->add_server_key({kGun, "timestamp", "k1", "{}", {}});
+       }},
+      {"server_keys",
+       [&]() -> Status {
+         auto r = store_->server_keys(kGun, "timestamp");
+         if (!r) return std::unexpected(r.error());
+         EXPECT_EQ(r->size(), 1u);
+         return {};
+       }},
+      {"check_health", [&] { return store_->check_health(); }},
+      {"update_many",
+       [&] {
+         return put(kGun, {{"timestamp", 2, "t2"}});
+       }},
+      {"delete_gun", [&] { return store_->delete_gun("other/gun"); }},
+  };
+  for (auto& [name, op] : ops) {
+    ASSERT_GE(drop_all(), 1) << "no pool connection to drop before " << name;
+    auto st = op();
+    EXPECT_TRUE(st) << name << ": " << st.error().describe();
+  }
+  PQfinish(admin);
+  auto ts = store_->get_current(kGun, "timestamp");
+  ASSERT_TRUE(ts && *ts);
+  EXPECT_EQ((*ts)->data, "t2");
+}
+
+// A publish whose connection dies inside its transaction (here: while it waits for the GUN's
+// lock, which another session holds) fails with a storage error, stores nothing, is not
+// retried (its commit might have happened), and leaves the store usable.
+TEST_P(StorageConformance, PostgresConnectionLostMidPublishFailsCleanly) {
+  ASSERT_TRUE(put(kGun, {{"timestamp", 1, "t1"}}));
+  PGconn* admin = PQconnectdb(backend_->url().c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  auto q = [&](const std::string& sql) {
+    PGresult* r = PQexec(admin, sql.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(admin);
+    std::string v = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return v;
+  };
+  q("SELECT pg_advisory_lock(hashtextextended('" + kGun + "', 0))");
+  Status st;
+  std::thread publisher([&] { st = put(kGun, {{"timestamp", 2, "t2"}}); });
+  // Bounded wait for the publish to block on the lock, then end its session.
+  std::string waiting;
+  for (int i = 0; i < 1000 && waiting.empty(); ++i) {
+    waiting =
+        q("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+          "wait_event_type = 'Lock' AND wait_event = 'advisory'");
+    if (waiting.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(waiting.empty()) << "the publish never waited for the lock";
+  EXPECT_EQ(q("SELECT pg_terminate_backend(" + waiting + ", 10000)"), "t");
+  publisher.join();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "storage") << st.error().describe();
+  q("SELECT pg_advisory_unlock(hashtextextended('" + kGun + "', 0))");
+  PQfinish(admin);
+  auto ts = store_->get_current(kGun, "timestamp");
+  ASSERT_TRUE(ts && *ts) << (ts ? "" : ts.error().describe());
+  EXPECT_EQ((*ts)->version, 1);
+  EXPECT_TRUE(put(kGun, {{"timestamp", 2, "t2"}}));
+  auto feed = store_->changes({});
+  ASSERT_TRUE(feed);
+  EXPECT_EQ(feed->size(), 2u);  // v1 and the v2 that landed; nothing of the lost attempt
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StorageConformance, ::testing::Values("postgres"));
