@@ -1,17 +1,16 @@
-// Differential fuzzing of the trust server's fast JSON path (trustserver/fast_json.h)
-// against parse_json, the parser it stands in for on uploaded metadata:
+// Differential fuzzing of the fast JSON path (common/fast_json.h) against parse_json, the
+// parser it stands in for on uploaded metadata (trust server) and fetched metadata (tuf/):
 //  - whatever the fast path accepts, parse_json accepts, with the same DOM (value types too);
 //  - the "signed" bytes it reports as canonical are exactly canonical_json() of the parsed
 //    "signed" member (publish validation checks signatures over them);
-//  - parse_upload_json agrees with parse_json on success and on the error code.
-// Any disagreement aborts. (The target is named so that it links no server library; the
-// fast path's one source file is compiled in.)
+//  - parse_json_fast agrees with parse_json on success and on the error code.
+// Any disagreement aborts.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "common/fast_json.h"
 #include "common/json.h"
-#include "trustserver/fast_json.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace {
 
@@ -42,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_depth = 16;  // small, so that the depth limit itself gets exercised
   auto slow = parse_json(text, "fuzz input", Fault::remote, limits);
   std::string_view canonical;
-  auto fast = trustserver::try_fast_parse_json(text, limits.max_depth, &canonical);
+  auto fast = try_fast_parse_json(text, limits.max_depth, &canonical);
   if (fast) {
     if (!slow || !same_dom(*fast, *slow)) std::abort();
     if (!canonical.empty()) {
@@ -53,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else if (!canonical.empty()) {
     std::abort();
   }
-  auto up = trustserver::parse_upload_json(text, "fuzz input", Fault::remote, limits);
+  auto up = parse_json_fast(text, "fuzz input", Fault::remote, limits);
   if (up.has_value() != slow.has_value()) std::abort();
   if (up && !same_dom(*up, *slow)) std::abort();
   if (!up && up.error().code != slow.error().code) std::abort();

@@ -8,9 +8,9 @@
 
 #include "common/digest.h"
 #include "common/encoding.h"
+#include "common/fast_json.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "trustserver/fast_json.h"
 #include "tuf/metadata.h"
 
 namespace docket::trustserver {
@@ -112,7 +112,7 @@ struct Histogram {
 // integer signed.version. The document is parsed once, strictly (duplicate keys, depth and
 // size limited like every metadata parse), and handed on to validation, which would parse
 // it again otherwise: a second parse of a 10,000-target file was a large share of a publish.
-// parse_upload_json is parse_json with a faster path for the common case (fast_json.h).
+// parse_json_fast is parse_json with a faster path for the common case (fast_json.h).
 // Returns the reason it is malformed, or "".
 constexpr std::size_t kMaxUploadDepth = 64;  // tuf::ParseOptions::max_depth's default
 
@@ -121,7 +121,7 @@ std::string malformed_reason(std::string_view body, Json& doc, std::string_view&
   JsonLimits lim;
   lim.max_depth = kMaxUploadDepth;
   lim.max_bytes = std::numeric_limits<std::size_t>::max();  // the publish body limit applies
-  auto j = parse_upload_json(body, "the part", Fault::user, lim, &canonical);
+  auto j = parse_json_fast(body, "the part", Fault::user, lim, &canonical);
   if (!j) return j.error().message;
   if (!j->is_object()) return "no \"signed\" object";
   auto it = j->find("signed");

@@ -65,7 +65,7 @@ struct Upload {
   // only); a second validation of the same input parses `data` again.
   Json doc;
   // Where in `data` the canonical JSON of doc["signed"] is, when `data` holds it verbatim
-  // (trustserver/fast_json.h); size 0: unknown. Only used together with `doc`.
+  // (common/fast_json.h); size 0: unknown. Only used together with `doc`.
   std::size_t signed_canonical_offset = 0;
   std::size_t signed_canonical_size = 0;
 };

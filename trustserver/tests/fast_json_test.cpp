@@ -1,6 +1,6 @@
-// The publish path's fast JSON parser (trustserver/fast_json.h) against parse_json: when the
+// The publish path's fast JSON parser (common/fast_json.h) against parse_json: when the
 // fast path accepts a document, parse_json must accept it too and build the identical DOM
-// (number types included); parse_upload_json's answer must always be parse_json's.
+// (number types included); parse_json_fast's answer must always be parse_json's.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/fast_json.h"
 #include "common/file.h"
 #include "common/json.h"
-#include "trustserver/fast_json.h"
 #include "trustserver/tests/test_repo.h"
 
 using namespace docket;
@@ -67,7 +67,7 @@ bool check(std::string_view text, std::size_t depth = 64) {
   } else {
     EXPECT_TRUE(canonical.empty());
   }
-  auto up = parse_upload_json(text, "doc", Fault::user, lim);
+  auto up = parse_json_fast(text, "doc", Fault::user, lim);
   EXPECT_EQ(up.has_value(), slow.has_value());
   if (up && slow) {
     EXPECT_TRUE(same_dom(*up, *slow));

@@ -1,4 +1,4 @@
-#include "trustserver/fast_json.h"
+#include "common/fast_json.h"
 
 #include <cstdint>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-namespace docket::trustserver {
+namespace docket {
 namespace {
 
 // Deepest recursion the fast path attempts whatever the limit (a deeper document goes to
@@ -348,8 +348,8 @@ std::optional<Json> try_fast_parse_json(std::string_view text, std::size_t max_d
   return out;
 }
 
-Result<Json> parse_upload_json(std::string_view text, std::string_view what, Fault fault,
-                               const JsonLimits& limits, std::string_view* signed_canonical) {
+Result<Json> parse_json_fast(std::string_view text, std::string_view what, Fault fault,
+                             const JsonLimits& limits, std::string_view* signed_canonical) {
   if (signed_canonical) *signed_canonical = {};
   if (text.size() <= limits.max_bytes)
     if (auto j = try_fast_parse_json(text, limits.max_depth, signed_canonical))
@@ -357,4 +357,4 @@ Result<Json> parse_upload_json(std::string_view text, std::string_view what, Fau
   return parse_json(text, what, fault, limits);
 }
 
-}  // namespace docket::trustserver
+}  // namespace docket

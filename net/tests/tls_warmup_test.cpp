@@ -1,0 +1,64 @@
+// net/tls_warmup.h: OpenSSL's first-use set-up on a thread of its own changes nothing about
+// the connections made after it (same verification, same answers), and awaiting it never
+// blocks when none was started.
+#include <gtest/gtest.h>
+
+#include "net/http_client.h"
+#include "net/testing/loopback_server.h"
+#include "net/testing/process.h"
+#include "net/testing/tls_testing.h"
+#include "net/tls_warmup.h"
+
+namespace docket::net {
+namespace {
+
+using testing::LoopbackServer;
+using testing::ServerTls;
+using testing::TempDir;
+
+Result<HttpResponse> native_get(const std::string& url, TlsOptions tls) {
+  HttpClientOptions o;
+  o.proxy = "";
+  o.tls = std::move(tls);
+  o.transport = HttpTransport::native;
+  auto c = HttpClient::create(o);
+  if (!c) return std::unexpected(c.error());
+  return c->get(url);
+}
+
+TEST(TlsWarmUp, TlsAfterTheWarmUpVerifiesAsBefore) {
+  await_tls_warm_up();  // none started: returns at once
+  TempDir dir = TempDir::create("docket-warmup");
+  auto pki = testing::make_test_pki(dir.path());
+  ASSERT_TRUE(pki) << pki.error().describe();
+  LoopbackServer srv(
+      [](LoopbackServer::Connection& c) {
+        while (auto r = c.read_request()) c.respond(200, {}, "warm");
+      },
+      ServerTls{pki->server_cert, pki->server_key, std::nullopt});
+
+  start_tls_warm_up();
+  start_tls_warm_up();  // once per process: the second call does nothing
+  // Requests made while the warm-up may still be running wait for it, then proceed.
+  TlsOptions trusted;
+  trusted.ca_file = pki->ca_cert;
+  auto r = native_get(srv.url("/"), trusted);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "warm");
+  await_tls_warm_up();
+
+  // Verification is untouched: an unknown CA is still refused.
+  TempDir other_dir = TempDir::create("docket-warmup-other");
+  auto other = testing::make_test_pki(other_dir.path());
+  ASSERT_TRUE(other);
+  TlsOptions wrong;
+  wrong.ca_file = other->ca_cert;
+  auto bad = native_get(srv.url("/"), wrong);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "network");
+  EXPECT_NE(bad.error().message.find("certificate"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace docket::net

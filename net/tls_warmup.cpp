@@ -1,0 +1,49 @@
+#include "net/tls_warmup.h"
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+
+#include <atomic>
+
+namespace docket::net {
+namespace {
+
+enum : int { kIdle = 0, kRunning = 1, kDone = 2 };
+// Constant-initialised: usable from constructors that run before main().
+std::atomic<int> g_state{kIdle};
+
+void* warm_up(void*) {
+  if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1)
+    if (SSL_CTX* c = SSL_CTX_new(TLS_client_method())) SSL_CTX_free(c);
+  g_state.store(kDone, std::memory_order_release);
+  g_state.notify_all();
+  return nullptr;
+}
+
+}  // namespace
+
+void start_tls_warm_up() noexcept {
+  int idle = kIdle;
+  if (!g_state.compare_exchange_strong(idle, kRunning)) return;
+  pthread_attr_t attr;
+  pthread_t t;
+  bool started = pthread_attr_init(&attr) == 0;
+  if (started) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&t, &attr, warm_up, nullptr) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (!started) {
+    // Without the thread, the first context creation does the same work itself.
+    g_state.store(kDone, std::memory_order_release);
+    g_state.notify_all();
+  }
+}
+
+void await_tls_warm_up() noexcept {
+  for (int s = g_state.load(std::memory_order_acquire); s == kRunning;
+       s = g_state.load(std::memory_order_acquire))
+    g_state.wait(kRunning, std::memory_order_acquire);
+}
+
+}  // namespace docket::net

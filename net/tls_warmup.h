@@ -1,0 +1,27 @@
+// OpenSSL's one-time, process-wide set-up started early on a thread of its own, for a
+// short-lived process that will soon make a TLS connection (`docket trust lookup`:
+// cli/docket/tls_warmup.cpp starts it before main()).
+//
+// The first SSL_CTX_new of a process costs ~1.5 ms of CPU: OpenSSL 3 reads its config file,
+// loads its error strings and fetches every cipher, digest, group and signature algorithm
+// from the provider into the library context's caches; every later SSL_CTX_new costs ~0.1
+// ms. The warm-up does exactly that (OPENSSL_init_ssl with its defaults, one throwaway
+// client context) while the process does other work; nothing is configured differently and
+// no context is shared. The transport's own context creation (native_http.cpp) first awaits
+// a warm-up in progress, since two threads filling the same caches contend on OpenSSL's
+// locks and take longer than one.
+//
+// OpenSSL is initialised without its atexit cleanup (OPENSSL_INIT_NO_ATEXIT) when the
+// warm-up runs: a process ending while the thread is at work (a usage error) must not have
+// OPENSSL_cleanup free state the thread is using. The kernel reclaims the memory anyway.
+#pragma once
+
+namespace docket::net {
+
+// Starts the warm-up once per process (later calls do nothing); best effort, never fails.
+void start_tls_warm_up() noexcept;
+
+// Returns once a started warm-up has finished; at once when none was started.
+void await_tls_warm_up() noexcept;
+
+}  // namespace docket::net
