@@ -8,6 +8,7 @@
 #include "common/digest.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "registry/tests/random_bytes.h"
 #include "registry/tests/test_client.h"
 
 using namespace docket;
@@ -136,12 +137,8 @@ TEST_F(RegistryHttp, ChunkedUploadWithContentRangeStatusAndResume) {
 // received into the other buffer, so a piece reused too early or hashed out of order shows
 // up as a digest mismatch here.
 TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
-  std::string blob(5 * 1024 * 1024 + 12345, '\0');
-  std::uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(5 * 1024 * 1024 + 12345, 0x9e3779b97f4a7c15ull);
   std::string d = Digest::of(blob).str();
   auto mono = reg.send({"POST", "/v2/big/mono/blobs/uploads/?digest=" + d, blob});
   ASSERT_EQ(mono.status, 201u) << mono.body;
@@ -174,12 +171,8 @@ TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
 // when its body ends), committed with another algorithm than the session hashes with: the
 // server rereads the upload file, which must hold that body too.
 TEST_F(RegistryHttp, LargeFinalChunkCommittedWithAnotherAlgorithm) {
-  std::string blob(9 * 1024 * 1024 + 77, '\0');
-  std::uint64_t x = 0x2545f4914f6cdd1dull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(9 * 1024 * 1024 + 77, 0x2545f4914f6cdd1dull);
   const std::string d512 = Digest::of(blob, HashAlgorithm::sha512).str();
   auto s = reg.send({"POST", "/v2/big/mixed/blobs/uploads/"});  // hashes sha256
   ASSERT_EQ(s.status, 202u);

@@ -13,6 +13,7 @@
 
 #include "common/file.h"
 #include "registry/storage.h"
+#include "registry/tests/random_bytes.h"
 
 using namespace docket;
 using namespace docket::registry;
@@ -124,12 +125,8 @@ TEST_P(DriverConformance, AppendSyncTruncateAndOpen) {
 // reader and a reopened writer see exactly the bytes written, in order, and sync() keeps
 // the writer usable.
 TEST_P(DriverConformance, LargeAppendsInOddPiecesReadBackExactly) {
-  std::string blob(13 * 1024 * 1024 + 4321, '\0');
-  std::uint64_t x = 0x2545f4914f6cdd1dull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(13 * 1024 * 1024 + 4321, 0x2545f4914f6cdd1dull);
   const std::size_t pieces[] = {1, 4095, 300'000, 1 << 20, 4096, 3'333'333, 17, 65'536};
   std::size_t off = 0, i = 0;
   auto w = d->append("/big/data");
@@ -166,12 +163,7 @@ TEST_P(DriverConformance, LargeAppendsInOddPiecesReadBackExactly) {
 // sync().
 TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
   const std::size_t mib = 1024 * 1024;
-  std::string blob(26 * mib + 3, '\0');
-  std::uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob = docket::registry::testing::random_bytes(26 * mib + 3, 0x9e3779b97f4a7c15ull);
   auto w = d->append("/chunked/data");
   ASSERT_TRUE(w);
   std::size_t off = 0;
@@ -208,12 +200,8 @@ TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
 // intact at flush() and at sync().
 TEST_P(DriverConformance, BytesAppendedBehindAnEarlyWriteReadBackExactly) {
   const std::size_t mib = 1024 * 1024;
-  std::string blob(10 * mib + 12'345, '\0');
-  std::uint64_t x = 0xd1b54a32d192ed03ull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(10 * mib + 12'345, 0xd1b54a32d192ed03ull);
   auto w = d->append("/early/data");
   ASSERT_TRUE(w);
   std::size_t off = 0;
