@@ -342,6 +342,8 @@ TrustResponse TrustService::error(const HttpError& e) {
   r.body = error_body(e);
   if (r.status >= 500) {
     ++counters_->errors_5xx;
+    // During a database outage the storage logs once, then rate-limited: not per request.
+    if (storage_.outage_logged(e.log_message)) return r;
     log::error("trust server error",
                {{"code", notary_code_info(e.code).code}, {"error", e.log_message}});
   } else if (!e.log_message.empty()) {

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -150,6 +151,14 @@ class Storage {
   // Cheap liveness check for /_notary_server/health.
   virtual Status check_health() = 0;
 
+  // True when `error_message` is that of a failure caused by a database outage this store
+  // already logs itself (once when it starts, then rate-limited): callers need not log each
+  // such failed request.
+  virtual bool outage_logged(std::string_view error_message) const {
+    (void)error_message;
+    return false;
+  }
+
   // True when no other process writes this database (see the coherence contract above).
   virtual bool sole_writer() const = 0;
   // Starts reporting committed changes to `sink` (which must outlive the watch), or returns
@@ -170,7 +179,26 @@ struct StorageOptions {
   std::chrono::milliseconds watch_backoff_min{100};
   std::chrono::milliseconds watch_backoff_max{5'000};
   std::chrono::milliseconds watch_heartbeat{10'000};
+  // PostgreSQL pool while the database is unreachable: after a failed (re)connect, the next
+  // attempt waits a backoff doubling from pool_backoff_min to pool_backoff_max (reset by a
+  // success); requests needing a connection meanwhile fail at once. A "still unreachable"
+  // warning is logged at most once per outage_log_interval.
+  std::chrono::milliseconds pool_backoff_min{100};
+  std::chrono::milliseconds pool_backoff_max{5'000};
+  std::chrono::milliseconds outage_log_interval{30'000};
+  // Tests only: the clock the pool's backoff and log interval read (empty: steady_clock).
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
+
+// A PostgreSQL store's connection-attempt counters (monitoring and tests); nullopt for
+// other backends.
+struct PostgresPoolStats {
+  std::uint64_t connect_attempts = 0;  // pool (re)connects tried since open (initial excluded)
+  std::uint64_t connect_failures = 0;
+  std::uint64_t failed_fast = 0;  // requests refused during a backoff without an attempt
+  bool reachable = true;
+};
+std::optional<PostgresPoolStats> postgres_pool_stats(const Storage& s);
 
 // Opens (and migrates) a SQLite database file, in WAL mode.
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path,

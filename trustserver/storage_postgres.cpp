@@ -18,11 +18,14 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/digest.h"
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "trustserver/pool.h"
 #include "trustserver/storage.h"
 
@@ -172,38 +175,170 @@ void exec(Conn& c, const char* sql) {
 // pg_terminate_backend, an idle-session timeout). libpq never reconnects by itself: without
 // this, every connection of the pool stayed broken after the database came back and the
 // server answered 500s until restarted. False when the database is still unreachable.
-bool reconnect(Conn& c) {
+bool reset_conn(Conn& c) {
   PQreset(c.pg);
   if (PQstatus(c.pg) != CONNECTION_OK) return false;
   PQclear(PQexec(c.pg, "SET client_min_messages = warning"));
-  log::info("trust storage reconnected to PostgreSQL");
   return true;
 }
 
-// True when `r`, the first statement of an operation, failed because the connection had
-// been dropped while idle in the pool, and the connection is back: that statement is then
-// run again. Only first statements are: a dropped connection did nothing for them (a read,
-// BEGIN, an idempotent insert), where a statement later in a transaction may have been cut
-// off mid-commit, and its error goes to the caller.
-bool dropped_and_back(Conn& c, const Res& r) {
-  auto st = PQresultStatus(r.get());
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return false;
-  return PQstatus(c.pg) == CONNECTION_BAD && reconnect(c);
-}
+// Error text with the connection string's password replaced: libpq's messages do not quote
+// it today, but a message quoting part of the connection string (a parse error) could. When
+// the string cannot be parsed (no password can be found in it), every quoted part of a
+// message is replaced instead.
+class Redactor {
+ public:
+  explicit Redactor(const std::string& conninfo) {
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+    if (err) PQfreemem(err);
+    if (!opts) {
+      parsed_ = false;
+      return;
+    }
+    for (auto* o = opts; o->keyword; ++o)
+      if (std::strcmp(o->keyword, "password") == 0 && o->val && *o->val) password_ = o->val;
+    PQconninfoFree(opts);
+  }
+  std::string operator()(std::string m) const {
+    if (!parsed_) {
+      std::string out;
+      bool in = false;
+      for (char ch : m) {
+        if (ch == '"') {
+          if (!in) out += "\"<redacted>";
+          in = !in;
+        }
+        if (!in) out += ch;
+      }
+      return out;
+    }
+    if (password_.empty()) return m;
+    for (auto at = m.find(password_); at != std::string::npos; at = m.find(password_, at + 10))
+      m.replace(at, password_.size(), "<redacted>");
+    return m;
+  }
 
-// The first statement of an operation, once more on a re-established connection when the
-// pooled one had been dropped (see dropped_and_back).
-Res run_first(Conn& c, const char* sql, std::initializer_list<std::string_view> params) {
-  auto r = run(c, sql, params);
-  if (dropped_and_back(c, r)) r = run(c, sql, params);
-  return r;
-}
+ private:
+  bool parsed_ = true;
+  std::string password_;
+};
 
-void begin(Conn& c) {
-  Res r(PQexec(c.pg, "BEGIN"));
-  if (dropped_and_back(c, r)) r = Res(PQexec(c.pg, "BEGIN"));
-  check(c, r, "BEGIN");
-}
+// The message of every failure an outage causes starts with this (Storage::outage_logged).
+constexpr std::string_view kUnreachable = "postgres: the database is unreachable";
+
+// Connection attempts of the pool while PostgreSQL is unreachable. Healthy, it lets every
+// attempt through. After a failed one it is "down": the next attempt may start once a
+// backoff (pool_backoff_min, doubling up to pool_backoff_max) has passed, one at a time,
+// and every request needing a connection meanwhile fails at once (no connect, no wait).
+// Logs one warning when the database becomes unreachable, at most one "still unreachable"
+// line per outage_log_interval, and one info line when it is reachable again.
+class OutageGate {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit OutageGate(const StorageOptions& o) : o_(o) {}
+
+  // Before a (re)connect: nullopt when it may be tried now (the caller then reports
+  // succeeded() or failed()); otherwise the error to fail the request with.
+  std::optional<Error> admit() {
+    std::lock_guard lk(mu_);
+    const auto t = clock();
+    if (down_ && (attempting_ || t < next_)) {
+      ++stats_.failed_fast;
+      ++failed_since_report_;
+      report(t);
+      return unreachable_error(t);
+    }
+    if (down_) attempting_ = true;
+    ++stats_.connect_attempts;
+    return std::nullopt;
+  }
+
+  Error failed(const std::string& why) {
+    std::lock_guard lk(mu_);
+    const auto t = clock();
+    ++stats_.connect_failures;
+    ++failed_since_report_;
+    last_error_ = why;
+    const bool probe = attempting_;  // the one attempt a backoff let through
+    attempting_ = false;
+    if (!down_) {
+      down_ = true;
+      since_ = now();
+      backoff_ = std::max(o_.pool_backoff_min, std::chrono::milliseconds(1));
+      next_ = t + backoff_;
+      last_report_ = t;
+      failed_since_report_ = 0;
+      log::warn(
+          "trust storage cannot reach PostgreSQL; requests needing the database fail at "
+          "once until a reconnect succeeds",
+          {{"error", why}, {"retry_in_ms", backoff_.count()}});
+    } else {
+      // Attempts that started together before the outage was known do not each double it.
+      if (probe) {
+        backoff_ = std::min(backoff_ * 2, std::max(o_.pool_backoff_max, backoff_));
+        next_ = t + backoff_;
+      }
+      report(t);
+    }
+    return unreachable_error(t);
+  }
+
+  void succeeded() {
+    std::lock_guard lk(mu_);
+    attempting_ = false;
+    if (!down_) return;
+    down_ = false;
+    log::info(
+        "trust storage reached PostgreSQL again",
+        {{"unreachable_since", format_rfc3339(since_)}, {"failed_requests", failed_since_report_}});
+    failed_since_report_ = 0;
+  }
+
+  PostgresPoolStats stats() const {
+    std::lock_guard lk(mu_);
+    auto s = stats_;
+    s.reachable = !down_;
+    return s;
+  }
+
+ private:
+  Clock::time_point clock() const { return o_.clock ? o_.clock() : Clock::now(); }
+
+  // The periodic "still unreachable" line (mu_ held).
+  void report(Clock::time_point t) {
+    if (t - last_report_ < o_.outage_log_interval) return;
+    log::warn("trust storage: PostgreSQL still unreachable",
+              {{"unreachable_since", format_rfc3339(since_)},
+               {"failed_requests", failed_since_report_},
+               {"error", last_error_}});
+    last_report_ = t;
+    failed_since_report_ = 0;
+  }
+
+  Error unreachable_error(Clock::time_point t) const {
+    std::string when =
+        attempting_ ? "a connection attempt is under way"
+                    : "next connection attempt in " +
+                          std::to_string(std::max<long long>(
+                              0, std::chrono::ceil<std::chrono::milliseconds>(next_ - t).count())) +
+                          " ms";
+    return Error{Fault::local, "storage",
+                 std::string(kUnreachable) + " since " + format_rfc3339(since_) + " (" +
+                     last_error_ + "); " + when};
+  }
+
+  const StorageOptions& o_;
+  mutable std::mutex mu_;
+  bool down_ = false;
+  bool attempting_ = false;
+  TimePoint since_{};
+  Clock::time_point next_{}, last_report_{};
+  std::chrono::milliseconds backoff_{0};
+  std::uint64_t failed_since_report_ = 0;
+  std::string last_error_;
+  PostgresPoolStats stats_;
+};
 
 constexpr const char* kRecordCols = "gun, role, version, sha256, data, created_at";
 
@@ -468,7 +603,7 @@ class PgWatch final : public ChangeWatch {
 class PostgresStorage final : public Storage {
  public:
   PostgresStorage(std::string conninfo, const StorageOptions& o)
-      : conninfo_(std::move(conninfo)), options_(o) {}
+      : conninfo_(std::move(conninfo)), options_(o), redact_(conninfo_), gate_(options_) {}
   void add(std::unique_ptr<Conn> c) { pool_.add(std::move(c)); }
 
   // Several trust servers may share the database (that is what PostgreSQL is for here).
@@ -666,6 +801,12 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  bool outage_logged(std::string_view error_message) const override {
+    return error_message.starts_with(kUnreachable);
+  }
+
+  PostgresPoolStats pool_stats() const { return gate_.stats(); }
+
  private:
   struct PipelineOutcome {
     bool committable = false;       // every statement succeeded: COMMIT
@@ -799,10 +940,57 @@ class PostgresStorage final : public Storage {
     }
   }
 
+  // Re-establishes a pool connection through the outage gate: true when it is back; throws
+  // the "unreachable" storage error when the attempt failed or the gate refused it (a
+  // backoff after a failed attempt is running: no attempt is made).
+  bool reconnect(Conn& c) {
+    if (auto refused = gate_.admit()) raise(std::move(*refused));
+    if (reset_conn(c)) {
+      gate_.succeeded();
+      log::debug("trust storage reconnected to PostgreSQL");
+      return true;
+    }
+    raise(gate_.failed(redact_(pg_error(c.pg, "connecting").message)));
+  }
+
+  // True when `r`, the first statement of an operation, failed because the connection had
+  // been dropped while idle in the pool, and the connection is back: that statement is then
+  // run again (throws when it cannot be re-established, see reconnect). Only first
+  // statements are: a dropped connection did nothing for them (a read, BEGIN, an idempotent
+  // insert), where a statement later in a transaction may have been cut off mid-commit, and
+  // its error goes to the caller.
+  bool dropped_and_back(Conn& c, const Res& r) {
+    auto st = PQresultStatus(r.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return false;
+    return PQstatus(c.pg) == CONNECTION_BAD && reconnect(c);
+  }
+
+  // The first statement of an operation, once more on a re-established connection when the
+  // pooled one had been dropped (see dropped_and_back).
+  Res run_first(Conn& c, const char* sql, std::initializer_list<std::string_view> params) {
+    auto r = run(c, sql, params);
+    if (dropped_and_back(c, r)) r = run(c, sql, params);
+    return r;
+  }
+
+  void begin(Conn& c) {
+    Res r(PQexec(c.pg, "BEGIN"));
+    if (dropped_and_back(c, r)) r = Res(PQexec(c.pg, "BEGIN"));
+    check(c, r, "BEGIN");
+  }
+
+  // Every operation's body: exceptions become errors, with the password redacted.
+  template <class F>
+  auto guarded(F&& f) -> decltype(f()) {
+    auto r = trustserver::guarded(std::forward<F>(f));
+    if (!r) r.error().message = redact_(std::move(r.error().message));
+    return r;
+  }
+
   // A pool connection ready for a new operation: one known to be broken (its last
-  // operation failed with the connection) is re-established first, and one left inside a
-  // transaction (it never should be) is rolled back. A failed re-establishment leaves it
-  // broken: the operation then fails with the connection's error and the next one retries.
+  // operation failed with the connection) is re-established first (or the operation fails
+  // with the "unreachable" error, see reconnect), and one left inside a transaction (it
+  // never should be) is rolled back.
   detail::Pool<Conn>::Lease lease() {
     auto c = pool_.acquire();
     if (PQstatus(c->pg) != CONNECTION_OK || PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF) {
@@ -826,6 +1014,8 @@ class PostgresStorage final : public Storage {
 
   std::string conninfo_;
   StorageOptions options_;
+  Redactor redact_;
+  OutageGate gate_;
   detail::Pool<Conn> pool_;
 };
 
@@ -846,9 +1036,14 @@ Result<std::unique_ptr<Conn>> connect(const std::string& conninfo) {
 Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& conninfo,
                                                        const StorageOptions& o) {
   auto s = std::make_unique<PostgresStorage>(conninfo, o);
+  const Redactor redact(conninfo);
   for (int i = 0; i < std::max(1, o.pool_size); ++i) {
     auto c = connect(conninfo);
-    if (!c) return std::unexpected(c.error());
+    if (!c) {
+      auto e = c.error();
+      e.message = redact(std::move(e.message));
+      return std::unexpected(std::move(e));
+    }
     if (i == 0) {
       try {
         // Concurrent first starts of several servers must not race on CREATE TABLE.
@@ -857,12 +1052,19 @@ Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& connin
         prefer_lz4(**c);
         exec(**c, "SELECT pg_advisory_unlock(7415963)");
       } catch (const Exception& e) {
-        return std::unexpected(with_context(e.error(), "creating schema"));
+        auto err = with_context(e.error(), "creating schema");
+        err.message = redact(std::move(err.message));
+        return std::unexpected(std::move(err));
       }
     }
     s->add(std::move(*c));
   }
   return std::unique_ptr<Storage>(std::move(s));
+}
+
+std::optional<PostgresPoolStats> postgres_pool_stats(const Storage& s) {
+  if (const auto* pg = dynamic_cast<const PostgresStorage*>(&s)) return pg->pool_stats();
+  return std::nullopt;
 }
 
 }  // namespace docket::trustserver

@@ -88,7 +88,11 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
         sh(prefix + "'" + (s->bin_ / "pg_ctl").string() + "' -D '" + data + "' -o '" + opts +
                "' -l '" + (s->dir_ / "server.log").string() + "' -w -t 60 start >/dev/null 2>&1",
            "pg_ctl start");
-    if (st) return s;
+    if (st) {
+      s->opts_ = opts;
+      s->running_ = true;
+      return s;
+    }
   }
   return make_error(Fault::local, "postgres_fixture",
                     "PostgreSQL did not start; see " + (s->dir_ / "server.log").string());
@@ -97,13 +101,32 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
 PostgresServer::~PostgresServer() {
   if (!dir_.empty()) {
     std::string prefix = as_postgres_ ? "runuser -u postgres -- " : "";
-    if (port_)
+    if (running_)
       (void)sh(prefix + "'" + (bin_ / "pg_ctl").string() + "' -D '" + (dir_ / "data").string() +
                    "' -m immediate -w stop >/dev/null 2>&1",
                "pg_ctl stop");
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
+}
+
+Status PostgresServer::stop() {
+  std::string prefix = as_postgres_ ? "runuser -u postgres -- " : "";
+  auto st = sh(prefix + "'" + (bin_ / "pg_ctl").string() + "' -D '" + (dir_ / "data").string() +
+                   "' -m fast -w stop >/dev/null 2>&1",
+               "pg_ctl stop");
+  if (st) running_ = false;
+  return st;
+}
+
+Status PostgresServer::start_again() {
+  std::string prefix = as_postgres_ ? "runuser -u postgres -- " : "";
+  auto st = sh(prefix + "'" + (bin_ / "pg_ctl").string() + "' -D '" + (dir_ / "data").string() +
+                   "' -o '" + opts_ + "' -l '" + (dir_ / "server.log").string() +
+                   "' -w -t 60 start >/dev/null 2>&1",
+               "pg_ctl start");
+  if (st) running_ = true;
+  return st;
 }
 
 std::string PostgresServer::url(const std::string& database) const {

@@ -27,13 +27,20 @@ class PostgresServer {
   std::string url(const std::string& database = "postgres") const;
   // Creates a new empty database with a unique name and returns its URL.
   Result<std::string> create_database();
+  // Stops the server (fast mode: sessions are terminated, committed data kept, which the
+  // immediate mode does not promise with synchronous_commit off) and starts it again on the
+  // same port and data directory, for tests of a database outage.
+  Status stop();
+  Status start_again();
 
  private:
   PostgresServer() = default;
   std::filesystem::path bin_, dir_;
+  std::string opts_;  // the server's pg_ctl -o options
   int port_ = 0;
   int next_db_ = 0;
   bool as_postgres_ = false;
+  bool running_ = false;
 };
 
 // A free TCP port on 127.0.0.1 (bound and released; the caller binds it soon after).

@@ -294,5 +294,57 @@ TEST_F(PostgresCoherence, CacheOffNeverCachesOrWatches) {
   EXPECT_EQ(get(*b_, "targets.json").body, repo.targets);  // no wait: straight from the DB
 }
 
+// A server whose PostgreSQL is down answers every request needing the database at once with
+// a 500 and health with a 503 naming the outage, logging the outage once rather than a
+// "trust server error" line per request, and makes one connect attempt per backoff (the
+// store's clock is frozen here, so the backoff never passes: exactly one attempt).
+TEST(PostgresOutageService, AnswersAtOnceAndLogsTheOutageOnce) {
+  auto server = value_or_raise(docket::testing::PostgresServer::start());
+  const auto dir = fs::temp_directory_path() / ("docket-outage-" + random_hex_id());
+  fs::create_directories(dir);
+  {
+    StorageOptions so;
+    const auto frozen = std::chrono::steady_clock::now();
+    so.clock = [frozen] { return frozen; };
+    auto store =
+        value_or_raise(open_postgres_storage(value_or_raise(server->create_database()), so));
+    auto signer = testing::open_test_signer(dir / "keys");
+    TrustOptions o;
+    o.cache_current = false;
+    TrustService svc(*store, *signer, o);
+    auto health = [&] {
+      TrustRequest r;
+      r.method = "GET";
+      r.path = "/_notary_server/health";
+      return svc.handle(r);
+    };
+    ASSERT_EQ(health().status, 200u);
+    ::testing::internal::CaptureStderr();
+    ASSERT_TRUE(server->stop());
+    for (int i = 0; i < 100; ++i) {
+      TrustRequest r;
+      r.method = "GET";
+      r.path = "/v2/" + kGun + "/_trust/tuf/root.json";
+      EXPECT_EQ(svc.handle(r).status, 500u) << "request " << i;
+    }
+    auto h = health();
+    EXPECT_EQ(h.status, 503u);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(h.body.find("the database is unreachable"), std::string::npos) << h.body;
+    EXPECT_EQ(postgres_pool_stats(*store)->connect_attempts, 1u);
+    std::size_t outage_lines = 0, request_lines = 0;
+    for (auto at = log.find("cannot reach PostgreSQL"); at != std::string::npos;
+         at = log.find("cannot reach PostgreSQL", at + 1))
+      ++outage_lines;
+    for (auto at = log.find("trust server error"); at != std::string::npos;
+         at = log.find("trust server error", at + 1))
+      ++request_lines;
+    EXPECT_EQ(outage_lines, 1u) << log;
+    EXPECT_EQ(request_lines, 0u) << log;
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace docket::trustserver

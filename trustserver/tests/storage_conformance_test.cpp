@@ -610,6 +610,122 @@ TEST_P(StorageConformance, PostgresConnectionLostMidPublishFailsCleanly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StorageConformance, ::testing::Values("postgres"));
+
+std::size_t count(const std::string& hay, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// While PostgreSQL is down, requests fail at once with the storage error instead of each
+// trying to connect: attempts are spaced by a doubling backoff (read from an injected clock,
+// so nothing here depends on timing), the log holds one "cannot reach" warning, at most one
+// "still unreachable" line per interval and one "reached again" line, and the connection
+// string's password appears in neither errors nor log. Once PostgreSQL is back, operations
+// succeed. A server of its own, since the test stops it.
+TEST(PostgresOutage, FailsFastQuietlyBoundedAndRecovers) {
+  auto server = testing::PostgresServer::start();
+  ASSERT_TRUE(server) << server.error().describe();
+  auto db = (*server)->create_database();
+  ASSERT_TRUE(db) << db.error().describe();
+  // Trust authentication ignores the password; it must still never be shown.
+  const std::string secret = "Pw-9f3c1e77";
+  std::string url = *db;
+  url.insert(url.find("postgres@") + 8, ":" + secret);
+  std::atomic<std::int64_t> ms{0};
+  const auto base = std::chrono::steady_clock::now();
+  StorageOptions o;
+  o.pool_size = 2;
+  o.pool_backoff_min = std::chrono::milliseconds(100);
+  o.pool_backoff_max = std::chrono::milliseconds(400);
+  o.outage_log_interval = std::chrono::seconds(30);
+  o.clock = [&] { return base + std::chrono::milliseconds(ms.load()); };
+  auto opened = open_postgres_storage(url, o);
+  ASSERT_TRUE(opened) << opened.error().describe();
+  auto& store = **opened;
+  ASSERT_TRUE(store.update_many(kGun, {{"root", 1, "r1", ""}, {"timestamp", 1, "t1", ""}}));
+  auto stats = postgres_pool_stats(store);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->connect_attempts, 0u);
+  EXPECT_TRUE(stats->reachable);
+
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE((*server)->stop());
+  auto fail_all = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = store.get_current(kGun, "root");
+      ASSERT_FALSE(r) << "request " << i << " succeeded with PostgreSQL down";
+      EXPECT_EQ(r.error().code, "storage");
+      EXPECT_EQ(r.error().fault, Fault::local);
+      EXPECT_TRUE(r.error().message.starts_with("postgres: the database is unreachable since "))
+          << r.error().message;
+      EXPECT_EQ(r.error().message.find(secret), std::string::npos) << r.error().message;
+      EXPECT_TRUE(store.outage_logged(r.error().message));
+    }
+  };
+  fail_all(200);
+  EXPECT_EQ(postgres_pool_stats(store)->connect_attempts, 1u);
+  auto during = store.get_current(kGun, "root");
+  ASSERT_FALSE(during);
+  EXPECT_NE(during.error().message.find("next connection attempt in 100 ms"), std::string::npos)
+      << during.error().message;
+  auto health = store.check_health();
+  ASSERT_FALSE(health);
+  EXPECT_EQ(health.error().code, "storage");
+  EXPECT_TRUE(store.outage_logged(health.error().message)) << health.error().message;
+  EXPECT_FALSE(store.update_many(kGun, {{"timestamp", 2, "t2", ""}}));
+  EXPECT_FALSE(store.delete_gun(kGun));
+  EXPECT_EQ(postgres_pool_stats(store)->connect_attempts, 1u);
+
+  // Past the backoff: exactly one more attempt, which fails and doubles the backoff.
+  ms += 150;
+  fail_all(100);
+  stats = postgres_pool_stats(store);
+  EXPECT_EQ(stats->connect_attempts, 2u);
+  EXPECT_EQ(stats->connect_failures, 2u);
+  EXPECT_FALSE(stats->reachable);
+  auto doubled = store.get_current(kGun, "root");
+  ASSERT_FALSE(doubled);
+  EXPECT_NE(doubled.error().message.find("next connection attempt in 200 ms"), std::string::npos)
+      << doubled.error().message;
+  // Past the log interval: one attempt and one "still unreachable" line however many fail.
+  ms += 31'000;
+  fail_all(100);
+  EXPECT_EQ(postgres_pool_stats(store)->connect_attempts, 3u);
+  EXPECT_GE(postgres_pool_stats(store)->failed_fast, 400u);
+
+  ASSERT_TRUE((*server)->start_again());
+  ms += 1'000;  // past the cap (400 ms)
+  auto back = store.get_current(kGun, "root");
+  ASSERT_TRUE(back) << back.error().describe();
+  ASSERT_TRUE(*back);
+  EXPECT_EQ((**back).data, "r1");
+  EXPECT_TRUE(store.update_many(kGun, {{"timestamp", 2, "t2", ""}}));
+  EXPECT_TRUE(store.check_health());
+  stats = postgres_pool_stats(store);
+  EXPECT_TRUE(stats->reachable);
+  // Both pool connections were re-established, each with one attempt.
+  EXPECT_LE(stats->connect_attempts, 5u);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(log, "cannot reach PostgreSQL"), 1u) << log;
+  EXPECT_EQ(count(log, "PostgreSQL still unreachable"), 1u) << log;
+  EXPECT_EQ(count(log, "reached PostgreSQL again"), 1u) << log;
+  EXPECT_LE(count(log, "\n"), 8u) << log;  // vs. 400+ failed requests
+  EXPECT_EQ(log.find(secret), std::string::npos) << log;
+}
+
+// A connection string libpq cannot parse is reported without quoting it (it may hold the
+// password).
+TEST(PostgresOutage, UnparsableConnectionStringErrorsHideThePassword) {
+  const std::string secret = "Pw-9f3c1e77";
+  auto s = open_postgres_storage("host=127.0.0.1 port=1 password=" + secret + " broken");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "storage");
+  EXPECT_EQ(s.error().message.find(secret), std::string::npos) << s.error().message;
+  auto u = open_postgres_storage("postgresql://u:" + secret + "@127.0.0.1:1/db?x=%zz" + secret);
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().message.find(secret), std::string::npos) << u.error().message;
+}
 #else
 INSTANTIATE_TEST_SUITE_P(Sqlite, StorageConformance, ::testing::Values("sqlite"));
 
