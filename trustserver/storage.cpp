@@ -20,9 +20,17 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& url, const Stor
   if (u.starts_with("sqlite:")) return open_sqlite_storage(std::string(u.substr(7)), o);
   if (u.starts_with("postgres://") || u.starts_with("postgresql://"))
     return open_postgres_storage(url, o);
+  // The URL is quoted without the password of a "scheme://user:password@host" form.
+  std::string shown = url;
+  if (auto scheme = shown.find("://"); scheme != std::string::npos) {
+    const auto at = shown.find('@', scheme + 3);
+    const auto colon = shown.find(':', scheme + 3);
+    if (at != std::string::npos && colon < at)
+      shown.replace(colon + 1, at - colon - 1, "<redacted>");
+  }
   return make_error(
       Fault::user, "config",
-      "storage URL '" + url + "' is not sqlite:///path or postgres://user@host:port/db");
+      "storage URL '" + shown + "' is not sqlite:///path or postgres://user@host:port/db");
 }
 
 }  // namespace docket::trustserver

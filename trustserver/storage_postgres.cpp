@@ -950,7 +950,9 @@ class PostgresStorage final : public Storage {
       log::debug("trust storage reconnected to PostgreSQL");
       return true;
     }
-    raise(gate_.failed(redact_(pg_error(c.pg, "connecting").message)));
+    // The cause without pg_error's "postgres: " (the outage error starts with it already).
+    raise(gate_.failed(redact_(
+        pg_error(c.pg, "connecting").message.substr(std::string_view("postgres: ").size()))));
   }
 
   // True when `r`, the first statement of an operation, failed because the connection had

@@ -734,6 +734,13 @@ TEST(StorageUrl, RejectsUnknownSchemes) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, "config");
   EXPECT_EQ(s.error().fault, Fault::user);
+  // A mistyped scheme is quoted without the password.
+  auto typo = open_storage("postgress://user:Pw-9f3c1e77@db:5432/trust");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().message.find("Pw-9f3c1e77"), std::string::npos) << typo.error().message;
+  EXPECT_NE(typo.error().message.find("postgress://user:<redacted>@db:5432/trust"),
+            std::string::npos)
+      << typo.error().message;
 }
 TEST(StorageUrl, SqliteFileInMissingDirectoryIsALocalError) {
   auto s = open_storage("sqlite:///nonexistent-dir-docket/x.db");
