@@ -136,13 +136,7 @@ std::string RegistryClient::absolute(const std::string& location) const {
 Result<std::string> RegistryClient::fetch_token(const std::map<std::string, std::string>& ch,
                                                 const std::string& scope) {
   // `scope` may hold several space-separated scopes (a mount needs push here, pull there).
-  std::vector<std::string> scopes;
-  for (std::size_t a = 0; a < scope.size();) {
-    auto b = scope.find(' ', a);
-    if (b == std::string::npos) b = scope.size();
-    if (b > a) scopes.push_back(scope.substr(a, b - a));
-    a = b + 1;
-  }
+  std::vector<std::string> scopes = split_scopes(scope);
   count("token");
   bool offline;
   {

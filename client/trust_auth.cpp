@@ -11,17 +11,6 @@ namespace docket::client {
 
 namespace {
 
-std::vector<std::string> split_spaces(const std::string& s) {
-  std::vector<std::string> out;
-  for (std::size_t a = 0; a < s.size();) {
-    auto b = s.find(' ', a);
-    if (b == std::string::npos) b = s.size();
-    if (b > a) out.push_back(s.substr(a, b - a));
-    a = b + 1;
-  }
-  return out;
-}
-
 std::string basic_value(const Credentials& c) {
   return "Basic " + base64_encode(c.username + ":" + c.password);
 }
@@ -36,6 +25,17 @@ std::string host_only(const std::string& host_port) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_scopes(const std::string& list) {
+  std::vector<std::string> out;
+  for (std::size_t a = 0; a < list.size();) {
+    auto b = list.find(' ', a);
+    if (b == std::string::npos) b = list.size();
+    if (b > a) out.push_back(list.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
 
 std::string url_host_port(const std::string& url) {
   auto b = url.find("://");
@@ -60,7 +60,7 @@ Result<BearerToken> request_bearer_token(const net::HttpClient& http,
   // Our scopes (which may ask for more, e.g. pull,push) plus those the server named.
   std::vector<std::string> scopes = wanted;
   if (auto s = ch.find("scope"); s != ch.end())
-    for (auto& one : split_spaces(s->second))
+    for (auto& one : split_scopes(s->second))
       if (std::find(scopes.begin(), scopes.end(), one) == scopes.end()) scopes.push_back(one);
 
   const bool identity = creds && !creds->identity_token.empty();

@@ -35,6 +35,10 @@ struct BearerToken {
   std::string refresh_token;
 };
 
+// The scopes of a space-separated list, as a challenge's `scope` parameter and a token
+// request's `scope` form field write several; empty items are dropped.
+std::vector<std::string> split_scopes(const std::string& list);
+
 // Fetches a bearer token from a challenge's realm, as Docker's client does:
 //  - with an identity token (Credentials::identity_token, e.g. a credential helper's
 //    "<token>" user): POST realm, form grant_type=refresh_token (OAuth2, token spec's

@@ -127,6 +127,8 @@ struct ParsedKey {
   std::string ed25519_raw;
   std::shared_ptr<EVP_PKEY> pkey;
   std::shared_ptr<X509> cert;
+  // The CA certificates that followed the leaf in a bundle (x509 keytypes), in order.
+  std::vector<std::shared_ptr<X509>> chain;
   std::string spki;  // DER SPKI, or the 32 raw bytes for ed25519
 };
 
@@ -252,19 +254,48 @@ Result<ParsedKey> parse_spki_der(std::string_view der, std::string_view what, Fa
   return classify(k.get(), what, fault);
 }
 
-Result<ParsedKey> parse_cert_pem(std::string_view pem, std::string_view what, Fault fault) {
-  auto block = parse_single_pem(pem, what, fault);
-  if (!block) return std::unexpected(block.error());
-  if (block->type != "CERTIFICATE")
+Result<X509Ptr> parse_cert_der(const PemBlock& block, std::string_view what, Fault fault) {
+  if (block.type != "CERTIFICATE")
     return make_error(
         fault, "bad_key",
-        std::string(what) + ": PEM block is \"" + block->type + "\", expected \"CERTIFICATE\"");
-  const auto* p = reinterpret_cast<const unsigned char*>(block->bytes.data());
-  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(block->bytes.size())));
+        std::string(what) + ": PEM block is \"" + block.type + "\", expected \"CERTIFICATE\"");
+  const auto* p = reinterpret_cast<const unsigned char*>(block.bytes.data());
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(block.bytes.size())));
   if (!cert ||
-      p != reinterpret_cast<const unsigned char*>(block->bytes.data() + block->bytes.size())) {
+      p != reinterpret_cast<const unsigned char*>(block.bytes.data() + block.bytes.size())) {
     ERR_clear_error();
     return make_error(fault, "bad_key", std::string(what) + ": malformed X.509 certificate");
+  }
+  return cert;
+}
+
+// One certificate, or a bundle as Notary writes for a CA-issued root: the leaf first, then
+// the CA certificates that lead towards a trust anchor. The leaf is the key; the rest is
+// only ever an untrusted chain for trust pinning (verifier/trust.cpp). Notary picks the one
+// non-CA certificate wherever it is; we require it first, which is how every tool writes a
+// chain, so signature checks (Notary's use the first certificate) and pinning agree.
+Result<ParsedKey> parse_cert_pem(std::string_view pem, std::string_view what, Fault fault) {
+  auto blocks = parse_pem(pem, what, fault);
+  if (!blocks) return std::unexpected(blocks.error());
+  if (blocks->empty())
+    return make_error(fault, "bad_key", std::string(what) + ": no PEM certificate");
+  auto leaf = parse_cert_der(blocks->front(), what, fault);
+  if (!leaf) return std::unexpected(leaf.error());
+  X509Ptr cert = std::move(*leaf);
+  std::vector<std::shared_ptr<X509>> chain;
+  for (std::size_t i = 1; i < blocks->size(); ++i) {
+    const std::string where = std::string(what) + ": certificate " + std::to_string(i + 1) +
+                              " of " + std::to_string(blocks->size());
+    auto c = parse_cert_der((*blocks)[i], where, fault);
+    if (!c) return std::unexpected(c.error());
+    const uint32_t flags = X509_get_extension_flags(c->get());
+    ERR_clear_error();
+    if ((flags & EXFLAG_INVALID) || !(flags & EXFLAG_CA))
+      return make_error(fault, "bad_key",
+                        where +
+                            " is not a CA certificate; a bundle is the leaf followed by "
+                            "the CA certificates that issued it");
+    chain.emplace_back(c->release(), X509Free{});
   }
   EVP_PKEY* pub = X509_get0_pubkey(cert.get());
   if (pub == nullptr) {
@@ -285,6 +316,7 @@ Result<ParsedKey> parse_cert_pem(std::string_view pem, std::string_view what, Fa
   auto parsed = classify(pub, what, fault, std::move(spki));
   if (!parsed) return parsed;
   parsed->cert = std::shared_ptr<X509>(cert.release(), X509Free{});
+  parsed->chain = std::move(chain);
   return parsed;
 }
 
@@ -652,6 +684,22 @@ Result<std::string> PublicKey::certificate_der() const {
   }
   std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
   OPENSSL_free(buf);
+  return out;
+}
+
+Result<std::vector<std::string>> PublicKey::certificate_chain_der() const {
+  if (!is_x509()) return std::unexpected(not_x509(*this));
+  std::vector<std::string> out;
+  for (const auto& c : impl_->key.chain) {
+    unsigned char* buf = nullptr;
+    int n = i2d_X509(c.get(), &buf);
+    if (n <= 0) {
+      ERR_clear_error();
+      return make_error(Fault::local, "internal", "cannot encode a chain certificate");
+    }
+    out.emplace_back(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
+    OPENSSL_free(buf);
+  }
   return out;
 }
 

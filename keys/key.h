@@ -79,6 +79,10 @@ class PublicKey {
   Result<bool> certificate_is_ca() const;
   // The certificate itself, DER-encoded (x509 keys only).
   Result<std::string> certificate_der() const;
+  // The CA certificates that followed the leaf when the key's PEM is a bundle, DER-encoded
+  // in bundle order (empty for one certificate). They are untrusted: only a trust pin's CA
+  // file makes anything a trust anchor.
+  Result<std::vector<std::string>> certificate_chain_der() const;
   // Whether the certificate's own signature uses SHA-1 (RSA, ECDSA or DSA), which Notary
   // refuses in root certificates.
   Result<bool> certificate_signed_with_sha1() const;

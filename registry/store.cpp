@@ -567,9 +567,9 @@ Status Store::check_descriptor_exists(const std::string& repo, const Json& desc,
   if (!d) return std::unexpected(d.error());
   Result<FileInfo> st =
       manifest ? driver_->stat(revision_link(repo, *d)) : driver_->stat(layer_link(repo, *d));
-  // A layer link counts only with its blob: a crash while a blob commit was syncing can keep
+  // A link counts only with its content: a crash while a blob commit was syncing can keep
   // the link without the blob, and GC removes unreferenced blobs but not their links.
-  if (st && !manifest) st = driver_->stat(blob_path(*d));
+  if (st) st = driver_->stat(blob_path(*d));
   if (!st) {
     if (not_found(st.error()))
       return std::unexpected(
@@ -577,6 +577,14 @@ Status Store::check_descriptor_exists(const std::string& repo, const Json& desc,
                     std::string(what) + " " + d->str() + " is unknown to repository " + repo));
     return std::unexpected(st.error());
   }
+  // Clients check a fetched blob's length against its descriptor, so a wrong size makes the
+  // manifest unpullable; distribution stores such manifests, we refuse them at push.
+  const auto declared = desc["size"].get<std::int64_t>();
+  if (static_cast<std::uint64_t>(declared) != st->size)
+    return std::unexpected(oci_error(
+        "MANIFEST_INVALID", std::string(what) + " " + d->str() + " is declared as " +
+                                std::to_string(declared) + " bytes but repository " + repo +
+                                " holds " + std::to_string(st->size) + " bytes for it"));
   return {};
 }
 

@@ -134,6 +134,27 @@ Result<keys::PublicKey> public_key_from_pem(std::string_view text, std::string_v
                     std::string(what) + " holds no usable PUBLIC KEY or CERTIFICATE block");
 }
 
+Result<keys::PublicKey> root_certificate_from_pem(std::string_view text, std::string_view what) {
+  auto blocks = keys::parse_pem(text, what, Fault::user);
+  if (!blocks) return std::unexpected(blocks.error());
+  std::string bundle;
+  for (const auto& b : *blocks)
+    if (b.type == "CERTIFICATE") bundle += keys::encode_pem(keys::PemBlock{b.type, {}, b.bytes});
+  if (bundle.empty())
+    return make_error(Fault::user, "bad_key", std::string(what) + " holds no CERTIFICATE block");
+  Error last{Fault::user, "bad_key", std::string(what) + ": unusable certificate"};
+  for (const char* kt : {"ecdsa-x509", "rsa-x509"}) {
+    Json j{{"keytype", kt}, {"keyval", {{"private", nullptr}, {"public", base64_encode(bundle)}}}};
+    auto k = keys::PublicKey::from_json(j, Fault::user);
+    if (k) return *k;
+    last = k.error();
+    // The keytype only decides which of the two fits; any other refusal is the answer.
+    if (last.message.find("holds a certificate for a key of another type") == std::string::npos)
+      break;
+  }
+  return std::unexpected(with_context(last, std::string(what)));
+}
+
 std::string public_key_pem(const keys::PrivateKey& k, std::string_view role) {
   keys::PemBlock b;
   b.type = "PUBLIC KEY";

@@ -29,6 +29,11 @@ std::string signer_name(std::string_view role);
 // A PEM "PUBLIC KEY" (SPKI) or "CERTIFICATE" as a Notary metadata key (ecdsa, rsa, ed25519,
 // ecdsa-x509, rsa-x509). Error bad_key naming `what` otherwise.
 Result<keys::PublicKey> public_key_from_pem(std::string_view text, std::string_view what);
+// A root key's certificate from a PEM file: one CERTIFICATE, or the leaf followed by the CA
+// certificates that issued it (the whole chain goes into root.json, so clients that pin
+// only the root CA can build the path, as with Notary). Other blocks are ignored.
+// Error bad_key naming `what`.
+Result<keys::PublicKey> root_certificate_from_pem(std::string_view text, std::string_view what);
 // The public half of `k` as docker writes NAME.pub: PUBLIC KEY with a "role: NAME" header.
 std::string public_key_pem(const keys::PrivateKey& k, std::string_view role);
 

@@ -135,6 +135,14 @@ Error pg_error(PGconn* c, std::string_view what) {
   return Error{Fault::local, "storage", "postgres: " + std::string(what) + ": " + m};
 }
 
+// libpq's notices (warnings, and the FATAL a terminated backend sends) go to the server's
+// log as structured lines instead of raw text on stderr.
+void log_notice(void*, const char* message) {
+  std::string m = message ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  log::warn("postgres notice", {{"message", m}});
+}
+
 // Runs a parameterised statement; all params are text. Results are binary.
 Res run(Conn& c, const char* sql, std::initializer_list<std::string_view> params,
         bool binary_result = true) {
@@ -321,6 +329,7 @@ class PgWatch final : public ChangeWatch {
       }
       st = PQconnectPoll(c.pg);
     }
+    PQsetNoticeProcessor(c.pg, log_notice, nullptr);
     if (PQsetnonblocking(c.pg, 1) != 0) {
       why = message(c.pg);
       return false;
@@ -827,6 +836,7 @@ Result<std::unique_ptr<Conn>> connect(const std::string& conninfo) {
   const char* vals[] = {kPoolConnectTimeoutSeconds, conninfo.c_str(), nullptr};
   c->pg = PQconnectdbParams(keys, vals, 1);
   if (PQstatus(c->pg) != CONNECTION_OK) return std::unexpected(pg_error(c->pg, "connecting"));
+  PQsetNoticeProcessor(c->pg, log_notice, nullptr);
   PQclear(PQexec(c->pg, "SET client_min_messages = warning"));
   return c;
 }

@@ -223,7 +223,7 @@ Status check_root_chains_to_ca(const tuf::Metadata<tuf::Root>& root,
       continue;
     }
     // The same key parsing and certificate checks as every Notary root (root_certs.cpp); a
-    // key that is not one x509 certificate is refused there before pinning runs.
+    // key that is not an x509 certificate (or leaf + CA bundle) is refused there first.
     auto key = keys::PublicKey::from_json(kj->second, Fault::remote);
     if (!key) {
       reject(id, "has an unreadable certificate");
@@ -250,9 +250,30 @@ Status check_root_chains_to_ca(const tuf::Metadata<tuf::Root>& root,
       reject(id, "has an unreadable certificate");
       continue;
     }
+    // The CA certificates bundled after the leaf may complete the path to a pinned CA, as in
+    // Notary; they are never anchors themselves.
+    auto free_stack = [](STACK_OF(X509) * sk) { sk_X509_free(sk); };  // a macro in OpenSSL 3
+    std::unique_ptr<STACK_OF(X509), decltype(free_stack)> untrusted(sk_X509_new_null(), free_stack);
+    std::vector<X509Ptr> chain;
+    auto chain_der = key->certificate_chain_der();
+    if (!untrusted || !chain_der) {
+      ERR_clear_error();
+      return make_error(Fault::local, "internal", "cannot set up certificate verification");
+    }
+    bool readable = true;
+    for (const auto& d : *chain_der) {
+      const unsigned char* q = reinterpret_cast<const unsigned char*>(d.data());
+      chain.emplace_back(d2i_X509(nullptr, &q, long(d.size())), &X509_free);
+      if (!chain.back() || !sk_X509_push(untrusted.get(), chain.back().get())) readable = false;
+    }
+    if (!readable) {
+      ERR_clear_error();
+      reject(id, "has an unreadable certificate bundle");
+      continue;
+    }
     std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                         &X509_STORE_CTX_free);
-    if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr) != 1) {
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1) {
       ERR_clear_error();
       return make_error(Fault::local, "internal", "cannot set up certificate verification");
     }

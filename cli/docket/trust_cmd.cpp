@@ -141,7 +141,7 @@ RootKeyChoice root_key_choice(KeyContext& kc, const std::string& key, const std:
   }
   if (!cert.empty()) {
     std::string text = value_or_raise(read_file(cert, keys::kMaxPemBytes));
-    c.certificate = value_or_raise(public_key_from_pem(text, cert));
+    c.certificate = value_or_raise(root_certificate_from_pem(text, cert));
     if (!c.certificate->is_x509()) raise(Fault::user, "bad_key", cert + " holds no certificate");
   }
   return c;

@@ -522,7 +522,8 @@ TEST(PublicKeyParse, RejectsMalformedKeyObjects) {
       {"ecdsa-x509 holding RSA cert", notary_key("ecdsa-x509", base64_encode(rsa_cert_pem))},
       {"rsa-x509 holding ECDSA cert", notary_key("rsa-x509", base64_encode(ec_cert_pem))},
       {"x509 trailing garbage", notary_key("ecdsa-x509", base64_encode(ec_cert_pem + "junk\n"))},
-      {"x509 two certs", notary_key("ecdsa-x509", base64_encode(ec_cert_pem + ec_cert_pem))},
+      {"x509 bundle of two leaf certs",
+       notary_key("ecdsa-x509", base64_encode(ec_cert_pem + ec_cert_pem))},
       {"x509 truncated cert",
        notary_key("ecdsa-x509", base64_encode(encode_pem(PemBlock{
                                     "CERTIFICATE", {}, cert_der.substr(0, cert_der.size() - 8)})))},

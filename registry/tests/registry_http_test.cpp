@@ -8,6 +8,7 @@
 #include "common/digest.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "registry/tests/random_bytes.h"
 #include "registry/tests/test_client.h"
 
 using namespace docket;
@@ -136,12 +137,8 @@ TEST_F(RegistryHttp, ChunkedUploadWithContentRangeStatusAndResume) {
 // received into the other buffer, so a piece reused too early or hashed out of order shows
 // up as a digest mismatch here.
 TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
-  std::string blob(5 * 1024 * 1024 + 12345, '\0');
-  std::uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(5 * 1024 * 1024 + 12345, 0x9e3779b97f4a7c15ull);
   std::string d = Digest::of(blob).str();
   auto mono = reg.send({"POST", "/v2/big/mono/blobs/uploads/?digest=" + d, blob});
   ASSERT_EQ(mono.status, 201u) << mono.body;
@@ -174,12 +171,8 @@ TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
 // when its body ends), committed with another algorithm than the session hashes with: the
 // server rereads the upload file, which must hold that body too.
 TEST_F(RegistryHttp, LargeFinalChunkCommittedWithAnotherAlgorithm) {
-  std::string blob(9 * 1024 * 1024 + 77, '\0');
-  std::uint64_t x = 0x2545f4914f6cdd1dull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(9 * 1024 * 1024 + 77, 0x2545f4914f6cdd1dull);
   const std::string d512 = Digest::of(blob, HashAlgorithm::sha512).str();
   auto s = reg.send({"POST", "/v2/big/mixed/blobs/uploads/"});  // hashes sha256
   ASSERT_EQ(s.status, 202u);
@@ -316,6 +309,21 @@ TEST_F(RegistryHttp, ManifestErrors) {
   EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
             "MANIFEST_BLOB_UNKNOWN");
   EXPECT_EQ(put("t", m.dump()).status, 201u);
+  // A descriptor whose size disagrees with the stored content would fail every client's
+  // length check at pull time: refused, for blobs and for child manifests alike.
+  Json wrong = m;
+  wrong["config"]["size"] = 3;
+  r = put("w", wrong.dump());
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.error_code(), "MANIFEST_INVALID");
+  EXPECT_NE(r.body.find("declared as 3 bytes"), std::string::npos) << r.body;
+  const std::string child = Digest::of(m.dump()).str();
+  idx["manifests"] = Json::array({{{"mediaType", ct}, {"digest", child}, {"size", 1}}});
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").error_code(),
+            "MANIFEST_INVALID");
+  idx["manifests"][0]["size"] = m.dump().size();
+  EXPECT_EQ(put("i", idx.dump(), "application/vnd.oci.image.index.v1+json").status, 201u);
+  EXPECT_EQ(reg.get("/v2/m/manifests/w").error_code(), "MANIFEST_UNKNOWN");
 }
 
 TEST(RegistryHttpLimits, OversizeManifestGets413) {
@@ -342,7 +350,7 @@ TEST_F(RegistryHttp, IndexAndDockerSchema2) {
                                   {"size", ma.body.size()}},
                                  {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
                                   {"digest", b},
-                                  {"size", 1}}})}};
+                                  {"size", reg.get("/v2/multi/manifests/arm64").body.size()}}})}};
   auto r =
       reg.send({"PUT",
                 "/v2/multi/manifests/latest",
@@ -360,7 +368,7 @@ TEST_F(RegistryHttp, IndexAndDockerSchema2) {
       {"config",
        {{"mediaType", "application/vnd.docker.container.image.v1+json"},
         {"digest", cfg},
-        {"size", 15}}},
+        {"size", 14}}},
       {"layers", Json::array({{{"mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip"},
                                {"digest", layer},
                                {"size", 12}}})}};
@@ -600,7 +608,7 @@ TEST_F(RegistryHttp, ManifestAcceptNegotiation) {
             {"config",
              {{"mediaType", "application/vnd.docker.container.image.v1+json"},
               {"digest", cfg},
-              {"size", 15}}},
+              {"size", 14}}},
             {"layers", Json::array()}};
   ASSERT_EQ(reg.send({"PUT",
                       "/v2/acc/manifests/d2",

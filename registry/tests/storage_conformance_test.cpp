@@ -13,6 +13,7 @@
 
 #include "common/file.h"
 #include "registry/storage.h"
+#include "registry/tests/random_bytes.h"
 
 using namespace docket;
 using namespace docket::registry;
@@ -124,12 +125,8 @@ TEST_P(DriverConformance, AppendSyncTruncateAndOpen) {
 // reader and a reopened writer see exactly the bytes written, in order, and sync() keeps
 // the writer usable.
 TEST_P(DriverConformance, LargeAppendsInOddPiecesReadBackExactly) {
-  std::string blob(13 * 1024 * 1024 + 4321, '\0');
-  std::uint64_t x = 0x2545f4914f6cdd1dull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob =
+      docket::registry::testing::random_bytes(13 * 1024 * 1024 + 4321, 0x2545f4914f6cdd1dull);
   const std::size_t pieces[] = {1, 4095, 300'000, 1 << 20, 4096, 3'333'333, 17, 65'536};
   std::size_t off = 0, i = 0;
   auto w = d->append("/big/data");
@@ -166,12 +163,7 @@ TEST_P(DriverConformance, LargeAppendsInOddPiecesReadBackExactly) {
 // sync().
 TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
   const std::size_t mib = 1024 * 1024;
-  std::string blob(26 * mib + 3, '\0');
-  std::uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (auto& ch : blob) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ch = static_cast<char>(x);
-  }
+  std::string blob = docket::registry::testing::random_bytes(26 * mib + 3, 0x9e3779b97f4a7c15ull);
   auto w = d->append("/chunked/data");
   ASSERT_TRUE(w);
   std::size_t off = 0;
@@ -200,6 +192,34 @@ TEST_P(DriverConformance, FlushesAtBufferBoundariesKeepEveryByte) {
   EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
   w->reset();
   EXPECT_EQ(*d->get("/chunked/data", blob.size()), blob);
+}
+
+// A writer may hand the first part of a buffer to the disk while it keeps filling the rest
+// (the filesystem driver writes a staged megabyte as soon as the disk is idle): bytes
+// appended behind such a write, in pieces that leave the buffer unaligned, reach the file
+// intact at flush() and at sync().
+TEST_P(DriverConformance, BytesAppendedBehindAnEarlyWriteReadBackExactly) {
+  const std::size_t mib = 1024 * 1024;
+  std::string blob =
+      docket::registry::testing::random_bytes(10 * mib + 12'345, 0xd1b54a32d192ed03ull);
+  auto w = d->append("/early/data");
+  ASSERT_TRUE(w);
+  std::size_t off = 0;
+  auto put = [&](std::size_t n) {
+    ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, n)));
+    off += n;
+  };
+  put(4 * mib - 1);  // up to where large uploads switch to O_DIRECT (page cache so far)
+  put(1);
+  put(mib + 3 * 4096);  // nothing in flight: what is staged goes to the disk now
+  put(17);              // behind it, unaligned
+  put(3 * mib + 99);    // fills that buffer and spills into the other
+  ASSERT_TRUE((*w)->flush());
+  EXPECT_EQ(*d->get("/early/data", blob.size()), blob.substr(0, off));
+  put(mib + 1);
+  put(blob.size() - off);
+  ASSERT_TRUE((*w)->sync());
+  EXPECT_EQ(*d->get("/early/data", blob.size()), blob);
 }
 
 TEST_P(DriverConformance, RemoveTreeAndWalk) {

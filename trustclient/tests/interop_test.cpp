@@ -204,6 +204,73 @@ TEST(TrustInterop, DocketInspectsWhatNotarySigned) {
   EXPECT_TRUE((*j)[0]["SignedTags"].empty());
 }
 
+// A root certificate issued by an intermediate CA, given to `docket trust init` as the chain
+// (leaf + intermediate): the real notary client, pinning only the root CA (trust_pinning
+// "ca"), builds the path through the bundle in root.json and lists the signed tag; one
+// pinning another CA refuses the repository.
+TEST(TrustInterop, NotaryWithACaPinAcceptsDocketsCertificateBundleRoot) {
+  for (const char* bin : {"notary", "openssl"})
+    if (!have(bin)) GTEST_SKIP() << bin << " is not installed (scripts/install-deps.sh --peers)";
+  TlsServe serve("docket-trust-bundle-");
+  ASSERT_TRUE(serve.started()) << serve.log();
+  const fs::path& dir = serve.dir;
+  const std::string gun = serve.host + "/team/bundle";
+  const fs::path pki = dir / "rootpki";
+  fs::create_directories(pki);
+  auto sh = [&](const std::string& cmd) {
+    auto r = ts::run("sh -c " + ts::sh_quote("cd " + ts::sh_quote(pki.string()) + " && " + cmd));
+    EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.output;
+  };
+  ASSERT_TRUE(atomic_write_file(pki / "ca.cnf",
+                                "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n"));
+  ASSERT_TRUE(atomic_write_file(pki / "leaf.cnf", "basicConstraints=CA:FALSE\n"));
+  std::string cn = gun;  // "/" escaped for openssl -subj
+  for (std::size_t i = cn.find('/'); i != std::string::npos; i = cn.find('/', i + 2))
+    cn.insert(i, "\\");
+  for (const std::string c : {"ca", "other"})
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + c +
+       ".key -out " + c + ".crt -days 30 -subj /CN=" + c +
+       "-root-ca -addext basicConstraints=critical,CA:TRUE 2>&1");
+  sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -out int.csr "
+     "-subj /CN=intermediate-ca 2>&1");
+  sh("openssl x509 -req -in int.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 25 "
+     "-extfile ca.cnf -out int.crt 2>&1");
+  sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out root.key 2>&1");
+  sh("openssl req -new -key root.key -subj " + ts::sh_quote("/CN=" + cn) + " -out root.csr 2>&1");
+  sh("openssl x509 -req -in root.csr -CA int.crt -CAkey int.key -CAcreateserial -days 20 "
+     "-extfile leaf.cnf -out root.crt 2>&1");
+  sh("cat root.crt int.crt > chain.crt");
+
+  Client me(dir / "me", "https://" + serve.host, serve.pki.ca_cert, serve.host);
+  fs::create_directories(me.home / "rootfs");
+  ASSERT_TRUE(atomic_write_file(me.home / "rootfs" / "hello.txt", "bundle\n"));
+  auto init = me.docket("trust init " + gun + " --root-key " + (pki / "root.key").string() +
+                        " --root-cert " + (pki / "chain.crt").string());
+  ASSERT_EQ(init.exit_code, 0) << init.output << serve.log();
+  ASSERT_EQ(me.docket("import rootfs " + gun + ":1").exit_code, 0);
+  auto push = me.docket("push " + gun + ":1");
+  ASSERT_EQ(push.exit_code, 0) << push.output << serve.log();
+  auto q = me.docket("push -q --disable-content-trust " + gun + ":1");
+  const std::string hex = digest_hex(q.output);
+  ASSERT_EQ(hex.size(), 64u) << q.output;
+
+  auto notary_list = [&](const std::string& who, const fs::path& ca) {
+    const fs::path cfg = dir / (who + ".json");
+    Json j = {{"trust_dir", (dir / (who + "-trust")).string()},
+              {"remote_server",
+               {{"url", "https://" + serve.host}, {"root_ca", serve.pki.ca_cert.string()}}},
+              {"trust_pinning", {{"ca", {{serve.host + "/team/", ca.string()}}}}}};
+    EXPECT_TRUE(atomic_write_file(cfg, j.dump()));
+    return me.run("notary", "-c " + ts::sh_quote(cfg.string()) + " list " + gun);
+  };
+  auto pinned = notary_list("pinned", pki / "ca.crt");
+  EXPECT_EQ(pinned.exit_code, 0) << pinned.output;
+  EXPECT_NE(pinned.output.find(hex), std::string::npos) << pinned.output;
+  auto other = notary_list("other", pki / "other.crt");
+  EXPECT_NE(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("trust_pinning"), std::string::npos) << other.output;
+}
+
 // The state `notary delegation remove` (and `docker trust signer remove`) can leave behind:
 // the only key that signed targets/releases is dropped from the delegation, so releases.json
 // no longer verifies. docket stays strict on pulls (the repository is refused), but signing

@@ -727,15 +727,20 @@ TEST_F(TrustE2E, CaIssuedRootCertificatesForCaPinnedClients) {
   std::string cn = repo;  // openssl -subj takes "/" inside a value escaped
   for (std::size_t i = cn.find('/'); i != std::string::npos; i = cn.find('/', i + 2))
     cn.insert(i, "\\");
+  // root2's comes from an intermediate CA, so clients pinning the CA need the chain.
+  sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key -out int.csr "
+     "-subj /CN=docket-test-intermediate 2>&1");
+  sh("openssl x509 -req -in int.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 25 "
+     "-extfile ca.cnf -out int.crt 2>&1");
   for (const std::string k : {"root1", "root2"}) {
     sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + k + ".key 2>&1");
     sh("openssl req -new -key " + k + ".key -subj " + sh_quote("/CN=" + cn) + " -out " + k +
        ".csr 2>&1");
-    sh("openssl x509 -req -in " + k +
-       ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 20 "
-       "-extfile leaf.cnf -out " +
-       k + ".crt 2>&1");
+    const std::string issuer = k == "root1" ? "ca" : "int";
+    sh("openssl x509 -req -in " + k + ".csr -CA " + issuer + ".crt -CAkey " + issuer +
+       ".key -CAcreateserial -days 20 -extfile leaf.cnf -out " + k + ".crt 2>&1");
   }
+  sh("cat root2.crt int.crt > root2-chain.crt");
   auto pin_ca = [&](const std::string& who) {
     fs::create_directories(dir_ / who / "docker" / "trust");
     Json j = {{"ca", {{host_ + "/team/", (pki / "ca.crt").string()}}}};
@@ -799,15 +804,35 @@ TEST_F(TrustE2E, CaIssuedRootCertificatesForCaPinnedClients) {
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("pin_mismatch"), std::string::npos) << refused.output;
 
-  // Rotating root to a self-signed certificate is refused; to root2's CA-issued one it
-  // works, and a client that cached the old root and a new pinned client both follow.
+  // Rotating root to a self-signed certificate is refused, as is root2's certificate
+  // without the intermediate that issued it; with the chain (leaf + intermediate, carried
+  // whole in root.json) it works, and a client that cached the old root and a new client
+  // pinning only the root CA both follow.
   auto self = docket("admin", "trust key rotate root " + repo);
   EXPECT_EQ(self.exit_code, 1) << self.output;
   EXPECT_NE(self.output.find("pin_mismatch"), std::string::npos) << self.output;
+  auto unchained = docket("admin", "trust key rotate root " + repo + " --root-key " +
+                                       (pki / "root2.key").string() + " --root-cert " +
+                                       (pki / "root2.crt").string());
+  EXPECT_EQ(unchained.exit_code, 1) << unchained.output;
+  EXPECT_NE(unchained.output.find("pin_mismatch"), std::string::npos) << unchained.output;
+  auto root2 = unchained.output.find("Imported root key ");
+  ASSERT_NE(root2, std::string::npos) << unchained.output;
   auto rot = docket("admin", "trust key rotate root " + repo + " --root-key " +
-                                 (pki / "root2.key").string() + " --root-cert " +
-                                 (pki / "root2.crt").string());
+                                 unchained.output.substr(root2 + 18, 12) + " --root-cert " +
+                                 (pki / "root2-chain.crt").string());
   ASSERT_EQ(rot.exit_code, 0) << rot.output << server_log();
+  auto root_json = run("curl -sf http://" + host_ + "/v2/" + repo + "/_trust/tuf/root.json");
+  auto rj = parse_json(root_json.output, "root.json", Fault::bug);
+  ASSERT_TRUE(rj) << root_json.output;
+  int bundles = 0;
+  for (const auto& [id, k] : (*rj)["signed"]["keys"].items()) {
+    auto pem = base64_decode(k["keyval"]["public"].get<std::string>());
+    ASSERT_TRUE(pem) << id;
+    if (pem->find("BEGIN CERTIFICATE", pem->find("END CERTIFICATE")) != std::string::npos)
+      ++bundles;
+  }
+  EXPECT_EQ(bundles, 1) << root_json.output;
   ASSERT_EQ(docket("admin", "tag " + repo + ":1 " + repo + ":2").exit_code, 0);
   push = docket("admin", "push --insecure " + repo + ":2");
   ASSERT_EQ(push.exit_code, 0) << push.output << server_log();

@@ -200,8 +200,7 @@ TEST_F(TrustPinningCa, CertificateFromAnotherCaIsRefused) {
   EXPECT_EQ(s.error().code, "pin_mismatch");
 }
 
-// keys/ reads one certificate per x509 key (a leaf + intermediates bundle is refused there,
-// before pinning is consulted), so an intermediate CA reaches the check through the pin.
+// An intermediate CA reaches the check through the pinned CA file...
 TEST_F(TrustPinningCa, LeafIssuedByAnIntermediateChainsThroughThePinnedBundle) {
   PkeyPtr int_key = new_ec_key();
   auto intermediate = make_cert(int_key.get(), "Docket Test Intermediate", ca.cert.get(),
@@ -224,6 +223,63 @@ TEST_F(TrustPinningCa, LeafIssuedByAnIntermediateChainsThroughThePinnedBundle) {
   pin({{"ca", {{"registry.example:5000/team/app", "int.pem"}}}});
   auto anchored = first_use(root);
   EXPECT_TRUE(anchored) << anchored.error().message;
+}
+
+// ...or through the root key itself, whose certificate may be a bundle (leaf, then the CAs
+// that issued it) as Notary writes for CA-issued roots. Bundled CAs only complete a path:
+// they are never trust anchors.
+TEST_F(TrustPinningCa, LeafBundledWithItsIntermediateChainsToThePinnedRootCa) {
+  PkeyPtr int_key = new_ec_key();
+  auto intermediate = make_cert(int_key.get(), "Docket Test Intermediate", ca.cert.get(),
+                                ca.key.get(), true, 0s, 24h * 365 * 5);
+  auto bundled = issued_by(intermediate.get(), int_key.get(), pem_of(intermediate.get()));
+  EXPECT_EQ(value_or_raise(bundled.certificate_common_name()), kGun);
+  EXPECT_FALSE(value_or_raise(bundled.certificate_is_ca()));
+  ASSERT_EQ(value_or_raise(bundled.certificate_chain_der()).size(), 1u);
+  write("ca.pem", pem_of(ca.cert.get()));
+  pin({{"ca", {{"registry.example:5000/team/app", "ca.pem"}}}});
+  auto ok = first_use(make_root({bundled}, ring));
+  EXPECT_TRUE(ok) << ok.error().message;
+  EXPECT_TRUE(warnings.empty());
+  // Without the intermediate in the bundle the same leaf does not chain.
+  auto alone = first_use(make_root({issued_by(intermediate.get(), int_key.get())}, ring));
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().code, "pin_mismatch");
+  // A CA of the signer's own making in the bundle is no anchor.
+  Ca rogue{"Rogue CA"};
+  auto s = first_use(
+      make_root({issued_by(rogue.cert.get(), rogue.key.get(), pem_of(rogue.cert.get()))}, ring));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, "pin_mismatch");
+}
+
+TEST_F(TrustPinningCa, BundleMustBeALeafFollowedByCaCertificates) {
+  auto leaf = make_cert(public_of(root_key).get(), kGun, ca.cert.get(), ca.key.get(), false, -60s,
+                        24h * 365);
+  auto as_key = [](const std::string& pem) {
+    Json j = {{"keytype", "ecdsa-x509"},
+              {"keyval", {{"public", base64_encode(pem)}, {"private", nullptr}}}};
+    return keys::PublicKey::from_json(j, Fault::remote);
+  };
+  auto two_leaves = as_key(pem_of(leaf.get()) + pem_of(leaf.get()));
+  ASSERT_FALSE(two_leaves);
+  EXPECT_EQ(two_leaves.error().code, "bad_key");
+  EXPECT_EQ(two_leaves.error().fault, Fault::remote);
+  EXPECT_NE(two_leaves.error().message.find("certificate 2 of 2 is not a CA"), std::string::npos)
+      << two_leaves.error().message;
+  auto junk_tail =
+      as_key(pem_of(leaf.get()) + "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  ASSERT_FALSE(junk_tail);
+  EXPECT_EQ(junk_tail.error().code, "bad_key");
+  // The leaf + its CA is one key whose ID covers the whole bundle, as Notary computes it.
+  auto with_ca = as_key(pem_of(leaf.get()) + pem_of(ca.cert.get()));
+  ASSERT_TRUE(with_ca) << with_ca.error().message;
+  auto single = as_key(pem_of(leaf.get()));
+  ASSERT_TRUE(single);
+  EXPECT_NE(with_ca->key_id(), single->key_id());
+  EXPECT_EQ(with_ca->canonical_key_id(), single->canonical_key_id());
+  EXPECT_EQ(with_ca->public_der(), single->public_der());
+  EXPECT_TRUE(value_or_raise(single->certificate_chain_der()).empty());
 }
 
 TEST_F(TrustPinningCa, ChainIsCheckedAtTheGivenTime) {
