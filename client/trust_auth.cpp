@@ -160,6 +160,52 @@ Result<std::optional<Credentials>> TrustAuthSession::creds() {
   return creds_;
 }
 
+Result<std::string> TrustAuthSession::authorization_for(const std::string& www_authenticate,
+                                                        const std::string& sent,
+                                                        const std::string& reason) {
+  auto ch = parse_www_authenticate(www_authenticate);
+  if (!ch) return std::unexpected(with_context(ch.error(), "trust server " + server_));
+  auto c = creds();
+  if (!c) return std::unexpected(c.error());
+  std::string next;
+  if (ch->scheme == "bearer") {
+    std::string key;
+    if (auto s = ch->params.find("scope"); s != ch->params.end()) key = s->second;
+    {
+      std::lock_guard l(mu_);
+      if (auto t = tokens_.find(key); t != tokens_.end() && t->second != sent) next = t->second;
+    }
+    if (next.empty()) {
+      if (!*c)
+        return make_error(Fault::user, "unauthorized",
+                          "trust server " + server_ + " requires authentication (" + reason +
+                              ") and no credentials are stored for it; run: docket login " +
+                              server_);
+      auto tok = fetch_bearer_token(*http_, ch->params, {}, *c, server_);
+      if (!tok) return std::unexpected(tok.error());
+      next = "Bearer " + *tok;
+      std::lock_guard l(mu_);
+      ++tokens_fetched_;
+      tokens_[key] = next;
+    }
+  } else if (ch->scheme == "basic") {
+    if (!*c || (*c)->username.empty())
+      return make_error(Fault::user, "unauthorized",
+                        "trust server " + server_ + " requires a login (" + reason +
+                            "); run: docket login " + server_);
+    next = basic_value(**c);
+    if (next == sent)
+      return make_error(Fault::user, "unauthorized",
+                        "trust server " + server_ +
+                            " refused the stored credentials; run: docket login " + server_);
+  } else {
+    return make_error(
+        Fault::remote, "unauthorized",
+        "trust server " + server_ + " asks for unsupported auth scheme \"" + ch->scheme + "\"");
+  }
+  return next;
+}
+
 Result<net::HttpResponse> TrustAuthSession::send(net::HttpRequest req) {
   std::string sent;
   {
@@ -182,46 +228,9 @@ Result<net::HttpResponse> TrustAuthSession::send(net::HttpRequest req) {
                             net::redact_url(req.url) + " (" + reason +
                             "); check the account's permissions or run: docket login " + server_);
     }
-    auto ch = parse_www_authenticate(*hdr);
-    if (!ch) return std::unexpected(with_context(ch.error(), "trust server " + server_));
-    auto c = creds();
-    if (!c) return std::unexpected(c.error());
-    std::string next;
-    if (ch->scheme == "bearer") {
-      std::string key;
-      if (auto s = ch->params.find("scope"); s != ch->params.end()) key = s->second;
-      {
-        std::lock_guard l(mu_);
-        if (auto t = tokens_.find(key); t != tokens_.end() && t->second != sent) next = t->second;
-      }
-      if (next.empty()) {
-        if (!*c)
-          return make_error(Fault::user, "unauthorized",
-                            "trust server " + server_ + " requires authentication (" + reason +
-                                ") and no credentials are stored for it; run: docket login " +
-                                server_);
-        auto tok = fetch_bearer_token(*http_, ch->params, {}, *c, server_);
-        if (!tok) return std::unexpected(tok.error());
-        next = "Bearer " + *tok;
-        std::lock_guard l(mu_);
-        ++tokens_fetched_;
-        tokens_[key] = next;
-      }
-    } else if (ch->scheme == "basic") {
-      if (!*c || (*c)->username.empty())
-        return make_error(Fault::user, "unauthorized",
-                          "trust server " + server_ + " requires a login (" + reason +
-                              "); run: docket login " + server_);
-      next = basic_value(**c);
-      if (next == sent)
-        return make_error(Fault::user, "unauthorized",
-                          "trust server " + server_ +
-                              " refused the stored credentials; run: docket login " + server_);
-    } else {
-      return make_error(
-          Fault::remote, "unauthorized",
-          "trust server " + server_ + " asks for unsupported auth scheme \"" + ch->scheme + "\"");
-    }
+    auto authz = authorization_for(*hdr, sent, reason);
+    if (!authz) return std::unexpected(authz.error());
+    std::string next = std::move(*authz);
     {
       std::lock_guard l(mu_);
       current_ = next;
@@ -235,6 +244,43 @@ Result<net::HttpResponse> TrustAuthSession::send(net::HttpRequest req) {
     }
   }
   return make_error(Fault::bug, "unauthorized", "unreachable");
+}
+
+std::vector<Result<net::HttpResponse>> TrustAuthSession::send_pipelined(
+    std::vector<net::HttpRequest> reqs) {
+  std::string sent;
+  {
+    std::lock_guard l(mu_);
+    sent = current_;
+  }
+  if (!sent.empty())
+    for (auto& r : reqs) r.headers.set("Authorization", sent);
+  auto out = http_->send_pipelined(reqs);
+  // A 401 challenge: answered as send() answers it, then the refused requests once more,
+  // pipelined with the new authorization. Whatever fails here (no credentials, a token
+  // service error) leaves the 401s in place: the caller asks again through send(), which
+  // reports it.
+  std::vector<std::size_t> refused;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i] && out[i]->status == 401) refused.push_back(i);
+  if (refused.empty()) return out;
+  auto hdr = out[refused.front()]->headers.get("WWW-Authenticate");
+  if (!hdr) return out;
+  auto next = authorization_for(*hdr, sent, describe_registry_error(*out[refused.front()]));
+  if (!next) return out;
+  {
+    std::lock_guard l(mu_);
+    current_ = *next;
+  }
+  std::vector<net::HttpRequest> again;
+  for (auto i : refused) {
+    again.push_back(reqs[i]);
+    again.back().headers.set("Authorization", *next);
+  }
+  auto second = http_->send_pipelined(again);
+  for (std::size_t k = 0; k < refused.size() && k < second.size(); ++k)
+    out[refused[k]] = std::move(second[k]);
+  return out;
 }
 
 }  // namespace docket::client

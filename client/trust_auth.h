@@ -77,12 +77,22 @@ class TrustAuthSession {
   // naming the server and the server's own reason; other statuses are returned as they are.
   Result<net::HttpResponse> send(net::HttpRequest req);
 
+  // The GETs pipelined on one connection (net::HttpClient::send_pipelined) with the
+  // session's authorization; on a 401 challenge, authenticates as send() does and sends the
+  // refused ones once more, pipelined. A 401 that remains, or an authentication failure,
+  // is left as the 401 answer: callers drop it and send() reports the failure.
+  std::vector<Result<net::HttpResponse>> send_pipelined(std::vector<net::HttpRequest> reqs);
+
   const net::HttpClient& http() const { return *http_; }
   // Test hook: how many tokens were fetched.
   int tokens_fetched() const;
 
  private:
   Result<std::optional<Credentials>> creds();
+  // The Authorization value answering a challenge (`sent` was refused; `reason` is the
+  // server's, for messages); fetches a token when needed.
+  Result<std::string> authorization_for(const std::string& www_authenticate,
+                                        const std::string& sent, const std::string& reason);
 
   std::shared_ptr<const net::HttpClient> http_;
   std::string server_;

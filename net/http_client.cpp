@@ -341,6 +341,8 @@ struct HttpClient::Impl {
   }
 
   Result<HttpResponse> perform_once(const HttpRequest& req, const std::string& url) const;
+  // send()'s checks of the method, URL and header values (before anything is sent).
+  static Status validate(const HttpRequest& req, const std::string& url);
   Result<HttpResponse> perform_curl(const HttpRequest& req, const std::string& url,
                                     const std::string& what) const;
   // Whether libcurl would send a request to `url` through a proxy.
@@ -518,6 +520,18 @@ struct SlistGuard {
 
 Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
                                                     const std::string& url) const {
+  if (auto v = validate(req, url); !v) return std::unexpected(v.error());
+  std::string what = req.method + " " + redact_url(url);
+  if (native && !req.reader) {
+    if (auto u = detail::parse_native_url(url); u && !proxy_in_use(*u))
+      return native->perform(req, *u, url);
+  }
+  if (auto st = const_cast<Impl*>(this)->curl_ready(); !st)
+    return make_error(st.error().fault, st.error().code, what + ": " + st.error().message);
+  return perform_curl(req, url, what);
+}
+
+Status HttpClient::Impl::validate(const HttpRequest& req, const std::string& url) {
   std::string what = req.method + " " + redact_url(url);
   if (url.empty() || std::any_of(url.begin(), url.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
@@ -535,13 +549,7 @@ Result<HttpResponse> HttpClient::Impl::perform_once(const HttpRequest& req,
       return make_error(Fault::user, "bad_header",
                         what + ": header " + name + " contains CR, LF or NUL");
   }
-  if (native && !req.reader) {
-    if (auto u = detail::parse_native_url(url); u && !proxy_in_use(*u))
-      return native->perform(req, *u, url);
-  }
-  if (auto st = const_cast<Impl*>(this)->curl_ready(); !st)
-    return make_error(st.error().fault, st.error().code, what + ": " + st.error().message);
-  return perform_curl(req, url, what);
+  return {};
 }
 
 bool HttpClient::Impl::proxy_in_use(const detail::NativeUrl& u) const {
@@ -860,6 +868,52 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) const {
     url = *next;
     ++redirects;
   }
+}
+
+std::vector<Result<HttpResponse>> HttpClient::send_pipelined(
+    const std::vector<HttpRequest>& requests) const {
+  std::vector<Result<HttpResponse>> out;
+  auto all = [&](const Error& e) {
+    out.assign(requests.size(), std::unexpected(e));
+    return out;
+  };
+  if (requests.empty()) return out;
+  if (requests.size() > kMaxPipelinedRequests)
+    return all(Error{Fault::bug, "not_pipelined",
+                     std::to_string(requests.size()) + " requests: more than " +
+                         std::to_string(kMaxPipelinedRequests) + " cannot be pipelined"});
+  std::vector<detail::NativeUrl> urls;
+  urls.reserve(requests.size());
+  for (const auto& r : requests) {
+    if (auto v = Impl::validate(r, r.url); !v) {
+      // Nothing goes out: the bad request gets its error, the others are not sent.
+      for (const auto& q : requests) {
+        Error e = &q == &r ? v.error()
+                           : Error{Fault::bug, "not_pipelined",
+                                   "GET " + redact_url(q.url) +
+                                       ": not sent (another request of the pipeline is invalid)"};
+        out.push_back(std::unexpected(std::move(e)));
+      }
+      return out;
+    }
+    std::optional<detail::NativeUrl> u;
+    if (impl_->native) u = detail::parse_native_url(r.url);
+    bool ok = u && !impl_->proxy_in_use(*u) && r.method == "GET" && r.body.empty() && !r.reader &&
+              !r.sink &&
+              (urls.empty() || (u->tls == urls.front().tls && u->host == urls.front().host &&
+                                u->port == urls.front().port));
+    if (!ok)
+      return all(Error{Fault::bug, "not_pipelined",
+                       "GET " + redact_url(r.url) +
+                           ": cannot be pipelined (needs the native transport, no proxy, a "
+                           "body-less GET to one origin)"});
+    urls.push_back(std::move(*u));
+  }
+  std::vector<detail::PipelinedRequest> reqs;
+  reqs.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    reqs.push_back({&requests[i], &requests[i].url, &urls[i]});
+  return impl_->native->perform_pipelined(reqs);
 }
 
 Result<HttpResponse> HttpClient::get(std::string url, HttpHeaders headers) const {

@@ -53,6 +53,8 @@ inline constexpr std::size_t kDefaultMaxErrorBodyBytes = 1u * 1024 * 1024;
 inline constexpr std::size_t kMaxResponseHeaderBytes = 256u * 1024;
 inline constexpr int kDefaultMaxRedirects = 10;
 inline constexpr std::size_t kMaxPooledHandles = 16;
+// Most requests HttpClient::send_pipelined writes on one connection.
+inline constexpr std::size_t kMaxPipelinedRequests = 16;
 // libcurl receive/send buffer sizes per transfer.
 inline constexpr long kDownloadBufferBytes = 256 * 1024;
 inline constexpr long kUploadBufferBytes = 512 * 1024;
@@ -188,6 +190,24 @@ class HttpClient {
 
   Result<HttpResponse> send(const HttpRequest& request) const;
   Result<HttpResponse> get(std::string url, HttpHeaders headers = {}) const;
+
+  // HTTP/1.1 pipelining (RFC 9112 §9.3.2): the GET requests are written back to back on one
+  // kept-alive connection and the answers read in the order asked, so a server's work and
+  // the transfers overlap instead of costing a round trip each. One result per request, in
+  // order; each answer has a normal request's body cap and idle/total timeouts (counted from
+  // when its reading starts). No redirects are followed (a 3xx is returned as it is) and
+  // nothing is retried except the whole pipeline once on a new connection when a reused
+  // one turns out to be closed before the first answer began.
+  //
+  // An answer is never assigned to another request: when the connection ends or fails, the
+  // request being read gets that error and every later one Error{remote, "not_answered"}
+  // (a server may answer `Connection: close` after the first: callers send those again the
+  // ordinary way). Only the native transport pipelines: with the libcurl transport, a
+  // proxy, or a request that is not a body-less GET without sink to the first request's
+  // origin, nothing is sent and every result is Error{bug, "not_pipelined"}; a request
+  // that fails send()'s validation (bad URL, header) is that error, nothing is sent.
+  // At most kMaxPipelinedRequests requests.
+  std::vector<Result<HttpResponse>> send_pipelined(const std::vector<HttpRequest>& requests) const;
 
  private:
   struct Impl;

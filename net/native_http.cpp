@@ -486,6 +486,10 @@ struct NativeTransport::Impl {
   void put_idle(std::unique_ptr<Conn> c);
   Exchange exchange(Conn& c, const HttpRequest& req, const std::string& wire, Timer& t,
                     const std::string& what);
+  // Reads the next answer on `c`; `buf` holds bytes already received beyond the previous
+  // answer (pipelining) and keeps those beyond this one.
+  Exchange read_response(Conn& c, const HttpRequest& req, Timer& t, const std::string& what,
+                         std::string& buf);
 };
 
 Status NativeTransport::Impl::make_ctx() {
@@ -669,12 +673,22 @@ void NativeTransport::Impl::put_idle(std::unique_ptr<Conn> c) {
 
 Exchange NativeTransport::Impl::exchange(Conn& c, const HttpRequest& req, const std::string& wire,
                                          Timer& t, const std::string& what) {
-  Exchange ex;
   if (auto s = write_all(c, wire, t, what); !s) {
+    Exchange ex;
     ex.result = std::unexpected(s.error());
     ex.stale = Clock::now() < t.next();
     return ex;
   }
+  std::string buf;
+  Exchange ex = read_response(c, req, t, what, buf);
+  // Bytes beyond the answer were never asked for: the connection is not reused.
+  ex.keep_alive = ex.keep_alive && buf.empty();
+  return ex;
+}
+
+Exchange NativeTransport::Impl::read_response(Conn& c, const HttpRequest& req, Timer& t,
+                                              const std::string& what, std::string& buf) {
+  Exchange ex;
   Collect col;
   col.req = &req;
   col.opts = &o;
@@ -689,10 +703,10 @@ Exchange NativeTransport::Impl::exchange(Conn& c, const HttpRequest& req, const 
     if (req.method == "HEAD") p->skip(true);
   };
   fresh_parser();
-  std::string buf;
   // Not zero-filled: only what a read writes is touched (a TLS read fills one record at most).
   auto chunk = std::make_unique_for_overwrite<char[]>(kReadChunkBytes);
-  bool got_any = false;
+  // Bytes of this answer seen: carried-over ones from a pipelined predecessor count.
+  bool got_any = !buf.empty();
   auto fail = [&](Error e) {
     ex.result = std::unexpected(std::move(e));
     return ex;
@@ -754,7 +768,7 @@ Exchange NativeTransport::Impl::exchange(Conn& c, const HttpRequest& req, const 
     buf.append(chunk.get(), *n);
   }
   col.start_body();
-  ex.keep_alive = p->keep_alive() && buf.empty() && !c.unclean_eof;
+  ex.keep_alive = p->keep_alive() && !c.unclean_eof;
   ex.result = std::move(col.resp);
   return ex;
 }
@@ -767,13 +781,11 @@ NativeTransport::NativeTransport(const HttpClientOptions& options, std::string c
 
 NativeTransport::~NativeTransport() = default;
 
-Result<HttpResponse> NativeTransport::perform(const HttpRequest& req, const NativeUrl& u,
-                                              const std::string& url) const {
-  auto& im = *impl_;
-  const auto& o = im.o;
-  std::string what = req.method + " " + redact_url(url);
-  // The request head. Host, User-Agent and Accept unless the caller set them, as libcurl
-  // adds them; a body-bearing method always says its length.
+namespace {
+
+// The request head (and body). Host, User-Agent and Accept unless the caller set them, as
+// libcurl adds them; a body-bearing method always says its length.
+std::string request_wire(const HttpRequest& req, const NativeUrl& u, const HttpClientOptions& o) {
   std::string wire = req.method + " " + u.target + " HTTP/1.1\r\n";
   if (!req.headers.contains("Host")) wire += "Host: " + u.host_header + "\r\n";
   if (!req.headers.contains("User-Agent") && !o.user_agent.empty())
@@ -790,9 +802,22 @@ Result<HttpResponse> NativeTransport::perform(const HttpRequest& req, const Nati
     wire += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
   wire += "\r\n";
   if (send_body) wire += req.body;
+  return wire;
+}
 
-  std::string key = (u.tls ? "https://" : "http://") + u.host_header;
-  Timer t(o);
+std::string connection_key(const NativeUrl& u) {
+  return (u.tls ? "https://" : "http://") + u.host_header;
+}
+
+}  // namespace
+
+Result<HttpResponse> NativeTransport::perform(const HttpRequest& req, const NativeUrl& u,
+                                              const std::string& url) const {
+  auto& im = *impl_;
+  std::string what = req.method + " " + redact_url(url);
+  std::string wire = request_wire(req, u, im.o);
+  std::string key = connection_key(u);
+  Timer t(im.o);
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Conn> c = im.take_idle(key);
     bool reused = c != nullptr;
@@ -808,6 +833,82 @@ Result<HttpResponse> NativeTransport::perform(const HttpRequest& req, const Nati
     if (ex.keep_alive) im.put_idle(std::move(c));
     ex.result->url = url;
     return ex.result;
+  }
+}
+
+std::vector<Result<HttpResponse>> NativeTransport::perform_pipelined(
+    const std::vector<PipelinedRequest>& reqs) const {
+  auto& im = *impl_;
+  std::vector<Result<HttpResponse>> out;
+  if (reqs.empty()) return out;
+  const NativeUrl& first = *reqs.front().u;
+  std::string key = connection_key(first);
+  std::string wire;
+  for (const auto& r : reqs) wire += request_wire(*r.req, *r.u, im.o);
+  std::string what0 = reqs.front().req->method + " " + redact_url(*reqs.front().url);
+  auto not_answered = [](const PipelinedRequest& r, const std::string& why) -> Error {
+    return Error{Fault::remote, "not_answered",
+                 r.req->method + " " + redact_url(*r.url) +
+                     ": not answered on the pipelined connection (" + why + ")"};
+  };
+  for (int attempt = 0;; ++attempt) {
+    out.clear();
+    Timer t(im.o);
+    std::unique_ptr<Conn> c = im.take_idle(key);
+    bool reused = c != nullptr;
+    if (!c) {
+      auto nc = im.connect(first, key, t, what0);
+      if (!nc) {
+        out.assign(reqs.size(), std::unexpected(nc.error()));
+        return out;
+      }
+      c = std::move(*nc);
+    }
+    // Every request head at once (a few hundred bytes each, so the write cannot block on
+    // a server that answers before reading on), then the answers in the order asked.
+    if (auto s = write_all(*c, wire, t, what0); !s) {
+      if (reused && attempt == 0 && Clock::now() < t.next()) continue;
+      out.assign(reqs.size(), std::unexpected(s.error()));
+      return out;
+    }
+    std::string buf;
+    bool open = true;
+    std::string why;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      const auto& r = reqs[i];
+      if (!open) {
+        out.push_back(std::unexpected(not_answered(r, why)));
+        continue;
+      }
+      Timer rt(im.o);  // each answer gets a normal request's deadlines
+      std::string what = r.req->method + " " + redact_url(*r.url);
+      Exchange ex = im.read_response(*c, *r.req, rt, what, buf);
+      if (!ex.result) {
+        // The kept-alive connection was closed before the first answer began: the whole
+        // pipeline once more on a new connection, as perform() resends one request.
+        if (i == 0 && ex.stale && reused && attempt == 0) break;
+        open = false;
+        why = i == 0
+                  ? ex.result.error().message
+                  : "reading the answer to an earlier request failed: " + ex.result.error().message;
+        // A failure before any byte of this answer is reported as not answered (the caller
+        // may ask again); one during it is this request's own error.
+        out.push_back(ex.stale && i > 0 ? Result<HttpResponse>(std::unexpected(not_answered(
+                                              r, "the connection ended before its answer")))
+                                        : std::move(ex.result));
+        continue;
+      }
+      ex.result->url = *r.url;
+      out.push_back(std::move(ex.result));
+      if (!ex.keep_alive) {
+        open = false;
+        why = "the server closed the connection after an earlier answer";
+      }
+    }
+    if (out.size() < reqs.size()) continue;  // the stale-connection resend above
+    // Reused only when every answer arrived and nothing unasked-for follows.
+    if (open && buf.empty()) im.put_idle(std::move(c));
+    return out;
   }
 }
 

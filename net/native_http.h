@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/http_client.h"
 
@@ -48,6 +49,13 @@ bool is_hashed_ca_dir(const std::string& dir);
 // IPv6 zone, host names beyond [A-Za-z0-9._-], bad port): the caller uses libcurl.
 std::optional<NativeUrl> parse_native_url(std::string_view url);
 
+// One request of a pipeline: the request, its URL as given (for messages) and as parsed.
+struct PipelinedRequest {
+  const HttpRequest* req = nullptr;
+  const std::string* url = nullptr;
+  const NativeUrl* u = nullptr;
+};
+
 class NativeTransport {
  public:
   // `ca_pem`: the ca_file and ca_dir certificates (PEM, concatenated); they replace the
@@ -62,6 +70,13 @@ class NativeTransport {
   // request's URL as given (for messages); `req.reader` must be empty.
   Result<HttpResponse> perform(const HttpRequest& req, const NativeUrl& u,
                                const std::string& url) const;
+
+  // Requests to one origin (scheme, host, port), without body, reader or sink, written back
+  // to back on one connection and answered in order (see HttpClient::send_pipelined). One
+  // result per request, in order; the stale-connection resend applies to the whole pipeline
+  // when the first answer never began.
+  std::vector<Result<HttpResponse>> perform_pipelined(
+      const std::vector<PipelinedRequest>& reqs) const;
 
  private:
   struct Impl;

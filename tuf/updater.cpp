@@ -55,8 +55,11 @@ Result<std::string> Updater::fetch(const std::string& name, std::size_t max_byte
   std::string url = o_.metadata_url + name;
   ++stats_.requests;
   auto r = fetcher_.fetch(url, max_bytes);
+  std::string origin = r ? fetcher_.last_fetch_origin() : std::string();
+  if (!origin.empty()) ++stats_.prefetched;
   note("GET " + url +
-       (r ? " -> " + std::to_string(r->size()) + " bytes" : " -> " + r.error().describe()));
+       (r ? " -> " + std::to_string(r->size()) + " bytes" : " -> " + r.error().describe()) +
+       (origin.empty() ? "" : " (" + origin + ")"));
   return r;
 }
 

@@ -53,7 +53,9 @@ struct TargetInfo {
 };
 
 struct RefreshStats {
-  int requests = 0;
+  int requests = 0;  // metadata fetches asked of the fetcher
+  // Of those, how many it served from prefetched answers (Fetcher::last_fetch_origin).
+  int prefetched = 0;
   std::uint64_t signature_checks = 0;
 };
 

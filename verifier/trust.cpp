@@ -379,6 +379,12 @@ Result<tuf::HttpFetcherOptions> fetcher_options(const TrustConfig& cfg) {
   return fo;
 }
 
+// DOCKET_TRUST_PIPELINE=0 turns pipelining of first-use metadata requests off.
+bool trust_pipelining_enabled() {
+  const char* v = std::getenv("DOCKET_TRUST_PIPELINE");
+  return !(v && std::string_view(v) == "0");
+}
+
 const tuf::RoleName& releases_role() {
   static const tuf::RoleName r = *tuf::RoleName::make("targets/releases");
   return r;
@@ -424,8 +430,13 @@ Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
   if (!http) return std::unexpected(http.error());
   client::TrustAuthSession auth(std::make_shared<net::HttpClient>(std::move(*http)),
                                 client::url_host_port(cfg.server_url), cfg.credentials);
+  tuf::HttpSendPipelined pipelined;
+  if (trust_pipelining_enabled())
+    pipelined = [&auth](std::vector<net::HttpRequest> q) {
+      return auth.send_pipelined(std::move(q));
+    };
   auto fetcher = std::make_unique<tuf::SendFetcher>(
-      [&auth](const net::HttpRequest& q) { return auth.send(q); });
+      [&auth](const net::HttpRequest& q) { return auth.send(q); }, std::move(pipelined));
   std::string metadata_url = cfg.server_url + "/v2/" + gun + "/_trust/tuf/";
   tuf::Limits limits;
   std::function<TimePoint()> clock =
@@ -438,6 +449,15 @@ Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
   // That root, verified, for the refresh to start from (not parsed and verified again).
   std::optional<tuf::TrustedSet> bootstrapped;
   if (!*local_root) {
+    // First use: every top-level role must be fetched, so all four requests go out at once,
+    // pipelined on one connection, and the answers wait while the root is checked. The
+    // updater asks for snapshot and targets by checksum; the fetcher hands it the plain
+    // file's bytes only when they hash to that checksum (tuf/fetcher.h). Later lookups
+    // fetch the timestamp first and then only what changed, so they prefetch nothing.
+    fetcher->prefetch({{metadata_url + "root.json", limits.max_root_bytes},
+                       {metadata_url + "timestamp.json", limits.max_timestamp_bytes},
+                       {metadata_url + "snapshot.json", limits.max_snapshot_bytes},
+                       {metadata_url + "targets.json", limits.max_targets_bytes}});
     // First use: bootstrap the root, pinned or trusted on first use.
     auto pins = load_trust_pins(cfg.trust_dir, gun);
     if (!pins) return std::unexpected(pins.error());

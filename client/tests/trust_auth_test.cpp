@@ -151,4 +151,63 @@ TEST(TrustAuthSession, BasicChallengeSendsStoredCredentialsOnce) {
   EXPECT_EQ(f.tokens(), 0u);
 }
 
+std::shared_ptr<net::HttpClient> native_http() {
+  net::HttpClientOptions o;
+  o.proxy = "";
+  o.transport = net::HttpTransport::native;
+  return std::make_shared<net::HttpClient>(value_or_raise(net::HttpClient::create(o)));
+}
+
+std::vector<net::HttpRequest> trust_gets(const FakeTrustServer& f) {
+  std::vector<net::HttpRequest> out;
+  for (const char* file : {"root.json", "timestamp.json", "snapshot.json"}) {
+    net::HttpRequest r;
+    r.url = f.url(std::string("/v2/h/gun/_trust/tuf/") + file);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Pipelined GETs meet the challenge as send() does: one token, then the refused requests
+// once more, pipelined, with it; later pipelines carry it from the start.
+TEST(TrustAuthSession, PipelinedGetsAuthenticateOnceAndGoOutAgain) {
+  FakeTrustServer f;
+  TrustAuthSession s(native_http(), f.host(), creds("alice", "pw"));
+  auto answers = s.send_pipelined(trust_gets(f));
+  ASSERT_EQ(answers.size(), 3u);
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a) << a.error().describe();
+    EXPECT_EQ(a->status, 200);
+    EXPECT_EQ(a->body, "ok GET");
+  }
+  EXPECT_EQ(f.tokens(), 1u);
+  auto reqs = f.srv->requests();
+  ASSERT_EQ(reqs.size(), 7u);  // 3 refused, the token, 3 with the token
+  EXPECT_FALSE(reqs[2].headers.contains("Authorization"));
+  EXPECT_EQ(reqs[6].headers.get("Authorization"), "Bearer tok-pull");
+  EXPECT_EQ(reqs[6].target, "/v2/h/gun/_trust/tuf/snapshot.json");
+  answers = s.send_pipelined(trust_gets(f));
+  for (const auto& a : answers) ASSERT_TRUE(a && a->status == 200);
+  EXPECT_EQ(f.srv->requests().size(), 10u);
+  EXPECT_EQ(f.tokens(), 1u);
+}
+
+// Without credentials the 401s are left as answers (the caller drops them); send() then
+// gives the usual error.
+TEST(TrustAuthSession, PipelinedGetsWithoutCredentialsLeaveThe401s) {
+  FakeTrustServer f;
+  TrustAuthSession s(native_http(), f.host(),
+                     [] { return Result<std::optional<Credentials>>(std::nullopt); });
+  auto answers = s.send_pipelined(trust_gets(f));
+  ASSERT_EQ(answers.size(), 3u);
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a) << a.error().describe();
+    EXPECT_EQ(a->status, 401);
+  }
+  auto r = req(s, "GET", f.url("/v2/h/gun/_trust/tuf/root.json"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "unauthorized");
+  EXPECT_EQ(f.tokens(), 0u);
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 // net_http_tls_native_test (the libcurl suites built against this transport).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,6 +21,7 @@ namespace {
 
 using detail::parse_native_url;
 using testing::LoopbackServer;
+using testing::RawRequest;
 using testing::ServerTls;
 using testing::TempDir;
 
@@ -235,6 +237,210 @@ TEST(NativeTransport, UnreadableCaFileContentIsAConfigError) {
   EXPECT_EQ(r.error().code, "config");
   EXPECT_EQ(r.error().fault, Fault::user);
   EXPECT_NE(r.error().message.find("junk.crt"), std::string::npos) << r.error().message;
+}
+
+// ---- pipelining (HttpClient::send_pipelined) ----
+
+std::vector<HttpRequest> gets(const LoopbackServer& srv, std::vector<std::string> paths) {
+  std::vector<HttpRequest> out;
+  for (auto& p : paths) {
+    HttpRequest r;
+    r.url = srv.url(p);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Reads `n` requests before answering any: a client that waited for each answer before
+// sending the next request would never get one (its idle timeout ends the test).
+LoopbackServer::Handler answer_after_reading(std::size_t n) {
+  return [n](LoopbackServer::Connection& c) {
+    std::vector<RawRequest> reqs;
+    while (reqs.size() < n)
+      if (auto r = c.read_request())
+        reqs.push_back(std::move(*r));
+      else
+        return;
+    for (const auto& r : reqs) {
+      if (r.target == "/chunked")
+        c.write(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n4\r\nchun\r\n3\r\nked\r\n0\r\n\r\n");
+      else if (r.target == "/missing")
+        c.respond(404, {}, "no such thing");
+      else
+        c.respond(200, {}, "target=" + r.target + std::string(r.target.size() * 1000, 'x'));
+    }
+    while (auto r = c.read_request()) c.respond(200, {}, "later " + r->target);
+  };
+}
+
+class Pipelining : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Pipelining, AnswersArriveInOrderOnOneConnection) {
+  const bool tls = GetParam();
+  TempDir dir = TempDir::create("docket-pipeline");
+  auto pki = testing::make_test_pki(dir.path());
+  ASSERT_TRUE(pki) << pki.error().describe();
+  auto handler = answer_after_reading(5);
+  auto srv = tls ? std::make_unique<LoopbackServer>(
+                       handler, ServerTls{pki->server_cert, pki->server_key, std::nullopt})
+                 : std::make_unique<LoopbackServer>(handler);
+  HttpClientOptions o;
+  o.tls.ca_file = pki->ca_cert;
+  o.idle_timeout = std::chrono::milliseconds(5'000);
+  auto client = native_client(o);
+  auto answers = client.send_pipelined(gets(*srv, {"/a", "/missing", "/chunked", "/bbbb", "/cc"}));
+  ASSERT_EQ(answers.size(), 5u);
+  for (const auto& a : answers) ASSERT_TRUE(a) << a.error().describe();
+  EXPECT_EQ(answers[0]->status, 200);
+  EXPECT_EQ(answers[0]->body, "target=/a" + std::string(2000, 'x'));
+  EXPECT_EQ(answers[0]->url, srv->url("/a"));
+  EXPECT_EQ(answers[1]->status, 404);
+  EXPECT_EQ(answers[1]->body, "no such thing");
+  EXPECT_EQ(answers[2]->body, "chunked");
+  EXPECT_EQ(answers[3]->body, "target=/bbbb" + std::string(5000, 'x'));
+  EXPECT_EQ(answers[4]->body, "target=/cc" + std::string(3000, 'x'));
+  auto reqs = srv->requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_EQ(reqs[3].target, "/bbbb");
+  EXPECT_EQ(reqs[3].headers.get("Host"), "127.0.0.1:" + std::to_string(srv->port()));
+  // The connection is kept and carries the next ordinary request.
+  auto later = client.get(srv->url("/next"));
+  ASSERT_TRUE(later) << later.error().describe();
+  EXPECT_EQ(later->body, "later /next");
+  EXPECT_EQ(srv->connections_accepted(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndTls, Pipelining, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "tls" : "plain"; });
+
+TEST(NativePipelining, ConnectionCloseAfterTheFirstAnswerLeavesTheRestNotAnswered) {
+  for (bool announce : {true, false}) {
+    SCOPED_TRACE(announce ? "Connection: close" : "closed without notice");
+    // The first connection answers one request and ends (saying so or not); later ones
+    // serve normally.
+    std::atomic<int> conns{0};
+    LoopbackServer srv([&](LoopbackServer::Connection& c) {
+      if (conns++ == 0) {
+        std::vector<RawRequest> reqs;
+        while (reqs.size() < 3)
+          if (auto r = c.read_request())
+            reqs.push_back(std::move(*r));
+          else
+            return;
+        if (announce)
+          c.respond(200, {{"Connection", "close"}}, "first " + reqs[0].target);
+        else
+          c.respond(200, {}, "first " + reqs[0].target);
+        return;
+      }
+      while (auto r = c.read_request()) c.respond(200, {}, "again " + r->target);
+    });
+    auto client = native_client();
+    auto reqs = gets(srv, {"/1", "/2", "/3"});
+    auto answers = client.send_pipelined(reqs);
+    ASSERT_EQ(answers.size(), 3u);
+    ASSERT_TRUE(answers[0]) << answers[0].error().describe();
+    EXPECT_EQ(answers[0]->body, "first /1");
+    for (int i : {1, 2}) {
+      ASSERT_FALSE(answers[i]) << answers[i]->body;
+      EXPECT_EQ(answers[i].error().code, "not_answered") << answers[i].error().describe();
+      EXPECT_NE(answers[i].error().message.find("/" + std::to_string(i + 1)), std::string::npos)
+          << answers[i].error().message;
+      // The caller's fallback: the ordinary request.
+      auto again = client.send(reqs[i]);
+      ASSERT_TRUE(again) << again.error().describe();
+      EXPECT_EQ(again->body, "again /" + std::to_string(i + 1));
+    }
+    EXPECT_EQ(srv.connections_accepted(), 2);
+  }
+}
+
+TEST(NativePipelining, BodyCapIsPerAnswer) {
+  LoopbackServer srv(answer_after_reading(3));
+  auto client = native_client();
+  auto reqs = gets(srv, {"/aa", "/bb", "/cc"});
+  reqs[0].max_body_bytes = 3009;  // "target=/aa" and 3000 x: one byte too many
+  reqs[1].max_body_bytes = 100'000;
+  auto answers = client.send_pipelined(reqs);
+  ASSERT_EQ(answers.size(), 3u);
+  ASSERT_FALSE(answers[0]);
+  EXPECT_EQ(answers[0].error().code, "too_large") << answers[0].error().describe();
+  EXPECT_NE(answers[0].error().message.find("3009 bytes"), std::string::npos);
+  // The connection is given up after a refused answer: the others were not read.
+  for (int i : {1, 2}) {
+    ASSERT_FALSE(answers[i]);
+    EXPECT_EQ(answers[i].error().code, "not_answered") << answers[i].error().describe();
+  }
+  reqs[0].max_body_bytes = 3010;
+  answers = client.send_pipelined(reqs);
+  ASSERT_EQ(answers.size(), 3u);
+  for (const auto& a : answers) ASSERT_TRUE(a) << a.error().describe();
+  EXPECT_EQ(answers[0]->body.size(), 3010u);
+  EXPECT_EQ(answers[2]->body, "target=/cc" + std::string(3000, 'x'));
+}
+
+TEST(NativePipelining, WhatCannotBePipelinedIsNotSent) {
+  LoopbackServer a(echo_target()), b(echo_target());
+  auto client = native_client();
+  // Two origins.
+  auto mixed = gets(a, {"/1"});
+  mixed.push_back(gets(b, {"/2"}).front());
+  auto r = client.send_pipelined(mixed);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& x : r) {
+    ASSERT_FALSE(x);
+    EXPECT_EQ(x.error().code, "not_pipelined");
+  }
+  // A body, or an invalid header.
+  auto post = gets(a, {"/1", "/2"});
+  post[1].body = "x";
+  EXPECT_EQ(client.send_pipelined(post)[0].error().code, "not_pipelined");
+  auto bad = gets(a, {"/1", "/2"});
+  bad[1].headers.add("X-Bad", "a\r\nInjected: 1");
+  auto rb = client.send_pipelined(bad);
+  EXPECT_EQ(rb[0].error().code, "not_pipelined");
+  EXPECT_EQ(rb[1].error().code, "bad_header");
+  // The libcurl transport does not pipeline.
+  HttpClientOptions o;
+  o.proxy = "";
+  auto curl = HttpClient::create(o);
+  ASSERT_TRUE(curl);
+  auto rc = curl->send_pipelined(gets(a, {"/1", "/2"}));
+  EXPECT_EQ(rc[0].error().code, "not_pipelined");
+  EXPECT_TRUE(a.requests().empty());
+  EXPECT_TRUE(b.requests().empty());
+}
+
+TEST(NativePipelining, KeptConnectionClosedByTheServerIsReplaced) {
+  // The first connection answers one request, then closes without notice: the pipeline
+  // finds the kept-alive connection dead (at once, or before any answer) and goes out on a
+  // new one.
+  LoopbackServer srv([](LoopbackServer::Connection& c) {
+    std::vector<RawRequest> reqs;
+    auto first = c.read_request();
+    if (!first) return;
+    if (first->target != "/warm") {
+      reqs.push_back(*first);
+      while (reqs.size() < 2)
+        if (auto r = c.read_request())
+          reqs.push_back(std::move(*r));
+        else
+          return;
+      for (const auto& r : reqs) c.respond(200, {}, "p " + r.target);
+      return;
+    }
+    c.respond(200, {}, "warm");
+  });
+  auto client = native_client();
+  ASSERT_TRUE(client.get(srv.url("/warm")));
+  auto answers = client.send_pipelined(gets(srv, {"/x", "/y"}));
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[0]) << answers[0].error().describe();
+  ASSERT_TRUE(answers[1]) << answers[1].error().describe();
+  EXPECT_EQ(answers[1]->body, "p /y");
+  EXPECT_EQ(srv.connections_accepted(), 2);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "client/tests/image_builder.h"
 #include "client/tests/test_util.h"
 #include "client/transfer.h"
+#include "common/digest.h"
 #include "common/file.h"
 #include "net/testing/loopback_server.h"
 #include "net/testing/tls_testing.h"
@@ -27,6 +28,11 @@ struct Peer {
   std::unique_ptr<tuf::Simulator> sim;
   std::string gun;
   std::unique_ptr<LoopbackServer> srv;
+  // Earlier snapshot/targets bytes still served by checksum; a hook called (under mu) after
+  // each trust file is served; whether targets are served with one bit flipped.
+  std::vector<std::string> history;
+  std::function<void(const std::string& file)> after_serve;
+  bool tamper_targets = false;
 
   // tls: serve HTTPS; root_cn: the root certificate's CN (default: the GUN).
   explicit Peer(std::optional<net::testing::ServerTls> tls = std::nullopt,
@@ -37,11 +43,24 @@ struct Peer {
         const std::string& t = req->target;
         const std::string trust = "/v2/" + gun + "/_trust/tuf/";
         if (t.starts_with(trust)) {
-          auto body = sim ? sim->serve_metadata(t.substr(trust.size())) : std::nullopt;
+          std::string file = t.substr(trust.size());
+          auto body = sim ? sim->serve_metadata(file) : std::nullopt;
+          // The current snapshot and targets under their plain names too, as notary-server
+          // and docket-server serve them; earlier ones by checksum from `history`.
+          for (const char* role : {"snapshot", "targets"})
+            if (sim && file == std::string(role) + ".json" && sim->published.count(role))
+              body = sim->published.at(role);
+          for (const auto& old : history)
+            if (!body && (file == "snapshot." + sha256_hex(old) + ".json" ||
+                          file == "targets." + sha256_hex(old) + ".json"))
+              body = old;
+          if (body && tamper_targets && file.starts_with("targets."))
+            (*body)[body->size() / 2] ^= 1;
           if (body)
             c.respond(200, {{"Content-Type", "application/json"}}, *body);
           else
             c.respond(404, {}, R"({"errors":[{"code":"METADATA_NOT_FOUND"}]})");
+          if (after_serve) after_serve(file);
           continue;
         }
         const std::string mp = "/v2/app/manifests/", bp = "/v2/app/blobs/";
@@ -344,4 +363,171 @@ TEST(VerifyOnPull, TrustServerCaFromCertsDirectories) {
   EXPECT_EQ(via_env->descriptor.digest, img.manifest.digest);
   auto default_server = verifier::trust_config_for(R("registry.example:5000/team/app:1"));
   EXPECT_EQ(default_server.server_url, "https://registry.example:5000");
+}
+
+// ---- pipelined first-use lookups (verifier/trust.cpp, tuf::SendFetcher::prefetch) ----
+
+namespace {
+
+// DOCKET_TRUST_PIPELINE for the life of the object.
+struct PipelineSwitch {
+  explicit PipelineSwitch(bool on) {
+    if (on)
+      ::unsetenv("DOCKET_TRUST_PIPELINE");
+    else
+      ::setenv("DOCKET_TRUST_PIPELINE", "0", 1);
+  }
+  ~PipelineSwitch() { ::unsetenv("DOCKET_TRUST_PIPELINE"); }
+};
+
+// The trust files the server was asked for, in order, from request `from` on.
+std::vector<std::string> trust_requests(const Peer& p, std::size_t from = 0) {
+  std::vector<std::string> out;
+  const std::string trust = "/v2/" + p.gun + "/_trust/tuf/";
+  auto all = p.srv->requests();
+  for (std::size_t i = from; i < all.size(); ++i)
+    if (all[i].target.starts_with(trust)) out.push_back(all[i].target.substr(trust.size()));
+  return out;
+}
+
+struct SignedPeer {
+  Peer p;
+  test::TempDir d;
+  ImageStore s = *ImageStore::open(d.path / "s");
+  test::BuiltImage img = test::build_image(s, 1, 1000);
+  SignedPeer() {
+    p.publish_image(s, img, "1");
+    p.sign(s, img, "1");
+  }
+  verifier::TrustConfig cfg(const std::string& trust_dir) {
+    return verifier::TrustConfig{"http://" + p.domain(), d.path / trust_dir, {}, {}};
+  }
+  Result<verifier::TrustedTarget> lookup(const std::string& trust_dir, const std::string& tag = "1",
+                                         const std::string& repo = "app") {
+    return verifier::resolve_trusted(R(p.domain() + "/" + repo + ":" + tag), cfg(trust_dir), {});
+  }
+};
+
+}  // namespace
+
+// A cold lookup sends its four requests pipelined; the updater's checksum names are served
+// from the plain files' bytes (same sha256): as many requests as without pipelining, and
+// the same answer.
+TEST(PipelinedLookup, FirstUseMakesNoMoreRequestsAndGivesTheSameAnswer) {
+  SignedPeer sp;
+  std::string snap_hex, targets_hex;
+  {
+    std::lock_guard l(sp.p.mu);
+    snap_hex = sha256_hex(sp.p.sim->published.at("snapshot"));
+    targets_hex = sha256_hex(sp.p.sim->published.at("targets"));
+  }
+  std::size_t before = sp.p.srv->requests().size();
+  Result<verifier::TrustedTarget> plain = make_error(Fault::bug, "bug", "unset");
+  {
+    PipelineSwitch off(false);
+    plain = sp.lookup("trust-off");
+  }
+  ASSERT_TRUE(plain) << plain.error().describe();
+  auto sequential = trust_requests(sp.p, before);
+  EXPECT_EQ(sequential, (std::vector<std::string>{"root.json", "timestamp.json",
+                                                  "snapshot." + snap_hex + ".json",
+                                                  "targets." + targets_hex + ".json"}));
+  before = sp.p.srv->requests().size();
+  int conns = sp.p.srv->connections_accepted();
+  PipelineSwitch on(true);
+  auto piped = sp.lookup("trust-on");
+  ASSERT_TRUE(piped) << piped.error().describe();
+  EXPECT_EQ(piped->descriptor.digest, plain->descriptor.digest);
+  EXPECT_EQ(piped->descriptor.size, plain->descriptor.size);
+  EXPECT_EQ(piped->role, plain->role);
+  EXPECT_EQ(
+      trust_requests(sp.p, before),
+      (std::vector<std::string>{"root.json", "timestamp.json", "snapshot.json", "targets.json"}));
+  EXPECT_EQ(sp.p.srv->connections_accepted(), conns + 1);
+  // The cache holds what was verified, under the same names either way.
+  for (const char* f : {"root.json", "timestamp.json", "snapshot.json", "targets.json"}) {
+    auto rel = fs::path("tuf") / sp.p.gun / "metadata" / f;
+    EXPECT_EQ(read_file(sp.d.path / "trust-on" / rel).value_or("on"),
+              read_file(sp.d.path / "trust-off" / rel).value_or("off"))
+        << f;
+  }
+  // A warm lookup prefetches nothing: only the timestamp (the rest is current).
+  before = sp.p.srv->requests().size();
+  ASSERT_TRUE(sp.lookup("trust-on"));
+  EXPECT_EQ(trust_requests(sp.p, before), std::vector<std::string>{"timestamp.json"});
+}
+
+// A publish between the prefetch of the timestamp and that of snapshot/targets: the plain
+// files no longer hash to what the timestamp names, so they are not used and the checksum
+// URLs are fetched; the answer is the one the timestamp vouches for.
+TEST(PipelinedLookup, RepositoryChangedDuringThePrefetchIsFetchedByChecksum) {
+  SignedPeer sp;
+  auto img2 = test::build_image(sp.s, 1, 1200);
+  sp.p.publish_image(sp.s, img2, "2");
+  std::string old_snap_hex, old_targets_hex;
+  bool fired = false;
+  {
+    std::lock_guard l(sp.p.mu);
+    old_snap_hex = sha256_hex(sp.p.sim->published.at("snapshot"));
+    old_targets_hex = sha256_hex(sp.p.sim->published.at("targets"));
+    sp.p.after_serve = [&](const std::string& file) {
+      if (file != "timestamp.json" || fired) return;
+      fired = true;
+      sp.p.history.push_back(sp.p.sim->published.at("snapshot"));
+      sp.p.history.push_back(sp.p.sim->published.at("targets"));
+      sp.p.sim->add_target("targets", "2", *sp.s.read_blob(img2.manifest.digest, 1 << 20));
+      sp.p.sim->bump_targets();
+      sp.p.sim->publish();
+    };
+  }
+  std::size_t before = sp.p.srv->requests().size();
+  PipelineSwitch on(true);
+  auto r = sp.lookup("trust", "1");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(r->descriptor.digest, sp.img.manifest.digest);
+  EXPECT_EQ(trust_requests(sp.p, before),
+            (std::vector<std::string>{"root.json", "timestamp.json", "snapshot.json",
+                                      "targets.json", "snapshot." + old_snap_hex + ".json",
+                                      "targets." + old_targets_hex + ".json"}));
+  // The cached snapshot is the one the cached timestamp names, not the newer plain file.
+  auto cached =
+      read_file(sp.d.path / "trust" / "tuf" / sp.p.gun / "metadata" / "snapshot.json").value_or("");
+  EXPECT_EQ(sha256_hex(cached), old_snap_hex);
+}
+
+// Tampered targets (plain and by checksum), an unsigned repository, a tag that is not
+// signed: the same error, word for word, with and without pipelining.
+TEST(PipelinedLookup, FailuresAreTheSameErrorsAsWithoutPipelining) {
+  SignedPeer sp;
+  auto both = [&](const std::string& name, auto&& run) {
+    Result<verifier::TrustedTarget> off = make_error(Fault::bug, "bug", "unset");
+    {
+      PipelineSwitch sw(false);
+      off = run(name + "-off");
+    }
+    PipelineSwitch sw(true);
+    auto on = run(name + "-on");
+    if (off || on) {
+      ADD_FAILURE() << name << ": a lookup succeeded";
+      return Error{};
+    }
+    EXPECT_EQ(on.error().describe(), off.error().describe()) << name;
+    return on.error();
+  };
+  auto never_signed =
+      both("nosuch", [&](const std::string& dir) { return sp.lookup(dir, "1", "nosuch"); });
+  EXPECT_EQ(never_signed.code, "not_signed") << never_signed.describe();
+  auto unsigned_tag = both("tag", [&](const std::string& dir) { return sp.lookup(dir, "nope"); });
+  EXPECT_EQ(unsigned_tag.code, "not_signed") << unsigned_tag.describe();
+  {
+    std::lock_guard l(sp.p.mu);
+    sp.p.tamper_targets = true;
+  }
+  auto tampered = both("tampered", [&](const std::string& dir) { return sp.lookup(dir); });
+  EXPECT_EQ(tampered.code, "hash_mismatch") << tampered.describe();
+  EXPECT_NE(tampered.message.find("targets"), std::string::npos) << tampered.describe();
+  // Nothing past the refused file was cached.
+  EXPECT_FALSE(
+      fs::exists(sp.d.path / "tampered-on" / "tuf" / sp.p.gun / "metadata" / "targets.json"));
 }
