@@ -449,8 +449,12 @@ Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
   // That root, verified, for the refresh to start from (not parsed and verified again).
   std::optional<tuf::TrustedSet> bootstrapped;
   if (!*local_root) {
-    // First use: every top-level role must be fetched, so all four requests go out at once,
-    // pipelined on one connection, and the answers wait while the root is checked. The
+    // First use: bootstrap the root, pinned or trusted on first use.
+    auto pins = load_trust_pins(cfg.trust_dir, gun);
+    if (!pins) return std::unexpected(pins.error());
+    // Every top-level role must be fetched, so all four requests go out at once, pipelined
+    // on one connection (a round trip instead of four), and the answers are kept for the
+    // fetches below: the root's right here, the others in the refresh. The
     // updater asks for snapshot and targets by checksum; the fetcher hands it the plain
     // file's bytes only when they hash to that checksum (tuf/fetcher.h). Later lookups
     // fetch the timestamp first and then only what changed, so they prefetch nothing.
@@ -458,9 +462,6 @@ Result<std::optional<TrustedTarget>> lookup_in(NotaryLayoutStore& store,
                        {metadata_url + "timestamp.json", limits.max_timestamp_bytes},
                        {metadata_url + "snapshot.json", limits.max_snapshot_bytes},
                        {metadata_url + "targets.json", limits.max_targets_bytes}});
-    // First use: bootstrap the root, pinned or trusted on first use.
-    auto pins = load_trust_pins(cfg.trust_dir, gun);
-    if (!pins) return std::unexpected(pins.error());
     auto bytes = fetcher->fetch(metadata_url + "root.json", limits.max_root_bytes);
     if (!bytes) {
       if (bytes.error().code == "not_found")

@@ -16,6 +16,7 @@
 
 #include "common/digest.h"
 #include "common/file.h"
+#include "net/http_client.h"
 
 using namespace docket;
 using namespace docket::net;
@@ -153,6 +154,34 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   // after() hooks run once the response is written: wait (bounded) for the last one.
   for (int i = 0; i < 500 && after_calls.load() < 3; ++i) usleep(2000);
   EXPECT_EQ(after_calls.load(), 3);
+}
+
+// docket's own client pipelining to docket's server (what a first-use trust lookup does
+// against docket-server): the answers come back in order on one connection, large ones
+// (a file, a multi-record in-memory body) between small ones.
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  start();
+  HttpClientOptions o;
+  o.proxy = "";
+  o.transport = HttpTransport::native;
+  auto client = HttpClient::create(o);
+  ASSERT_TRUE(client) << client.error().describe();
+  std::string base = "http://127.0.0.1:" + std::to_string(server->port());
+  std::vector<HttpRequest> reqs;
+  for (const char* path : {"/hello?who=1", "/file", "/nope", "/bigmem", "/hello?who=2"}) {
+    HttpRequest r;
+    r.url = base + path;
+    reqs.push_back(std::move(r));
+  }
+  auto answers = client->send_pipelined(reqs);
+  ASSERT_EQ(answers.size(), 5u);
+  for (const auto& a : answers) ASSERT_TRUE(a) << a.error().describe();
+  EXPECT_EQ(answers[0]->body, "hi 1");
+  EXPECT_EQ(answers[1]->body, file_content.substr(5));
+  EXPECT_EQ(answers[2]->status, 404);
+  EXPECT_EQ(answers[3]->body, file_content.substr(0, 200 * 1024 + 3));
+  EXPECT_EQ(answers[4]->body, "hi 2");
+  EXPECT_EQ(server->stats().connections_total, 1u);
 }
 
 TEST_F(ServerTest, NotFoundMethodNotAllowedAndHandlerException) {
