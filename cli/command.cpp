@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "common/error.h"
 
 namespace docket::cli {
@@ -27,7 +29,10 @@ Registration::Registration(const char* executable, int order, Setup setup) {
 
 int run_main(const char* executable, const char* description, int argc, char** argv) {
   CLI::App app{description, executable};
-  app.set_version_flag("--version", std::string(executable) + " 0.1.0");
+  // The OpenSSL in use: the built-in copy where it is linked statically (the docket client,
+  // see cli/CMakeLists.txt), so a user can tell whether a rebuild picked up an update.
+  app.set_version_flag(
+      "--version", std::string(executable) + " 0.1.0 (" + OpenSSL_version(OPENSSL_VERSION) + ")");
   app.require_subcommand(1);
   std::vector<Entry*> mine;
   for (auto& e : registry())
