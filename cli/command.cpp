@@ -47,6 +47,8 @@ bool has_positionals(const CLI::App& app) {
 // - `parent` takes at most one subcommand, so once that one is parsed CLI11 never looks for a
 //   sibling's name again (App::_valid_subcommand, App::_parse_positional).
 // Whether the argument names one of `parent`'s subcommands at all is the caller's check.
+// (The one CLI11 feature this would not hold for is an option read from the environment,
+// `envname`: CLI11 reads those for unparsed subcommands too. No docket command uses one.)
 std::optional<std::string_view> named_subcommand(const CLI::App& parent) {
   const Invocation& inv = invocation();
   if (!inv.lazy || parent.get_require_subcommand_max() != 1) return std::nullopt;
@@ -108,8 +110,9 @@ void LazySubcommands::build() {
         only = &s;
         break;
       }
-  for (const auto& s : subs_)
-    if (only == nullptr || &s == only) s.setup(parent_->add_subcommand(s.name, s.description));
+  for (auto& s : subs_)
+    if (only == nullptr || &s == only)
+      s.setup(parent_->add_subcommand(std::move(s.name), std::move(s.description)));
   subs_.clear();
 }
 
@@ -151,9 +154,12 @@ int run_main(const char* executable, const char* description, int argc, char** a
     if (!built) {
       invocation().lazy = false;
       for (auto* e : mine) {
+        if (!check_full) {
+          e->setup(*app);
+          continue;
+        }
         std::size_t before = app->get_subcommands({}).size();
         e->setup(*app);
-        if (!check_full) continue;
         auto added = subcommand_names(*app, before);
         if (join(added) != join(e->commands)) {
           std::fprintf(stderr,
