@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "common/error.h"
 
 namespace docket::cli {
@@ -127,7 +129,10 @@ int run_main(const char* executable, const char* description, int argc, char** a
 
   auto new_app = [&] {
     auto app = std::make_unique<CLI::App>(description, executable);
-    app->set_version_flag("--version", std::string(executable) + " 0.1.0");
+    // The OpenSSL in use: the built-in copy where it is linked statically (the docket client,
+    // see cli/CMakeLists.txt), so a user can tell whether a rebuild picked up an update.
+    app->set_version_flag(
+        "--version", std::string(executable) + " 0.1.0 (" + OpenSSL_version(OPENSSL_VERSION) + ")");
     app->require_subcommand(1);
     return app;
   };

@@ -12,19 +12,27 @@ enum : int { kIdle = 0, kRunning = 1, kDone = 2 };
 // Constant-initialised: usable from constructors that run before main().
 std::atomic<int> g_state{kIdle};
 
+struct Then {
+  void (*fn)(void*) = nullptr;
+  void* arg = nullptr;
+};
+Then g_then;  // written before the thread starts, read by it only
+
 void* warm_up(void*) {
   if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1)
     if (SSL_CTX* c = SSL_CTX_new(TLS_client_method())) SSL_CTX_free(c);
   g_state.store(kDone, std::memory_order_release);
   g_state.notify_all();
+  if (g_then.fn) g_then.fn(g_then.arg);
   return nullptr;
 }
 
 }  // namespace
 
-void start_tls_warm_up() noexcept {
+void start_tls_warm_up(void (*then)(void*), void* arg) noexcept {
   int idle = kIdle;
   if (!g_state.compare_exchange_strong(idle, kRunning)) return;
+  g_then = Then{then, arg};
   pthread_attr_t attr;
   pthread_t t;
   bool started = pthread_attr_init(&attr) == 0;

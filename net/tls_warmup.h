@@ -19,7 +19,10 @@
 namespace docket::net {
 
 // Starts the warm-up once per process (later calls do nothing); best effort, never fails.
-void start_tls_warm_up() noexcept;
+// `then`, if given, runs on the warm-up's thread after the set-up is done and awaiters have
+// been released (more background work for the same short-lived process); it does not run
+// when no thread could be started.
+void start_tls_warm_up(void (*then)(void*) = nullptr, void* arg = nullptr) noexcept;
 
 // Returns once a started warm-up has finished; at once when none was started.
 void await_tls_warm_up() noexcept;

@@ -1,11 +1,54 @@
 // `docket trust lookup` starts OpenSSL's one-time set-up (net/tls_warmup.h) before main(),
 // so that it runs on a second core while the CLI is built and parsed and the trust
 // directory read, instead of on the lookup's path once the first connection is made.
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "net/tls_warmup.h"
 
 namespace {
+
+// Heap the lookup will use, faulted in ahead on the warm-up's thread. A cold lookup first
+// touches ~1-2 MB of fresh heap (parsing the targets file, the TLS records, the model),
+// one page fault per 4 KiB page on the lookup's path, ~1-1.5 us each on this kind of VM;
+// pages made present on the other core beforehand cost the lookup nothing.
+constexpr std::size_t kPrefaultHeapBytes = 3 << 20;
+
+struct HeapRange {
+  char* begin = nullptr;
+  std::size_t bytes = 0;
+};
+HeapRange g_heap;
+
+void prefault_heap(void*) {
+  // MADV_POPULATE_WRITE (Linux 5.14+) makes the pages present without writing to them, so
+  // it is safe while the lookup is already allocating from (and writing to) this range.
+  // There is no fallback: touching the pages here would race with those writes, and reading
+  // them would only map the shared zero page.
+#ifdef MADV_POPULATE_WRITE
+  if (g_heap.begin) ::madvise(g_heap.begin, g_heap.bytes, MADV_POPULATE_WRITE);
+#endif
+}
+
+// Makes the top of malloc's main heap `bytes` of mapped, unused memory and notes where it
+// is: big allocations come from the heap (not mmap) and the heap is never trimmed, so the
+// memory prefaulted is the memory later allocations get. Only for this short-lived process.
+void reserve_heap_top(std::size_t bytes) {
+  if (::mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || ::mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1)
+    return;
+  void* p = std::malloc(bytes);
+  if (!p) return;
+  auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = (reinterpret_cast<std::uintptr_t>(p) + page) & ~(page - 1);
+  auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(page - 1);
+  std::free(p);
+  if (end > begin) g_heap = HeapRange{reinterpret_cast<char*>(begin), end - begin};
+}
 
 // Whether the command line names `trust lookup` (global options may come first). A false
 // positive costs only the warm-up's CPU.
@@ -21,7 +64,10 @@ bool is_trust_lookup(int argc, char** argv) {
 // initialisers that build nothing it needs.
 __attribute__((constructor(101))) void start_trust_lookup_tls_warm_up(int argc, char** argv,
                                                                       char**) {
-  if (argc >= 3 && argv && is_trust_lookup(argc, argv)) docket::net::start_tls_warm_up();
+  if (argc >= 3 && argv && is_trust_lookup(argc, argv)) {
+    reserve_heap_top(kPrefaultHeapBytes);
+    docket::net::start_tls_warm_up(prefault_heap, nullptr);
+  }
 }
 
 }  // namespace

@@ -187,7 +187,7 @@ TEST(CliTree, DocketBehavesAsWithTheWholeTree) {
   for (const char* c : {"trust", "pull", "images", "key", "digest", "search"})
     EXPECT_NE(lazy["--help"].out.find(std::string("\n  ") + c + " "), std::string::npos) << c;
   EXPECT_EQ(lazy["--version"].rc, 0);
-  EXPECT_EQ(lazy["--version"].out, "docket 0.1.0\n");
+  EXPECT_TRUE(lazy["--version"].out.starts_with("docket 0.1.0 (OpenSSL ")) << lazy["--version"].out;
   EXPECT_EQ(lazy["trust"].rc, 2);
   EXPECT_EQ(lazy["bogus"].rc, 2);
   EXPECT_EQ(lazy["trust lookup"].rc, 2);

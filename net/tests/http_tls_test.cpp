@@ -1,6 +1,10 @@
 // HttpClient against real TLS (OpenSSL server in LoopbackServer, throwaway PKI).
 #include <gtest/gtest.h>
 
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "common/file.h"
 #include "net/http_client.h"
 #include "net/testing/loopback_server.h"
@@ -172,6 +176,51 @@ TEST_F(HttpTls, CertsDWithoutCaFilesTrustsOnlyTheSystemStore) {
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->body, "hello docket-test-client");
 }
+
+#ifdef DOCKET_TEST_NATIVE_TRANSPORT
+// The built-in transport adds the configured CAs to its store during the first handshake
+// (once the ClientHello is out), or in the chain check, whichever comes first.
+TEST_F(HttpTls, ConfiguredCaWithoutCertificatesIsTheUsersErrorNamingTheFile) {
+  LoopbackServer srv(hello(), ServerTls{pki_.server_cert, pki_.server_key, std::nullopt});
+  auto bad = dir_.path() / "not-a-ca.pem";
+  ASSERT_TRUE(atomic_write_file(bad,
+                                "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
+                                "-----END CERTIFICATE-----\n"));
+  TlsOptions tls;
+  tls.ca_file = bad;
+  auto r = get(srv.url("/"), tls);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().fault, Fault::user);
+  EXPECT_EQ(r.error().code, "config");
+  EXPECT_NE(r.error().message.find("no CA certificate could be read from " + bad.string()),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(HttpTls, ConcurrentFirstHandshakesOfOneClientAllTrustTheConfiguredCa) {
+  LoopbackServer srv(hello(), ServerTls{pki_.server_cert, pki_.server_key, std::nullopt});
+  HttpClientOptions o;
+  o.proxy = "";
+  o.transport = HttpTransport::native;
+  o.tls.ca_file = pki_.ca_cert;
+  auto c = HttpClient::create(o);
+  ASSERT_TRUE(c) << c.error().describe();
+  constexpr int kThreads = 8;
+  std::vector<std::string> outcome(kThreads);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kThreads; ++i)
+      threads.emplace_back([&, i] {
+        auto r = c->get(srv.url("/"));
+        outcome[i] = r ? r->body : r.error().describe();
+      });
+  }
+  for (const auto& o : outcome) EXPECT_EQ(o, "hello anonymous");
+  // A second round reuses or opens connections against the same, complete store.
+  auto again = c->get(srv.url("/"));
+  ASSERT_TRUE(again) << again.error().describe();
+}
+#endif
 
 TEST_F(HttpTls, RsaPkiWorksToo) {
   TempDir d = TempDir::create("docket-tls-rsa");

@@ -5,7 +5,7 @@
 file(GLOB net_testing_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/testing/*.cpp)
 docket_library(docket_net_testing
   SOURCES ${net_testing_sources}
-  DEPS docket_net OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+  DEPS docket_net docket::ssl Threads::Threads)
 
 docket_test(net_http_client_test LABEL unit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/http_client_test.cpp

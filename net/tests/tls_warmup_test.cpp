@@ -3,6 +3,9 @@
 // blocks when none was started.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <latch>
+
 #include "net/http_client.h"
 #include "net/testing/loopback_server.h"
 #include "net/testing/process.h"
@@ -37,8 +40,23 @@ TEST(TlsWarmUp, TlsAfterTheWarmUpVerifiesAsBefore) {
       },
       ServerTls{pki->server_cert, pki->server_key, std::nullopt});
 
-  start_tls_warm_up();
-  start_tls_warm_up();  // once per process: the second call does nothing
+  // The follow-up work runs on the warm-up's thread after awaiters were let go: it is
+  // still held here when the request below (which awaits the warm-up) has completed.
+  struct FollowUp {
+    std::latch release{1};
+    std::atomic<int> runs{0};
+    std::atomic<bool> done{false};
+  } follow_up;
+  auto then = [](void* arg) {
+    auto* f = static_cast<FollowUp*>(arg);
+    f->release.wait();
+    f->runs.fetch_add(1);
+    f->done.store(true);
+    f->done.notify_all();
+  };
+  auto never = [](void* arg) { static_cast<FollowUp*>(arg)->runs.fetch_add(100); };
+  start_tls_warm_up(then, &follow_up);
+  start_tls_warm_up(never, &follow_up);  // once per process: the second call does nothing
   // Requests made while the warm-up may still be running wait for it, then proceed.
   TlsOptions trusted;
   trusted.ca_file = pki->ca_cert;
@@ -47,6 +65,10 @@ TEST(TlsWarmUp, TlsAfterTheWarmUpVerifiesAsBefore) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "warm");
   await_tls_warm_up();
+  EXPECT_EQ(follow_up.runs.load(), 0);
+  follow_up.release.count_down();
+  follow_up.done.wait(false);
+  EXPECT_EQ(follow_up.runs.load(), 1);
 
   // Verification is untouched: an unknown CA is still refused.
   TempDir other_dir = TempDir::create("docket-warmup-other");
