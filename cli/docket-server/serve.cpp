@@ -142,7 +142,7 @@ static RoleRegistration registry_role(
        return {};
      }});
 
-static cli::Registration serve_cmd("docket-server", 10, [](CLI::App& app) {
+static cli::Registration serve_cmd("docket-server", 10, {"serve"}, [](CLI::App& app) {
   auto* cmd =
       app.add_subcommand("serve", "Run every server role (registry, trust, ...) on one port");
   auto f = std::make_shared<CommonFlags>();
@@ -150,14 +150,14 @@ static cli::Registration serve_cmd("docket-server", 10, [](CLI::App& app) {
   cmd->callback([f] { run_server(load_with_flags(*f), {}); });
 });
 
-static cli::Registration registry_cmd("docket-server", 11, [](CLI::App& app) {
+static cli::Registration registry_cmd("docket-server", 11, {"registry"}, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("registry", "Run the OCI registry role only");
   auto f = std::make_shared<CommonFlags>();
   add_common_flags(cmd, *f);
   cmd->callback([f] { run_server(load_with_flags(*f), {"registry"}); });
 });
 
-static cli::Registration gc_cmd("docket-server", 40, [](CLI::App& app) {
+static cli::Registration gc_cmd("docket-server", 40, {"gc"}, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("gc", "Delete blobs no repository links or manifest references");
   auto f = std::make_shared<CommonFlags>();
   add_common_flags(cmd, *f);

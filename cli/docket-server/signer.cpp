@@ -46,7 +46,7 @@ Result<std::pair<std::string, std::uint16_t>> split_addr(const std::string& a) {
   return std::make_pair(host, static_cast<std::uint16_t>(v));
 }
 
-cli::Registration signer_cmd("docket-server", 35, [](CLI::App& app) {
+cli::Registration signer_cmd("docket-server", 35, {"signer"}, [](CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "signer", "Run the signing service for server-managed keys over mutual TLS (docs/signer.md)");
   auto f = std::make_shared<SignerFlags>();

@@ -114,7 +114,7 @@ server::RoleRegistration trust_role(
        return {};
      }});
 
-cli::Registration trust_cmd("docket-server", 30, [](CLI::App& app) {
+cli::Registration trust_cmd("docket-server", 30, {"trust"}, [](CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "trust", "Run the Notary-compatible trust server role only (docs/trust-server.md)");
   auto f = std::make_shared<server::CommonFlags>();

@@ -7,7 +7,7 @@
 #include "common/encoding.h"
 
 namespace {
-docket::cli::Registration reg("docket", 900, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 900, {"digest"}, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("digest", "Print the sha256 digest and size of files");
   auto files = std::make_shared<std::vector<std::string>>();
   cmd->add_option("files", *files, "Files to hash")->required()->check(CLI::ExistingFile);

@@ -55,7 +55,7 @@ struct ImagesArgs {
   bool quiet = false, digests = false;
 };
 
-docket::cli::Registration reg("docket", 30, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 30, {"images", "tag", "rmi", "inspect"}, [](CLI::App& app) {
   auto a = std::make_shared<ImagesArgs>();
   auto* images = app.add_subcommand("images", "List images in the local store");
   images->add_option("repository", a->repo, "Only this repository (e.g. nginx)");

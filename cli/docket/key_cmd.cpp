@@ -71,7 +71,7 @@ void print_table(const std::vector<KeyInfo>& keys) {
                 k.id.c_str(), k.location.c_str());
 }
 
-docket::cli::Registration reg("docket", 200, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 200, {"key"}, [](CLI::App& app) {
   auto* key = app.add_subcommand("key", "Manage private keys in the trust directory");
   key->require_subcommand(1);
 

@@ -50,7 +50,7 @@ struct LoginArgs {
   bool password_stdin = false, insecure = false;
 };
 
-docket::cli::Registration reg("docket", 10, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 10, {"login", "logout"}, [](CLI::App& app) {
   auto a = std::make_shared<LoginArgs>();
   auto* cmd = app.add_subcommand(
       "login", "Log in to a registry (credentials kept in ~/.docker/config.json)");

@@ -45,7 +45,7 @@ void refuse_unsigned_push_if_trust(bool disable) {
 }
 #endif
 
-docket::cli::Registration reg("docket", 20, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 20, {"pull", "push"}, [](CLI::App& app) {
   auto a = std::make_shared<TransferArgs>();
   auto* pull = app.add_subcommand("pull", "Pull an image from a registry into the local store");
   add_common(pull, *a);

@@ -18,7 +18,7 @@ struct SaveArgs {
   std::vector<std::string> refs;
 };
 
-docket::cli::Registration reg("docket", 40, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 40, {"save", "load", "import"}, [](CLI::App& app) {
   auto a = std::make_shared<SaveArgs>();
   auto* save = app.add_subcommand(
       "save", "Write images to a tar archive (Docker archive and OCI layout in one)");

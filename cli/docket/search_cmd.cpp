@@ -22,7 +22,7 @@ struct SearchArgs {
   bool insecure = false;
 };
 
-docket::cli::Registration reg("docket", 50, [](CLI::App& app) {
+docket::cli::Registration reg("docket", 50, {"search"}, [](CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   auto* cmd = app.add_subcommand("search", "Search a registry's catalog for repositories");
   cmd->add_option("term", a->term, "Text to look for; REGISTRY/TEXT searches that registry")
