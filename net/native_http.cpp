@@ -507,10 +507,10 @@ struct NativeTransport::Impl {
 
 Status NativeTransport::Impl::make_ctx() {
   // OpenSSL's first-use set-up may be under way on another thread: let it finish rather
-  // than contend with it for OpenSSL's locks.
-  await_tls_warm_up();
+  // than contend with it for OpenSSL's locks, and take the context it made if still there.
   ERR_clear_error();
-  SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+  SSL_CTX* c = take_tls_warm_up_client_context();
+  if (!c) c = SSL_CTX_new(TLS_client_method());
   if (!c) return make_error(Fault::bug, "openssl", "SSL_CTX_new failed: " + take_openssl_errors());
   ctx = c;
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);

@@ -18,9 +18,12 @@ struct Then {
 };
 Then g_then;  // written before the thread starts, read by it only
 
+// The warm-up's client context, fresh from SSL_CTX_new, for the first taker.
+std::atomic<SSL_CTX*> g_ctx{nullptr};
+
 void* warm_up(void*) {
   if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1)
-    if (SSL_CTX* c = SSL_CTX_new(TLS_client_method())) SSL_CTX_free(c);
+    g_ctx.store(SSL_CTX_new(TLS_client_method()), std::memory_order_relaxed);
   g_state.store(kDone, std::memory_order_release);
   g_state.notify_all();
   if (g_then.fn) g_then.fn(g_then.arg);
@@ -52,6 +55,11 @@ void await_tls_warm_up() noexcept {
   for (int s = g_state.load(std::memory_order_acquire); s == kRunning;
        s = g_state.load(std::memory_order_acquire))
     g_state.wait(kRunning, std::memory_order_acquire);
+}
+
+SSL_CTX* take_tls_warm_up_client_context() noexcept {
+  await_tls_warm_up();
+  return g_ctx.exchange(nullptr, std::memory_order_acq_rel);
 }
 
 }  // namespace docket::net

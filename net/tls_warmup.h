@@ -5,16 +5,18 @@
 // The first SSL_CTX_new of a process costs ~1.5 ms of CPU: OpenSSL 3 reads its config file,
 // loads its error strings and fetches every cipher, digest, group and signature algorithm
 // from the provider into the library context's caches; every later SSL_CTX_new costs ~0.1
-// ms. The warm-up does exactly that (OPENSSL_init_ssl with its defaults, one throwaway
-// client context) while the process does other work; nothing is configured differently and
-// no context is shared. The transport's own context creation (native_http.cpp) first awaits
-// a warm-up in progress, since two threads filling the same caches contend on OpenSSL's
-// locks and take longer than one.
+// ms. The warm-up does exactly that (OPENSSL_init_ssl with its defaults, one client
+// context, handed to the first taker) while the process does other work; nothing is
+// configured differently and the context has one owner. The transport's own context
+// creation (native_http.cpp) first awaits a warm-up in progress, since two threads filling
+// the same caches contend on OpenSSL's locks and take longer than one.
 //
 // OpenSSL is initialised without its atexit cleanup (OPENSSL_INIT_NO_ATEXIT) when the
 // warm-up runs: a process ending while the thread is at work (a usage error) must not have
 // OPENSSL_cleanup free state the thread is using. The kernel reclaims the memory anyway.
 #pragma once
+
+#include <openssl/types.h>
 
 namespace docket::net {
 
@@ -26,5 +28,10 @@ void start_tls_warm_up(void (*then)(void*) = nullptr, void* arg = nullptr) noexc
 
 // Returns once a started warm-up has finished; at once when none was started.
 void await_tls_warm_up() noexcept;
+
+// After awaiting the warm-up: the client context it made (SSL_CTX_new(TLS_client_method()),
+// nothing set on it), to the first caller, who owns it; nullptr for every other caller and
+// when no warm-up ran. Saves the caller its own SSL_CTX_new (~0.13 ms even when warm).
+SSL_CTX* take_tls_warm_up_client_context() noexcept;
 
 }  // namespace docket::net

@@ -13,7 +13,7 @@
 // when a kept "<dir>/<role>.json" hashes to exactly that hex (the same bytes the checksum
 // URL must serve; the caller still checks length and hashes). Anything else (a non-200 or
 // failed prefetch, a kept body over fetch()'s max_bytes, a hash that differs because the
-// repository changed meanwhile) is dropped and fetch() makes its ordinary request, so
+// repository changed meanwhile) is not used: fetch() makes its ordinary request, so
 // every error a caller sees is the one it would see without prefetching. A prefetch never
 // fails: its requests are extra work at most, never a different outcome.
 #pragma once

@@ -31,6 +31,7 @@ Result<HttpResponse> native_get(const std::string& url, TlsOptions tls) {
 
 TEST(TlsWarmUp, TlsAfterTheWarmUpVerifiesAsBefore) {
   await_tls_warm_up();  // none started: returns at once
+  EXPECT_EQ(take_tls_warm_up_client_context(), nullptr);
   TempDir dir = TempDir::create("docket-warmup");
   auto pki = testing::make_test_pki(dir.path());
   ASSERT_TRUE(pki) << pki.error().describe();
@@ -65,6 +66,8 @@ TEST(TlsWarmUp, TlsAfterTheWarmUpVerifiesAsBefore) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "warm");
   await_tls_warm_up();
+  // The transport's first context was the warm-up's: there is none left to take.
+  EXPECT_EQ(take_tls_warm_up_client_context(), nullptr);
   EXPECT_EQ(follow_up.runs.load(), 0);
   follow_up.release.count_down();
   follow_up.done.wait(false);

@@ -13,6 +13,9 @@ docket_test(tuf_client_test LABEL unit
 # compile with clang against libstdc++ 12.
 if(NOT DOCKET_FUZZ)
   target_link_libraries(docket_tuf PUBLIC docket_net)
+  docket_test(tuf_fetcher_test LABEL unit
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/fetcher_prefetch_test.cpp
+    DEPS docket_tuf)
 endif()
 
 # docket-tuf end to end: the real binary against a loopback HTTP/1.0 server serving a
