@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/file.h"
+#include "common/once.h"
 #include "net/curl_dl.h"
 #include "net/native_http.h"
 
@@ -269,8 +270,7 @@ struct HttpClient::Impl {
   std::unique_ptr<detail::NativeTransport> native;
 
   // libcurl's state, set up by curl_ready() on the first request that goes to libcurl.
-  std::once_flag curl_once;
-  std::optional<Error> curl_error;
+  OnceStatus curl_once;
   // What libcurl is given as CAs, as one PEM blob (CURLOPT_CAINFO_BLOB).
   std::string ca_blob;
   bool use_ca_blob = false;
@@ -333,11 +333,7 @@ struct HttpClient::Impl {
 
   Status init_curl();
   Status curl_ready() {
-    std::call_once(curl_once, [this] {
-      if (auto st = init_curl(); !st) curl_error = st.error();
-    });
-    if (curl_error) return std::unexpected(*curl_error);
-    return {};
+    return curl_once.run([this] { return init_curl(); });
   }
 
   Result<HttpResponse> perform_once(const HttpRequest& req, const std::string& url) const;

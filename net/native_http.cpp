@@ -29,6 +29,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/once.h"
 #include "common/openssl_errors.h"
 #include "net/tls_warmup.h"
 
@@ -459,14 +460,12 @@ struct NativeTransport::Impl {
   std::string ca_pem;
 
   // The TLS context, made on the first https request.
-  std::once_flag ctx_once;
+  OnceStatus ctx_once;
   SSL_CTX* ctx = nullptr;
-  std::optional<Error> ctx_error;
   // The configured CAs (ca_pem), added to the context's store once, before any certificate
   // is verified: parsing them is OpenSSL's first use of its decoders (~0.3 ms in a fresh
   // process), so the first handshake does it while the server works on its ClientHello.
-  std::once_flag ca_once;
-  std::optional<Error> ca_error;
+  OnceStatus ca_once;
 
   std::mutex pool_mu;
   std::vector<std::unique_ptr<Conn>> idle;
@@ -479,17 +478,12 @@ struct NativeTransport::Impl {
   Status make_ctx();
   Status add_configured_cas();
   Status ensure_configured_cas() {
-    std::call_once(ca_once, [this] {
-      if (auto s = add_configured_cas(); !s) ca_error = s.error();
-    });
-    if (ca_error) return std::unexpected(*ca_error);
-    return {};
+    return ca_once.run([this] { return add_configured_cas(); });
   }
+  // Whether the handshake needs the configured CAs (verification on, some configured).
+  bool uses_configured_cas() const { return !o.tls.insecure_skip_tls_verify && !ca_pem.empty(); }
   Result<SSL_CTX*> tls_context() {
-    std::call_once(ctx_once, [this] {
-      if (auto s = make_ctx(); !s) ctx_error = s.error();
-    });
-    if (ctx_error) return std::unexpected(*ctx_error);
+    if (auto s = ctx_once.run([this] { return make_ctx(); }); !s) return std::unexpected(s.error());
     return ctx;
   }
   Result<std::unique_ptr<Conn>> connect(const NativeUrl& u, const std::string& key, Timer& t,
@@ -620,14 +614,16 @@ Status NativeTransport::Impl::handshake(Conn& c, const NativeUrl& u, Timer& t,
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       // The ClientHello is out: add the configured CAs while the server answers. (Should
       // its certificate already have been processed, the verify callback added them.)
-      if (!o.tls.insecure_skip_tls_verify && !ca_pem.empty())
+      if (uses_configured_cas())
         if (auto s = ensure_configured_cas(); !s) return s;
       if (auto s = wait_fd(c.fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, t, what); !s)
         return s;
       continue;
     }
-    // A CA file that held no certificate is the user's problem, not a TLS failure.
-    if (ca_error) return std::unexpected(*ca_error);
+    // A CA file that held no certificate is the user's problem, not a TLS failure (asked
+    // through the once-step: another connection may be adding the CAs right now).
+    if (uses_configured_cas())
+      if (auto s = ensure_configured_cas(); !s) return s;
     return make_error(Fault::remote, "network", what + ": " + tls_failure(c.ssl, r, saved));
   }
 }
