@@ -20,17 +20,21 @@
 //   docket    a fresh process (`client_trust_bench lookup …`) resolving the tag, and the
 //             same through the CLI, `docket trust lookup IMAGE:TAG` (if build/cli/docket exists)
 //   notary    `notary lookup GUN TAG` with a fresh trust_dir
-//   each with wall time and CPU time (user + system of the process and its `sh -c`)
+//   each with wall time and CPU time (user + system of the process), started alike, no shell
 // Figures are medians of `runs` (default 3).
 #define DOCKET_BINARY_DIR ""  // interop_util.h's default server path is not used here
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "bench/raw_pull.h"
 #include "client/tests/image_builder.h"
@@ -145,8 +149,10 @@ int lookup_main(int argc, char** argv) {
   return 0;
 }
 
-// One command through `sh -c` (popen), both clients alike: its stdout, whether it exited 0,
-// wall time, and the CPU time (user + system) of the shell and everything it ran.
+// One client process, started the same way for every client: posix_spawnp() of the program
+// itself (no shell, whose own start-up would be charged to both), stdin from /dev/null, stdout
+// and stderr into one pipe, `env` added to this process's environment. Its output, whether it
+// exited 0, wall time from spawn to reaped exit, and its CPU time (user + system).
 struct Capture {
   std::string out;
   bool ok = false;
@@ -159,16 +165,41 @@ double children_cpu_ms() {
   auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
   return ms(u.ru_utime) + ms(u.ru_stime);
 }
-Capture capture(const std::string& cmd) {
+Capture capture(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   Capture c;
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& v : env) envp.push_back(const_cast<char*>(v.c_str()));
+  for (char** v = environ; *v; ++v) envp.push_back(*v);
+  envp.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return c;
+  posix_spawn_file_actions_t fa;
+  ::posix_spawn_file_actions_init(&fa);
+  ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  ::posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
   double cpu0 = children_cpu_ms();
   auto t0 = Clock::now();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return c;
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    c.out = std::string("cannot start ") + args[0] + ": " + std::strerror(rc);
+    return c;
+  }
   char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
-  int st = ::pclose(p);
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) c.out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
   c.wall_ms = since(t0) * 1000;
   c.cpu_ms = children_cpu_ms() - cpu0;
   c.ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -355,8 +386,8 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
     std::this_thread::sleep_for(std::chrono::seconds(std::atoi(std::getenv("BENCH_HOLD"))));
     return 0;
   }
-  // Wall and CPU (user + system, the process and its `sh -c`) per client; both processes
-  // are started the same way. CPU time is the steadier figure on a loaded machine.
+  // Wall and CPU (user + system) per client process; all are started the same way
+  // (capture()). CPU time is the steadier figure on a loaded machine.
   std::vector<double> dp, dc, dn, np, nc, cp, cc;
   std::string self = fs::canonical("/proc/self/exe").string();
   // The user's command, if built: `docket trust lookup` with the trust server and its CA
@@ -365,9 +396,7 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
   bool have_cli = fs::exists(docket_cli);
   for (int i = 0; i < runs; ++i) {
     fs::path td = work.path / ("lk-docket-" + std::to_string(i));
-    auto d = capture(ts::sh_quote(self) + " lookup " + e.host + " " + gun + " " + tag + " " +
-                     ts::sh_quote(td.string()) + " " + ts::sh_quote(e.certs.string()) +
-                     " </dev/null 2>&1");
+    auto d = capture({self, "lookup", e.host, gun, tag, td.string(), e.certs.string()});
     dp.push_back(d.wall_ms);
     dc.push_back(d.cpu_ms);
     if (!d.ok || d.out.find(want) == std::string::npos) {
@@ -378,10 +407,9 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
       fs::path cfg_dir = work.path / ("lk-cli-" + std::to_string(i));
       fs::create_directories(cfg_dir);
       fs::create_directory_symlink(e.certs, cfg_dir / "tls");
-      auto c = capture("DOCKER_CONFIG=" + ts::sh_quote(cfg_dir.string()) +
-                       " DOCKER_CONTENT_TRUST_SERVER=https://" + e.host + " " +
-                       ts::sh_quote(docket_cli.string()) + " trust lookup " + gun + ":" + tag +
-                       " </dev/null 2>&1");
+      auto c = capture(
+          {docket_cli.string(), "trust", "lookup", gun + ":" + tag},
+          {"DOCKER_CONFIG=" + cfg_dir.string(), "DOCKER_CONTENT_TRUST_SERVER=https://" + e.host});
       cp.push_back(c.wall_ms);
       cc.push_back(c.cpu_ms);
       if (!c.ok || c.out.find(want) == std::string::npos) {
@@ -396,10 +424,9 @@ int run_bench(int argc, char** argv, const fs::path& work_dir) {
     dn.push_back(since(t2) * 1000);
     if (r.descriptor.digest.hex() != want) return 1;
     fs::path cfg = e.notary_config(work.path / ("lk-notary-" + std::to_string(i)));
-    // notary lookup needs no passphrase: no environment, no `timeout` wrapper (e.notary()
-    // adds both, which would charge notary for two more exec()s).
-    auto n = capture("notary -c " + ts::sh_quote(cfg.string()) + " lookup " + gun + " " + tag +
-                     " </dev/null 2>&1");
+    // notary lookup needs no passphrase: no added environment and no `timeout` wrapper
+    // (e.notary() adds both, which would charge notary for more exec()s).
+    auto n = capture({"notary", "-c", cfg.string(), "lookup", gun, tag});
     np.push_back(n.wall_ms);
     nc.push_back(n.cpu_ms);
     if (!n.ok || n.out.find(want) == std::string::npos) {
