@@ -500,6 +500,20 @@ struct NativeTransport::Impl {
 };
 
 Status NativeTransport::Impl::make_ctx() {
+  const auto& tls = o.tls;
+  // Where the system CAs come from (SSL_CERT_DIR / SSL_CERT_FILE override): the hashed
+  // directory, searched by subject when a chain needs an issuer, rather than the bundle,
+  // which would be parsed whole (~150 certificates, tens of ms) per process. Deciding it
+  // lists the directory, so that is done while OpenSSL's first-use set-up may still be
+  // running on another thread (below), not after: the environment names are constants.
+  std::string system_ca_dir, system_ca_file;
+  if (!tls.insecure_skip_tls_verify && !tls.ca_file) {
+    std::string dir = env_or(X509_get_default_cert_dir_env(), X509_get_default_cert_dir());
+    if (!dir.empty() && is_hashed_ca_dir(dir))
+      system_ca_dir = std::move(dir);
+    else
+      system_ca_file = env_or(X509_get_default_cert_file_env(), X509_get_default_cert_file());
+  }
   // OpenSSL's first-use set-up may be under way on another thread: let it finish rather
   // than contend with it for OpenSSL's locks, and take the context it made if still there.
   ERR_clear_error();
@@ -510,25 +524,18 @@ Status NativeTransport::Impl::make_ctx() {
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   static const unsigned char kAlpn[] = "\x08http/1.1";
   SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn - 1);
-  const auto& tls = o.tls;
   if (tls.insecure_skip_tls_verify) {
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
   } else {
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
     X509_STORE* store = SSL_CTX_get_cert_store(c);
     if (!tls.ca_file) {
-      // The system store, as OpenSSL finds it (SSL_CERT_DIR / SSL_CERT_FILE override): the
-      // hashed directory, searched by subject when a chain needs an issuer, rather than the
-      // bundle, which would be parsed whole (~150 certificates, tens of ms) per process.
-      std::string dir = env_or(X509_get_default_cert_dir_env(), X509_get_default_cert_dir());
-      if (!dir.empty() && is_hashed_ca_dir(dir)) {
-        X509_STORE_load_path(store, dir.c_str());
-      } else {
-        std::string file = env_or(X509_get_default_cert_file_env(), X509_get_default_cert_file());
+      if (!system_ca_dir.empty())
+        X509_STORE_load_path(store, system_ca_dir.c_str());
+      else
         // A missing bundle leaves the store without system CAs: verification then fails
         // with "unable to get local issuer certificate", naming the problem.
-        X509_STORE_load_file(store, file.c_str());
-      }
+        X509_STORE_load_file(store, system_ca_file.c_str());
       ERR_clear_error();
     }
     if (!ca_pem.empty()) {
