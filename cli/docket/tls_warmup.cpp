@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -37,7 +38,12 @@ void prefault_heap(void*) {
   // trust server (often on the same machine in tests and benchmarks) come first.
   sched_param idle{};
   ::sched_setscheduler(0, SCHED_IDLE, &idle);
-  ::madvise(g_heap.begin, g_heap.bytes, MADV_POPULATE_WRITE);
+  // In steps: the kernel holds the address space's lock for reading while it populates,
+  // and an mmap() on the lookup's thread (a thread's stack, say) waits for it. Whole, that
+  // wait could last the entire 3 MiB at idle priority; per step it is at most one step.
+  constexpr std::size_t kStep = 64 << 10;
+  for (std::size_t off = 0; off < g_heap.bytes; off += kStep)
+    ::madvise(g_heap.begin + off, std::min(kStep, g_heap.bytes - off), MADV_POPULATE_WRITE);
 #endif
 }
 
