@@ -122,8 +122,10 @@ Status TrustedSet::update_snapshot(std::string_view bytes, bool trusted_local) {
     return order_error("cannot update snapshot after targets was loaded");
   if (auto s = check_final_timestamp(); !s) return s;
   const MetaFile& meta = (*timestamp_)->snapshot_meta();
-  std::size_t cap =
-      meta.length ? static_cast<std::size_t>(*meta.length) : limits_.max_snapshot_bytes;
+  // The timestamp's length describes the snapshot it names; a trusted local copy (possibly an
+  // older version, loaded as the rollback reference) is bounded by the generic cap instead.
+  std::size_t cap = meta.length && !trusted_local ? static_cast<std::size_t>(*meta.length)
+                                                  : limits_.max_snapshot_bytes;
   if (cap > limits_.max_metadata_bytes) cap = limits_.max_metadata_bytes;
   // §5.5.2: length and hashes from the timestamp (always when no version pins the file).
   if (!trusted_local || !meta.version) {

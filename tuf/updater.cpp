@@ -217,9 +217,13 @@ std::string Updater::targets_file_name(const TrustedSet& t, const RoleName& role
 Status Updater::update_snapshot(TrustedSet& t, const std::string& remote_name, bool use_local) {
   const MetaFile& meta = t.timestamp()->md.signed_.snapshot_meta();
   // A local snapshot that verifies, matches the timestamp and is not expired needs no request.
-  if (auto local = use_local ? load_local(RoleName::snapshot(),
-                                          cap_for(&meta, o_.limits.max_snapshot_bytes, o_.limits))
-                             : Result<std::optional<std::string>>(std::nullopt);
+  // One that verifies but is not current is still the rollback reference for the new one
+  // (§5.5.5), so it is read up to the generic snapshot cap: the timestamp's length describes
+  // the NEW snapshot, and an older, longer file must not silently lose its rollback role.
+  if (auto local = use_local
+                       ? load_local(RoleName::snapshot(), std::min(o_.limits.max_snapshot_bytes,
+                                                                   o_.limits.max_metadata_bytes))
+                       : Result<std::optional<std::string>>(std::nullopt);
       local && *local) {
     auto r = t.update_snapshot(**local, /*trusted_local=*/true);
     if (r) {

@@ -2,6 +2,7 @@
 // (rollback, freeze, mix-and-match, endless data), delegation search.
 #include <gtest/gtest.h>
 
+#include "common/digest.h"
 #include "tuf/simulator.h"
 #include "tuf/updater.h"
 
@@ -260,6 +261,33 @@ TEST_F(UpdaterTest, SnapshotRollbackAgainstLocalSnapshot) {
   EXPECT_EQ(s.error().code, "rollback");
   EXPECT_EQ(stored_version("snapshot.json"), 1);
   EXPECT_EQ(stored_version("timestamp.json"), 2);  // the timestamp itself was fine
+}
+
+// tuf-conformance test_targets_rollback[with hashes]: the timestamp gives the NEW snapshot's
+// length; a trusted local snapshot longer than that must still be read and used as the §5.5.5
+// rollback reference (it used to be cut at that length and silently ignored).
+TEST_F(UpdaterTest, LongerLocalSnapshotIsStillTheRollbackReference) {
+  sim.opts.meta_hashes = true;
+  // Snapshot v2 carries two signatures (two listed keys, threshold 1); v3 will carry one, so
+  // the trusted v2 is longer than the length the timestamp gives for v3.
+  sim.add_key(RoleType::snapshot, sim.new_key());
+  sim.bump_root();
+  sim.bump_targets();  // targets, snapshot, timestamp v2
+  ASSERT_TRUE(refresh()) << dump_log();
+  ASSERT_EQ(stored_version("snapshot.json"), 2);
+  // Snapshot v3 names targets v1 < v2.
+  sim.signers["snapshot"].pop_back();
+  sim.targets["targets"].version = 1;
+  sim.snapshot.version = 3;
+  sim.timestamp.version = 3;
+  sim.publish();
+  ASSERT_GT(store.files["snapshot.json"].size(), sim.published["snapshot"].size());
+  auto s = refresh();
+  ASSERT_FALSE(s) << dump_log();
+  EXPECT_EQ(s.error().code, "rollback") << s.error().describe();
+  EXPECT_EQ(stored_version("snapshot.json"), 2);
+  EXPECT_EQ(stored_version("targets.json"), 2);
+  EXPECT_EQ(stored_version("timestamp.json"), 3);
 }
 
 TEST_F(UpdaterTest, MixAndMatchSnapshotHashMismatch) {
