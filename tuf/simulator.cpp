@@ -212,6 +212,7 @@ std::string Simulator::meta_name(const std::string& role) const {
 
 std::optional<std::string> Simulator::serve_metadata(const std::string& name) {
   requests.push_back(name);
+  if (missing.contains(name)) return std::nullopt;
   if (auto it = overrides.find(name); it != overrides.end()) return it->second;
   // N.root.json
   auto dot = name.find('.');

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ class Simulator {
   std::map<std::string, std::string> artifacts;  // target path -> content
   // Served bytes overrides (url file name -> bytes), applied before generation.
   std::map<std::string, std::string> overrides;
+  // Metadata file names answered with 404 whatever the model says (checked before overrides).
+  std::set<std::string> missing;
   // When set, files listed here are served with an extra byte appended etc. by tests.
   std::vector<std::string> requests;  // file names requested through install()
 

@@ -21,7 +21,7 @@ endif()
 # docket-tuf end to end: the real binary against a loopback HTTP/1.0 server serving a
 # simulator-generated repository, with exact request sequences and file-layout checks.
 docket_test(docket_tuf_cli_test LABEL integration
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_test.cpp
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_test.cpp ${CMAKE_CURRENT_LIST_DIR}/cli_conformance_test.cpp
   DEPS docket_tuf docket_keys docket_net docket_net_testing)
 if(TARGET docket_tuf_cli_test)
   add_dependencies(docket_tuf_cli_test docket-tuf)
