@@ -212,6 +212,29 @@ TEST_F(SuiteTest, UnknownFieldsAndKeyidHashAlgorithms) {
   EXPECT_EQ(stored("root.json"), sim.signed_roots[1]);
 }
 
+// Static repositories (sigstore root-signing) list key types a client may not support, in
+// the root role itself: such a key is not counted, but does not break the metadata.
+TEST_F(SuiteTest, UnsupportedKeyTypesDoNotCount) {
+  auto j = nlohmann::json::parse(sim.signed_roots[0])["signed"];
+  j["version"] = 2;
+  j["keys"]["00ff"] = {{"keytype", "sigstore-oidc"},
+                       {"scheme", "Fulcio"},
+                       {"keyval", {{"identity", "someone@example.com"}, {"issuer", "https://x"}}}};
+  j["roles"]["root"]["keyids"].push_back("00ff");
+  j["roles"]["snapshot"]["keyids"].push_back("00ff");
+  sim.signed_roots.push_back(sim.sign(j, sim.signers["root"]));
+  auto r = refresh();
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(stored("root.json"), sim.signed_roots[1]);
+  // ...and with threshold 2 the unsupported key cannot make up the second signature.
+  j["version"] = 3;
+  j["roles"]["root"]["threshold"] = 2;
+  sim.signed_roots.push_back(sim.sign(j, sim.signers["root"]));
+  r = refresh();
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(stored("root.json"), sim.signed_roots[1]);
+}
+
 // test_snapshot_404 / test_targets_404 / test_timestamp_404.
 TEST_F(SuiteTest, MissingFilesTable) {
   struct Case {
@@ -850,6 +873,37 @@ TEST_F(SuiteTest, ArtifactDownloadsAndSubstitution) {
   EXPECT_EQ(*read_file(tdir / "target_file.txt"), "target file contents");
   EXPECT_FALSE(fs::exists(tdir / "another_target_file.txt"));
   EXPECT_EQ(target_files().size(), 2u);
+}
+
+// test_TestDelegateConsistentSnapshotDisabled (older test_expiration.py): root v2 turns
+// consistent snapshots off; metadata and targets are then fetched by plain names, including
+// delegated roles named "." and "..".
+TEST_F(SuiteTest, ConsistentSnapshotTurnedOff) {
+  ASSERT_EQ(refresh().status, 0);
+  sim.root.consistent_snapshot = false;
+  sim.bump_root();
+  delegate("targets", "role1");
+  delegate("targets", "..");
+  delegate("targets", ".");
+  sim.add_target(".", "file.txt", "from dot");
+  sim.bump_targets();
+  auto r = refresh();
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(requests(),
+            (V{"2.root.json", "3.root.json", "timestamp.json", "snapshot.json", "targets.json"}));
+  r = download({"file.txt"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(requests(),
+            (V{"3.root.json", "timestamp.json", "role1.json", "...json", "..json", "T:file.txt"}));
+  EXPECT_EQ(*read_file(tdir / "file.txt"), "from dot");
+  // Sorted by file name: "...json" sorts before "..json".
+  EXPECT_EQ(trusted_roles(), (Trusted{{"..", 1},
+                                      {".", 1},
+                                      {"role1", 1},
+                                      {"root", 2},
+                                      {"snapshot", 2},
+                                      {"targets", 2},
+                                      {"timestamp", 2}}));
 }
 
 // Zero-length targets are valid artifacts.
