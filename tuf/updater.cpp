@@ -35,6 +35,29 @@ std::string encode_segments(std::string_view s) {
   }
 }
 
+// A target path as URL path segments, '/' kept. Percent-encodes what a path segment cannot
+// carry as data (space, '%', '?', '#', controls, non-ASCII, ...) and keeps RFC 3986 pchar
+// characters (unreserved, sub-delims "!$&'()*+,;=", ':' and '@') literal, as python-tuf
+// (requests) and go-tuf send them: a repository that stores "a+b.txt" serves it under that
+// name, not under "a%2Bb.txt". Role names keep the stricter encoding (quote(role, safe="")).
+std::string encode_target_segments(std::string_view s) {
+  static constexpr std::string_view kLiteral = "-._~!$&'()*+,;=:@/";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto b = static_cast<unsigned char>(c);
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') ||
+        kLiteral.find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      out += '%';
+      out += "0123456789ABCDEF"[b >> 4];
+      out += "0123456789ABCDEF"[b & 15];
+    }
+  }
+  return out;
+}
+
 std::size_t cap_for(const MetaFile* m, std::size_t fallback, const Limits& l) {
   std::size_t c = m && m->length ? static_cast<std::size_t>(*m->length) : fallback;
   return std::min(c, l.max_metadata_bytes);
@@ -486,10 +509,10 @@ std::string Updater::target_url(const TargetInfo& info) const {
     std::string dir = slash == std::string::npos ? "" : info.path.str().substr(0, slash + 1);
     std::string base =
         slash == std::string::npos ? info.path.str() : info.path.str().substr(slash + 1);
-    return o_.target_base_url + encode_segments(dir) + percent_encode(h) + "." +
-           percent_encode(base);
+    return o_.target_base_url + encode_target_segments(dir) + percent_encode(h) + "." +
+           encode_target_segments(base);
   }
-  return o_.target_base_url + encode_segments(info.path.str());
+  return o_.target_base_url + encode_target_segments(info.path.str());
 }
 
 Result<std::string> Updater::download_target(const TargetInfo& info) {

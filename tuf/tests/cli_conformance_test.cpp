@@ -814,6 +814,33 @@ TEST_F(SuiteTest, TargetfileSearchTable) {
   }
 }
 
+// test_cached_role_is_verified_against_current_delegator (python-tuf's expected failure): C
+// is delegated by A (whose key signs it) and by B (whose key does not). Reaching C through B
+// must verify it with B's keys, whether C is already in memory (same run) or on disk.
+TEST_F(SuiteTest, CachedRoleIsVerifiedAgainstTheCurrentDelegator) {
+  delegate("targets", "A", {"a/*"});
+  delegate("targets", "B", {"b/*"});
+  delegate("A", "C", {"a/*"});
+  Targets c = sim.targets["C"];
+  auto c_signers = sim.signers["C"];
+  sim.add_delegation("B", "C", {"b/*"});  // lists a new key that does not sign C
+  sim.targets["C"] = c;
+  sim.signers["C"] = c_signers;
+  sim.add_target("C", "a/x", "x via A");
+  sim.add_target("C", "b/y", "y via B");
+  sim.bump_targets();
+  auto r = download({"a/x", "b/y"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(target_files(), (std::set<std::string>{"a%2Fx"}));
+  r = download({"b/y"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(target_files(), (std::set<std::string>{"a%2Fx"}));
+  // Through A it is still fine.
+  fs::remove(tdir / "a%2Fx");
+  r = download({"a/x"});
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
 // ---- test_quoting_issues.py ----
 
 // test_unusual_role_name: the request is ENC(role) = quote(role, safe=""), and the role is
@@ -904,6 +931,25 @@ TEST_F(SuiteTest, ConsistentSnapshotTurnedOff) {
                                       {"snapshot", 2},
                                       {"targets", 2},
                                       {"timestamp", 2}}));
+}
+
+// Target paths with characters a URL path carries literally (sub-delims, ':', '@') are
+// requested as such, like python-tuf and go-tuf do; characters it cannot carry (space,
+// non-ASCII, '%', '?', '#') are percent-encoded. Stored names stay flat and encoded.
+TEST_F(SuiteTest, SpecialCharactersInTargetPaths) {
+  const std::string literal = "dir/a+b=c@d:e,f;g!h$i'j(k)l*m&n~o.txt";
+  sim.add_target("targets", literal, "literal");
+  sim.add_target("targets", "dir/\xc3\xa4 %?#.txt", "encoded");
+  sim.bump_targets();
+  auto r = download({literal});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(requests().back(),
+            "T:dir/" + sha256_hex("literal") + ".a+b=c@d:e,f;g!h$i'j(k)l*m&n~o.txt");
+  EXPECT_EQ(target_files(), (std::set<std::string>{TargetPath::make(literal)->encoded()}));
+  // The loopback server does not decode, so this one is a 404: only the request is checked.
+  r = download({"dir/\xc3\xa4 %?#.txt"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(requests().back(), "T:dir/" + sha256_hex("encoded") + ".%C3%A4%20%25%3F%23.txt");
 }
 
 // Zero-length targets are valid artifacts.
