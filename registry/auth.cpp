@@ -35,6 +35,29 @@ bool pull_only(const std::vector<Scope>& s) {
   return true;
 }
 
+// A cross-repository mount is honoured only when the caller may also pull the source (else
+// it becomes a plain upload, 202), so a client that asks the token service for exactly what
+// the challenge names (the OCI conformance suite's client does) would never get to mount.
+// The Bearer challenge of a mount therefore offers `repository:<from>:pull` as well, as
+// distribution's does; the request itself still needs only the target's scopes.
+std::string offer_mount_source(const Request& req, const std::string& challenge,
+                               const std::vector<Scope>& need) {
+  if (req.route != "registry.upload.start" || challenge.empty()) return challenge;
+  auto mount = req.query_param("mount");
+  auto from = req.query_param("from");
+  auto name = req.params.find("name");
+  if (!mount || !from || !valid_repo_name(*from) ||
+      (name != req.params.end() && name->second == *from))
+    return challenge;
+  auto parsed = net::parse_www_authenticate(challenge);
+  if (!parsed || parsed->size() != 1 || !parsed->front().is("bearer")) return challenge;
+  const net::Challenge& c = parsed->front();
+  net::BearerChallenge b{c.param("realm").value_or(""), c.param("service").value_or(""), need,
+                         c.param("error").value_or(""), c.param("error_description").value_or("")};
+  b.scopes.push_back(Scope{"repository", "", *from, {"pull"}});
+  return net::bearer_challenge(b);
+}
+
 bool refuse(const Request& req, Response& res, const net::AuthDecision& d,
             const std::vector<Scope>& need) {
   Json detail = Json::array();
@@ -47,7 +70,8 @@ bool refuse(const Request& req, Response& res, const net::AuthDecision& d,
       d.message.empty() ? (forbidden ? "access denied" : "authentication required") : d.message);
   send_error(req, res, e, detail);
   if (!d.www_authenticate.empty())
-    res.headers.set(net::http::field::www_authenticate, d.www_authenticate);
+    res.headers.set(net::http::field::www_authenticate,
+                    offer_mount_source(req, d.www_authenticate, need));
   return false;
 }
 

@@ -74,7 +74,13 @@ struct ManifestReference {
   std::string tag;  // when !digest
 };
 
-Result<ManifestReference> parse_manifest_reference(std::string_view reference) {
+// What a reference that is neither a digest nor a valid tag gets.
+enum class BadTag {
+  refuse,   // PUT: TAG_INVALID (400), the client asked to create something unnameable
+  unknown,  // GET/HEAD/DELETE: MANIFEST_UNKNOWN (404), nothing can exist under that name
+};
+
+Result<ManifestReference> parse_manifest_reference(std::string_view reference, BadTag bad_tag) {
   if (reference.find(':') != std::string_view::npos) {
     auto p = Digest::parse(reference);
     if (!p)
@@ -82,9 +88,17 @@ Result<ManifestReference> parse_manifest_reference(std::string_view reference) {
           "DIGEST_INVALID", "invalid digest " + std::string(reference) + ": " + p.error().message));
     return ManifestReference{*p, {}};
   }
-  if (!valid_tag(reference))
+  if (!valid_tag(reference)) {
+    // The spec answers a read of a manifest that is not there with 404, and one whose name
+    // breaks the tag grammar cannot be there (the OCI conformance suite probes exactly this
+    // with ".INVALID_MANIFEST_NAME"). Either way the name never reaches the storage driver.
+    if (bad_tag == BadTag::unknown)
+      return std::unexpected(
+          oci_error("MANIFEST_UNKNOWN", "no manifest can be named '" + std::string(reference) +
+                                            "': it is neither a digest nor a valid tag"));
     return std::unexpected(
         oci_error("TAG_INVALID", "invalid tag '" + std::string(reference) + "'"));
+  }
   return ManifestReference{std::nullopt, std::string(reference)};
 }
 
@@ -524,7 +538,7 @@ Result<std::shared_ptr<const std::string>> Store::manifest_bytes(const Digest& d
 }
 
 Result<Manifest> Store::get_manifest(const std::string& repo, std::string_view reference) {
-  auto ref = parse_manifest_reference(reference);
+  auto ref = parse_manifest_reference(reference, BadTag::unknown);
   if (!ref) return std::unexpected(ref.error());
   Digest d = Digest::of("");
   if (ref->digest) {
@@ -594,7 +608,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
   PutManifestResult out;
   std::optional<Digest> by_digest;
   std::vector<std::string> tags;
-  auto ref = parse_manifest_reference(reference);
+  auto ref = parse_manifest_reference(reference, BadTag::refuse);
   if (!ref) return std::unexpected(ref.error());
   if (ref->digest)
     by_digest = ref->digest;
@@ -715,7 +729,7 @@ Result<PutManifestResult> Store::put_manifest(const std::string& repo, std::stri
 }
 
 Status Store::delete_manifest(const std::string& repo, std::string_view reference) {
-  auto ref = parse_manifest_reference(reference);
+  auto ref = parse_manifest_reference(reference, BadTag::unknown);
   if (!ref) return std::unexpected(ref.error());
   if (!ref->digest) {
     const std::string& tag = ref->tag;

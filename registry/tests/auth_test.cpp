@@ -209,6 +209,27 @@ TEST(RegistryAuth, MountNeedsPullOnTheSourceRepository) {
                       {{"Authorization", a3}}})
                 .status,
             202u);
+
+  // The mount's challenge offers the source's pull scope beside the target's, so a client
+  // that asks for exactly the challenge's scope string (the OCI conformance suite's does,
+  // as one `scope` parameter) can mount; the scope is offered, not required (bob above).
+  const std::string target = "/v2/alice/third/blobs/uploads/?mount=" + d + "&from=private/app";
+  auto challenged = reg.send({"POST", target});
+  ASSERT_EQ(challenged.status, 401u);
+  auto ch = net::parse_www_authenticate(challenged.header("www-authenticate"));
+  ASSERT_TRUE(ch && ch->size() == 1u) << challenged.header("www-authenticate");
+  const std::string scope = ch->front().param("scope").value_or("");
+  EXPECT_EQ(scope, "repository:alice/third:pull,push repository:private/app:pull");
+  auto a4 = token("alice", "wonderland", "scope=" + percent_encode(scope));
+  m = reg.send({"POST", target, "", {{"Authorization", a4}}});
+  EXPECT_EQ(m.status, 201u) << m.body;
+  // Without `from`, or from the target itself, the challenge names only the target.
+  auto plain = reg.send({"POST", "/v2/alice/third/blobs/uploads/?mount=" + d});
+  EXPECT_EQ(net::parse_www_authenticate(plain.header("www-authenticate"))->front().param("scope"),
+            "repository:alice/third:pull,push");
+  auto self = reg.send({"POST", "/v2/alice/third/blobs/uploads/?mount=" + d + "&from=alice/third"});
+  EXPECT_EQ(net::parse_www_authenticate(self.header("www-authenticate"))->front().param("scope"),
+            "repository:alice/third:pull,push");
 }
 
 }  // namespace
