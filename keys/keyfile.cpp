@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include "common/openssl_errors.h"
+
 namespace docket::keys {
 namespace {
 
@@ -32,10 +34,9 @@ struct PkeyFree {
 
 std::unexpected<Error> ossl_fail(std::string_view what) {
   unsigned long e = ERR_get_error();
-  char buf[256] = "unknown OpenSSL error";
-  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  std::string text = e != 0 ? openssl_error_string(e) : "unknown OpenSSL error";
   ERR_clear_error();
-  return make_error(Fault::bug, "openssl", std::string(what) + ": " + buf);
+  return make_error(Fault::bug, "openssl", std::string(what) + ": " + text);
 }
 
 // Parses the DER and checks it is PBES2 with PBKDF2 within limits; returns the parsed

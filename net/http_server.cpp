@@ -57,6 +57,9 @@ constexpr std::size_t kTlsFileChunk = 256 << 10;
 // Largest in-memory body sent over TLS in the same write as the response head.
 constexpr std::size_t kTlsCoalesceBytes = 8 << 10;
 constexpr std::size_t kParserReadBuffer = 64 << 10;  // Beast reads at most this much per call
+// The most of a body read and dropped for a request refused before any handler read it
+// (401/403 from a middleware, 404, 405): see handle_one.
+constexpr std::uint64_t kMaxRefusedBodyDrainBytes = 256 << 10;
 
 const std::string& http_date() {
   thread_local std::time_t last = 0;
@@ -660,6 +663,19 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
       res = Response{};
       res.set(500, "text/plain", "internal server error (request " + req.request_id + ")\n");
     }
+  }
+  // A request refused before any handler (authentication, no such route, wrong method) has
+  // its body still unread. A small one is read and dropped: closing a connection with
+  // unread data makes the kernel reset it, and the reset can overtake the refusal the
+  // client has not read yet (it sees "connection reset" instead of the 401 that would have
+  // sent it for a token, say); the connection also stays usable. A larger body, one that
+  // fails or outgrows the limit while being read, or one the client holds back until it
+  // hears 100 Continue (it must not be invited), still means closing.
+  if (!proceed && !body_complete && !stopping &&
+      !(hdr.version() >= 11 && beast::iequals(hdr[http::field::expect], "100-continue"))) {
+    auto end = co_await read_body(kMaxRefusedBodyDrainBytes, kBufferedChunk,
+                                  [](std::string_view) { return true; });
+    if (end == RequestBodySink::End::client_error) client_gone = true;
   }
   if (!res.headers.count("X-Request-Id")) res.headers.set("X-Request-Id", req.request_id);
   // Unread body bytes would be parsed as the next request: close instead.

@@ -4,6 +4,9 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstdint>
+
+#include "common/openssl_errors.h"
 
 namespace docket::net {
 namespace {
@@ -15,6 +18,7 @@ std::atomic<int> g_state{kIdle};
 struct Then {
   void (*fn)(void*) = nullptr;
   void* arg = nullptr;
+  void (*load_error_strings)() = nullptr;
 };
 Then g_then;  // written before the thread starts, read by it only
 
@@ -22,7 +26,12 @@ Then g_then;  // written before the thread starts, read by it only
 std::atomic<SSL_CTX*> g_ctx{nullptr};
 
 void* warm_up(void*) {
-  if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1)
+  std::uint64_t opts = OPENSSL_INIT_NO_ATEXIT;
+  if (g_then.load_error_strings) {
+    defer_openssl_error_strings(g_then.load_error_strings);
+    opts |= OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_LOAD_SSL_STRINGS;
+  }
+  if (OPENSSL_init_ssl(opts, nullptr) == 1)
     g_ctx.store(SSL_CTX_new(TLS_client_method()), std::memory_order_relaxed);
   g_state.store(kDone, std::memory_order_release);
   g_state.notify_all();
@@ -32,10 +41,10 @@ void* warm_up(void*) {
 
 }  // namespace
 
-void start_tls_warm_up(void (*then)(void*), void* arg) noexcept {
+void start_tls_warm_up(void (*then)(void*), void* arg, void (*load_error_strings)()) noexcept {
   int idle = kIdle;
   if (!g_state.compare_exchange_strong(idle, kRunning)) return;
-  g_then = Then{then, arg};
+  g_then = Then{then, arg, load_error_strings};
   pthread_attr_t attr;
   pthread_t t;
   bool started = pthread_attr_init(&attr) == 0;

@@ -3,9 +3,9 @@
 // cli/docket/tls_warmup.cpp starts it before main()).
 //
 // The first SSL_CTX_new of a process costs ~1.5 ms of CPU: OpenSSL 3 reads its config file,
-// loads its error strings and fetches every cipher, digest, group and signature algorithm
-// from the provider into the library context's caches; every later SSL_CTX_new costs ~0.1
-// ms. The warm-up does exactly that (OPENSSL_init_ssl with its defaults, one client
+// loads its error strings (unless deferred, below) and fetches every cipher, digest, group and
+// signature algorithm from the provider into the library context's caches; every later SSL_CTX_new
+// costs ~0.1 ms. The warm-up does exactly that (OPENSSL_init_ssl with its defaults, one client
 // context, handed to the first taker) while the process does other work; nothing is
 // configured differently and the context has one owner. The transport's own context
 // creation (native_http.cpp) first awaits a warm-up in progress, since two threads filling
@@ -24,7 +24,13 @@ namespace docket::net {
 // `then`, if given, runs on the warm-up's thread after the set-up is done and awaiters have
 // been released (more background work for the same short-lived process); it does not run
 // when no thread could be started.
-void start_tls_warm_up(void (*then)(void*) = nullptr, void* arg = nullptr) noexcept;
+//
+// `load_error_strings`, if given, loads all of OpenSSL's error strings: the warm-up then
+// initialises OpenSSL without them and leaves their loading to the first error text
+// (common/openssl_errors.h, defer_openssl_error_strings), which reads the same. Only a
+// process that makes all its OpenSSL error texts through common/openssl_errors.h may pass it.
+void start_tls_warm_up(void (*then)(void*) = nullptr, void* arg = nullptr,
+                       void (*load_error_strings)() = nullptr) noexcept;
 
 // Returns once a started warm-up has finished; at once when none was started.
 void await_tls_warm_up() noexcept;

@@ -60,7 +60,20 @@ struct NotaryLayoutStore::Writer {
 };
 
 NotaryLayoutStore::NotaryLayoutStore(tuf::RepoStore repo, RootWrite root_write)
-    : repo_(std::move(repo)), root_write_(root_write) {}
+    : repo_(std::move(repo)), root_write_(root_write) {
+  // The writer starts now, not with the first store(): a lookup constructs its store before
+  // it connects, while it mostly waits (for OpenSSL's warm-up, for the server), so making
+  // the thread (its stack's mmap, the clone) costs it nothing then, and ~0.15 ms later.
+  if (root_write_ == RootWrite::background) {
+    auto w = std::make_unique<Writer>();
+    try {
+      w->thread = std::thread([p = w.get()] { p->run(); });
+      writer_ = std::move(w);
+    } catch (const std::system_error&) {
+      // No thread to be had: store() writes on the caller's thread instead.
+    }
+  }
+}
 
 NotaryLayoutStore::NotaryLayoutStore(NotaryLayoutStore&&) noexcept = default;
 
@@ -123,25 +136,14 @@ Status NotaryLayoutStore::store(const tuf::RoleName& role, std::string_view byte
   // Readers never see a partial file. Durability (see header): only the root's bytes are
   // synced, since it is the trust anchor; other roles are refetched if a crash loses them.
   WriteSync sync = role == tuf::RoleName::root() ? WriteSync::file : WriteSync::none;
-  if (root_write_ == RootWrite::background) {
-    if (!writer_) {
-      auto w = std::make_unique<Writer>();
-      try {
-        w->thread = std::thread([p = w.get()] { p->run(); });
-        writer_ = std::move(w);
-      } catch (const std::system_error&) {
-        // No thread to be had: write here instead.
-      }
+  if (writer_) {
+    {
+      std::lock_guard lk(writer_->mu);
+      writer_->queue.push_back({*path, std::string(bytes), sync});
+      writer_->newest[*path] = ++writer_->queued;
     }
-    if (writer_) {
-      {
-        std::lock_guard lk(writer_->mu);
-        writer_->queue.push_back({*path, std::string(bytes), sync});
-        writer_->newest[*path] = ++writer_->queued;
-      }
-      writer_->cv.notify_all();
-      return {};
-    }
+    writer_->cv.notify_all();
+    return {};
   }
   if (auto s = make_directories(path->parent_path()); !s) return s;
   return atomic_write_file(*path, bytes, 0644, sync);

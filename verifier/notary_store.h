@@ -64,7 +64,7 @@ class NotaryLayoutStore : public tuf::MetadataStore {
 
   tuf::RepoStore repo_;
   RootWrite root_write_;
-  std::unique_ptr<Writer> writer_;  // started by the first background store()
+  std::unique_ptr<Writer> writer_;  // RootWrite::background: started by the constructor
 };
 
 }  // namespace docket::verifier

@@ -74,14 +74,14 @@ void print_table(const std::vector<KeyInfo>& keys) {
 docket::cli::Registration reg("docket", 200, {"key"}, [](CLI::App& app) {
   auto* key = app.add_subcommand("key", "Manage private keys in the trust directory");
   key->require_subcommand(1);
+  docket::cli::LazySubcommands subs(key);
 
-  {  // generate
+  subs.add("generate", "Generate a key and store it encrypted", [](CLI::App* cmd) {
     auto o = std::make_shared<KeyOptions>();
     auto role = std::make_shared<std::string>("root");
     auto gun = std::make_shared<std::string>();
     auto alg = std::make_shared<std::string>("ecdsa");
     auto bits = std::make_shared<int>(kDefaultRsaBits);
-    auto* cmd = key->add_subcommand("generate", "Generate a key and store it encrypted");
     cmd->add_option("algorithm", *alg, "ecdsa (default, what Notary uses), ed25519 or rsa");
     cmd->add_option("--role,-r", *role, "Role the key signs for (default root)");
     cmd->add_option("--gun,-g", *gun, "Repository (GUN) a targets/snapshot key belongs to");
@@ -96,14 +96,13 @@ docket::cli::Registration reg("docket", 200, {"key"}, [](CLI::App& app) {
       std::printf("Generated new %s %s key with ID %s\n", std::string(algorithm_name(a)).c_str(),
                   role->c_str(), id.c_str());
     });
-  }
+  });
 
-  {  // list
+  subs.add("list", "List stored keys (nothing is decrypted)", [](CLI::App* cmd) {
     auto o = std::make_shared<KeyOptions>();
     auto role = std::make_shared<std::string>();
     auto gun = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    auto* cmd = key->add_subcommand("list", "List stored keys (nothing is decrypted)");
     cmd->add_option("--role,-r", *role, "Only keys for this role");
     cmd->add_option("--gun,-g", *gun, "Only keys for this GUN");
     cmd->add_flag("--json", *json, "One JSON array instead of a table");
@@ -123,58 +122,57 @@ docket::cli::Registration reg("docket", 200, {"key"}, [](CLI::App& app) {
         print_table(keys);
       }
     });
-  }
+  });
 
-  {  // import
-    auto o = std::make_shared<KeyOptions>();
-    auto files = std::make_shared<std::vector<std::string>>();
-    auto role = std::make_shared<std::string>();
-    auto gun = std::make_shared<std::string>();
-    auto* cmd = key->add_subcommand(
-        "import", "Import PEM private keys (encrypted or not; notary/openssl formats)");
-    cmd->add_option("files", *files, "PEM files")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--role,-r", *role, "Role for blocks without a role header");
-    cmd->add_option("--gun,-g", *gun, "GUN for targets/snapshot blocks without a gun header");
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      Context ctx(*o);
-      for (const auto& f : *files) {
-        std::string text = value_or_raise(read_file(f, kMaxPemBytes));
-        auto imported = ctx.store->import_pem(text, *role, *gun);
-        if (!imported) raise(with_context(imported.error(), f));
-        for (const auto& k : *imported)
-          std::printf("Imported %s key %s from %s\n", k.role.c_str(), k.id.c_str(), f.c_str());
-      }
-    });
-  }
+  subs.add(
+      "import", "Import PEM private keys (encrypted or not; notary/openssl formats)",
+      [](CLI::App* cmd) {
+        auto o = std::make_shared<KeyOptions>();
+        auto files = std::make_shared<std::vector<std::string>>();
+        auto role = std::make_shared<std::string>();
+        auto gun = std::make_shared<std::string>();
+        cmd->add_option("files", *files, "PEM files")->required()->check(CLI::ExistingFile);
+        cmd->add_option("--role,-r", *role, "Role for blocks without a role header");
+        cmd->add_option("--gun,-g", *gun, "GUN for targets/snapshot blocks without a gun header");
+        add_common(cmd, *o);
+        cmd->callback([=] {
+          Context ctx(*o);
+          for (const auto& f : *files) {
+            std::string text = value_or_raise(read_file(f, kMaxPemBytes));
+            auto imported = ctx.store->import_pem(text, *role, *gun);
+            if (!imported) raise(with_context(imported.error(), f));
+            for (const auto& k : *imported)
+              std::printf("Imported %s key %s from %s\n", k.role.c_str(), k.id.c_str(), f.c_str());
+          }
+        });
+      });
 
-  {  // export
+  subs.add(
+      "export", "Export keys as encrypted PEM (same passphrase) that `notary key import` accepts",
+      [](CLI::App* cmd) {
+        auto o = std::make_shared<KeyOptions>();
+        auto ids = std::make_shared<std::vector<std::string>>();
+        auto role = std::make_shared<std::string>();
+        auto gun = std::make_shared<std::string>();
+        auto output = std::make_shared<std::string>();
+        cmd->add_option("--key,-k", *ids, "Key ID to export (repeatable; default every key)");
+        cmd->add_option("--role,-r", *role, "Only keys for this role");
+        cmd->add_option("--gun,-g", *gun, "Only keys for this GUN");
+        cmd->add_option("--output,-o", *output, "Write to this file (mode 0600) instead of stdout");
+        add_common(cmd, *o);
+        cmd->callback([=] {
+          Context ctx(*o);
+          auto want = value_or_raise(
+              docket::cli::select_keys(*ctx.store, docket::cli::KeySelection{*ids, *role, *gun}));
+          auto n = value_or_raise(docket::cli::write_key_export(*ctx.store, want, *output));
+          if (!output->empty())
+            std::fprintf(stderr, "Exported %zu key(s) to %s\n", n, output->c_str());
+        });
+      });
+
+  subs.add("remove", "Delete keys from the trust directory", [](CLI::App* cmd) {
     auto o = std::make_shared<KeyOptions>();
     auto ids = std::make_shared<std::vector<std::string>>();
-    auto role = std::make_shared<std::string>();
-    auto gun = std::make_shared<std::string>();
-    auto output = std::make_shared<std::string>();
-    auto* cmd = key->add_subcommand(
-        "export",
-        "Export keys as encrypted PEM (same passphrase) that `notary key import` accepts");
-    cmd->add_option("--key,-k", *ids, "Key ID to export (repeatable; default every key)");
-    cmd->add_option("--role,-r", *role, "Only keys for this role");
-    cmd->add_option("--gun,-g", *gun, "Only keys for this GUN");
-    cmd->add_option("--output,-o", *output, "Write to this file (mode 0600) instead of stdout");
-    add_common(cmd, *o);
-    cmd->callback([=] {
-      Context ctx(*o);
-      auto want = value_or_raise(
-          docket::cli::select_keys(*ctx.store, docket::cli::KeySelection{*ids, *role, *gun}));
-      auto n = value_or_raise(docket::cli::write_key_export(*ctx.store, want, *output));
-      if (!output->empty()) std::fprintf(stderr, "Exported %zu key(s) to %s\n", n, output->c_str());
-    });
-  }
-
-  {  // remove
-    auto o = std::make_shared<KeyOptions>();
-    auto ids = std::make_shared<std::vector<std::string>>();
-    auto* cmd = key->add_subcommand("remove", "Delete keys from the trust directory");
     cmd->add_option("ids", *ids, "Key IDs")->required();
     add_common(cmd, *o);
     cmd->callback([=] {
@@ -184,7 +182,8 @@ docket::cli::Registration reg("docket", 200, {"key"}, [](CLI::App& app) {
         std::printf("Removed key %s\n", id.c_str());
       }
     });
-  }
+  });
+  subs.build();
 });
 
 }  // namespace

@@ -260,6 +260,47 @@ TEST_F(ServerTest, MiddlewareRefusesBeforeBodyIsRead) {
   EXPECT_FALSE(res.keep_alive());  // unread body: the server must close
 }
 
+// A refusal before any handler with a small body already sent (what Go's HTTP client does:
+// headers and body in one write, no 100-continue): the body is read and dropped, so the
+// refusal arrives intact and the connection serves the next request. Both for a
+// Content-Length body and a chunked one, and for 404 and 405 as well as a middleware's 401.
+TEST_F(ServerTest, RefusedRequestsSmallBodyIsDrainedAndTheConnectionKept) {
+  start();
+  auto s = connect();
+  std::string body(100 * 1024, 'b');
+  std::string req = "PUT /stream HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  req +=
+      "POST /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+  req += "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+  req += "GET /hello?who=after HTTP/1.1\r\nHost: x\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  beast::flat_buffer buf;
+  for (int want : {401, 404, 405, 200}) {
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    EXPECT_EQ(res.result_int(), want);
+    EXPECT_TRUE(res.keep_alive()) << want;
+    if (want == 200) EXPECT_EQ(res.body(), "hi after");
+  }
+  EXPECT_EQ(server->stats().connections_total, 1u);
+}
+
+// Beyond the drain limit the refusal still closes the connection (the body is not read
+// whole), as it does for a client waiting for 100 Continue (MiddlewareRefusesBeforeBodyIsRead).
+TEST_F(ServerTest, RefusedRequestsLargeBodyStillCloses) {
+  start();
+  auto s = connect();
+  std::string head = "PUT /stream HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: " +
+                     std::to_string(512 * 1024) + "\r\n\r\n";
+  asio::write(s, asio::buffer(head));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_FALSE(res.keep_alive());
+}
+
 TEST_F(ServerTest, FileResponseAndHead) {
   start();
   auto s = connect();

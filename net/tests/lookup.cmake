@@ -3,3 +3,6 @@
 docket_test(net_tls_warmup_test LABEL unit
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/tls_warmup_test.cpp
   DEPS docket_net docket_net_testing)
+docket_test(net_tls_warmup_strings_test LABEL unit
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tests/tls_warmup_strings_test.cpp
+  DEPS docket_net)
