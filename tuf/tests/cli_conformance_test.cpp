@@ -212,6 +212,28 @@ TEST_F(SuiteTest, UnknownFieldsAndKeyidHashAlgorithms) {
   EXPECT_EQ(stored("root.json"), sim.signed_roots[1]);
 }
 
+// Spec §4 for targets metadata: unknown fields in the signed object, in a target entry, in
+// `delegations`, in a delegated role and in a delegation key are all signed over and kept.
+TEST_F(SuiteTest, UnknownFieldsInTargetsAndDelegations) {
+  delegate("targets", "A");
+  sim.add_target("A", "file.txt", "content");
+  sim.bump_targets();
+  auto j = nlohmann::json::parse(sim.published["targets"])["signed"];
+  j["x-custom"] = {{"nested", {1, 2, 3}}};
+  j["delegations"]["x-custom"] = "d";
+  j["delegations"]["roles"][0]["x-custom"] = "r";
+  for (auto& [id, key] : j["delegations"]["keys"].items()) key["x-custom"] = "k";
+  sim.overrides["2.targets.json"] = sim.sign(j, sim.signers["targets"]);
+  auto a = nlohmann::json::parse(sim.published["A"])["signed"];
+  a["targets"]["file.txt"]["custom"] = {{"type", "blob"}};
+  sim.overrides["1.A.json"] = sim.sign(a, sim.signers["A"]);
+  auto r = download({"file.txt"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(stored("targets.json"), sim.overrides["2.targets.json"]);
+  EXPECT_EQ(stored("A.json"), sim.overrides["1.A.json"]);
+  EXPECT_EQ(*read_file(tdir / "file.txt"), "content");
+}
+
 // Static repositories (sigstore root-signing) list key types a client may not support, in
 // the root role itself: such a key is not counted, but does not break the metadata.
 TEST_F(SuiteTest, UnsupportedKeyTypesDoNotCount) {
