@@ -454,6 +454,12 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
     return std::unexpected(alg.error());
   }
   auto f = driver_->open(dir + "/data");
+  // No data file beside "startedat": a commit renamed it to its blob and the process
+  // stopped before removing the directory (or it stopped between creating the two files,
+  // before answering the POST). Nothing is left to resume, and reporting an empty session
+  // (Range 0-0) would send the client's next chunk to the wrong offset: the upload is
+  // unknown, as after a commit, and no fresh data file is made for it.
+  if (!f && not_found(f.error())) return unknown();
   if (f) {
     std::string buf(1 << 20, '\0');
     std::uint64_t off = 0;
@@ -467,7 +473,7 @@ Result<std::shared_ptr<UploadSession>> Store::find_upload(const std::string& rep
     s->size_ = off;
     // Drop any bytes appended after we measured (a concurrent crash leftover).
     if (auto st = driver_->truncate(dir + "/data", off); !st) return std::unexpected(st.error());
-  } else if (!not_found(f.error())) {
+  } else {
     return std::unexpected(f.error());
   }
   auto w = driver_->append(dir + "/data");

@@ -574,6 +574,41 @@ TEST(RegistryHttpRestart, Sha512UploadResumesAfterRestart) {
   std::filesystem::remove_all(root);
 }
 
+// A commit renames the upload's data file to its blob, then removes the upload's directory;
+// a kill -9 between the two leaves the directory without a data file (the crash test hit
+// it). After the restart that upload is unknown, as after a completed commit: not an empty
+// session (Range 0-0) that the client would resume at the wrong offset, and no data file is
+// made for it. The blob the commit produced is served.
+TEST(RegistryHttpRestart, UploadWhoseCommitWasCutShortIsUnknownNotEmpty) {
+  auto root = std::filesystem::temp_directory_path() / ("docket-cut-" + random_hex_id());
+  std::string loc, uuid;
+  {
+    RegistryServer a({}, root);
+    loc = upload_path(a.send({"POST", "/v2/r/blobs/uploads/"}));
+    ASSERT_EQ(a.send({"PATCH", loc, "committed bytes"}).status, 202u);
+    uuid = loc.substr(loc.rfind('/') + 1);
+  }
+  auto dir = root / "repositories/r/_uploads" / uuid;
+  ASSERT_TRUE(std::filesystem::exists(dir / "startedat"));
+  // The state a commit cut short between its rename and the directory's removal leaves.
+  std::filesystem::remove(dir / "data");
+  {
+    RegistryServer b({}, root);
+    auto st = b.get(loc);
+    EXPECT_EQ(st.status, 404u) << st.header("range");
+    EXPECT_EQ(st.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+    EXPECT_EQ(b.send({"PATCH", loc, "more", {{"Content-Range", "0-3"}}}).error_code(),
+              "BLOB_UPLOAD_UNKNOWN");
+    EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+    // A whole push of the blob still works.
+    std::string d = Digest::of("committed bytes").str();
+    EXPECT_EQ(b.send({"POST", "/v2/r/blobs/uploads/?digest=" + d, "committed bytes"}).status, 201u);
+    EXPECT_EQ(b.get("/v2/r/blobs/" + d).body, "committed bytes");
+  }
+  std::filesystem::remove_all(root);
+}
+
 TEST_F(RegistryHttp, ManifestAcceptNegotiation) {
   std::string oci = reg.push_image("acc", "oci", {"l1"});
   auto get = [&](const std::string& ref, std::vector<std::pair<std::string, std::string>> h) {
