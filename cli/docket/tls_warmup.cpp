@@ -18,8 +18,11 @@ namespace {
 // Heap the lookup will use, faulted in ahead on the warm-up's thread. A cold lookup first
 // touches ~1-2 MB of fresh heap (parsing the targets file, the TLS records, the model),
 // one page fault per 4 KiB page on the lookup's path, ~1-1.5 us each on this kind of VM;
-// pages made present on the other core beforehand cost the lookup nothing.
-constexpr std::size_t kPrefaultHeapBytes = 3 << 20;
+// pages made present on the other core beforehand cost the lookup nothing. Not more than
+// the lookup reaches before it would fault the pages itself: of 0, 0.5, 1, 2 and 3 MiB,
+// 1 and 2 MiB gave the lowest wall times, 1 MiB at no more CPU than none (docs/client.md,
+// fourth round).
+constexpr std::size_t kPrefaultHeapBytes = 1 << 20;
 
 struct HeapRange {
   char* begin = nullptr;
@@ -40,7 +43,7 @@ void prefault_heap(void*) {
   ::sched_setscheduler(0, SCHED_IDLE, &idle);
   // In steps: the kernel holds the address space's lock for reading while it populates,
   // and an mmap() on the lookup's thread (a thread's stack, say) waits for it. Whole, that
-  // wait could last the entire 3 MiB at idle priority; per step it is at most one step.
+  // wait could last the entire range at idle priority; per step it is at most one step.
   constexpr std::size_t kStep = 64 << 10;
   for (std::size_t off = 0; off < g_heap.bytes; off += kStep)
     ::madvise(g_heap.begin + off, std::min(kStep, g_heap.bytes - off), MADV_POPULATE_WRITE);
