@@ -27,10 +27,8 @@ std::atomic<SSL_CTX*> g_ctx{nullptr};
 
 void* warm_up(void*) {
   std::uint64_t opts = OPENSSL_INIT_NO_ATEXIT;
-  if (g_then.load_error_strings) {
-    defer_openssl_error_strings(g_then.load_error_strings);
+  if (g_then.load_error_strings)
     opts |= OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_LOAD_SSL_STRINGS;
-  }
   if (OPENSSL_init_ssl(opts, nullptr) == 1)
     g_ctx.store(SSL_CTX_new(TLS_client_method()), std::memory_order_relaxed);
   g_state.store(kDone, std::memory_order_release);
@@ -45,6 +43,11 @@ void start_tls_warm_up(void (*then)(void*), void* arg, void (*load_error_strings
   int idle = kIdle;
   if (!g_state.compare_exchange_strong(idle, kRunning)) return;
   g_then = Then{then, arg, load_error_strings};
+  // Registered before any thread could initialise OpenSSL without the strings, so no error
+  // text can be made in between without them. Loading them is idempotent: should OpenSSL
+  // have been initialised with them after all (no thread, or another caller first), the
+  // loader finds them there.
+  if (load_error_strings) defer_openssl_error_strings(load_error_strings);
   pthread_attr_t attr;
   pthread_t t;
   bool started = pthread_attr_init(&attr) == 0;
