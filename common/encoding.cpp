@@ -28,7 +28,9 @@ std::string b64_encode(std::string_view in, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(in[k])); };
+  auto byte = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(in[k]));
+  };
   for (; i + 3 <= in.size(); i += 3) {
     uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out += alphabet[v >> 18 & 63];
@@ -101,13 +103,15 @@ std::string hex_encode(std::string_view bytes) {
 
 Result<std::string> hex_decode(std::string_view hex) {
   if (hex.size() % 2 != 0)
-    return make_error(Fault::remote, "bad_encoding", "hex string has odd length " + std::to_string(hex.size()));
+    return make_error(Fault::remote, "bad_encoding",
+                      "hex string has odd length " + std::to_string(hex.size()));
   std::string out;
   out.resize(hex.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
     int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
-      return make_error(Fault::remote, "bad_encoding", "invalid hex character at offset " + std::to_string(2 * i));
+      return make_error(Fault::remote, "bad_encoding",
+                        "invalid hex character at offset " + std::to_string(2 * i));
     out[i] = static_cast<char>(hi << 4 | lo);
   }
   return out;
@@ -119,8 +123,12 @@ bool is_lower_hex(std::string_view s) {
   return true;
 }
 
-std::string base64_encode(std::string_view bytes) { return b64_encode(bytes, kB64, true); }
-std::string base64url_encode(std::string_view bytes) { return b64_encode(bytes, kB64Url, false); }
+std::string base64_encode(std::string_view bytes) {
+  return b64_encode(bytes, kB64, true);
+}
+std::string base64url_encode(std::string_view bytes) {
+  return b64_encode(bytes, kB64Url, false);
+}
 
 Result<std::string> base64_decode(std::string_view b64) {
   static const auto table = reverse_table(kB64);
@@ -132,13 +140,13 @@ Result<std::string> base64url_decode(std::string_view b64) {
   return b64_decode(b64, table, false, "base64url");
 }
 
-std::string percent_encode(std::string_view s) {
+std::string percent_encode(std::string_view s, std::string_view keep) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
     auto b = static_cast<unsigned char>(c);
     if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' ||
-        b == '.' || b == '_' || b == '~') {
+        b == '.' || b == '_' || b == '~' || (b < 0x80 && keep.find(c) != std::string_view::npos)) {
       out += c;
     } else {
       out += '%';
@@ -159,7 +167,9 @@ Result<std::string> percent_decode(std::string_view s) {
     }
     int hi = i + 1 < s.size() ? hex_value(s[i + 1]) : -1;
     int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
-    if (hi < 0 || lo < 0) return make_error(Fault::user, "bad_encoding", "malformed percent escape at offset " + std::to_string(i));
+    if (hi < 0 || lo < 0)
+      return make_error(Fault::user, "bad_encoding",
+                        "malformed percent escape at offset " + std::to_string(i));
     out += static_cast<char>(hi << 4 | lo);
     i += 2;
   }

@@ -23,8 +23,9 @@ Result<std::string> base64_decode(std::string_view b64);
 std::string base64url_encode(std::string_view bytes);
 Result<std::string> base64url_decode(std::string_view b64);
 
-// Percent-encodes every byte except A-Z a-z 0-9 - . _ ~ (Python's quote(s, safe="")).
-std::string percent_encode(std::string_view s);
+// Percent-encodes every byte except A-Z a-z 0-9 - . _ ~ (Python's quote(s, safe="")) and
+// the ASCII characters in `keep` (quote(s, safe=keep)).
+std::string percent_encode(std::string_view s, std::string_view keep = {});
 // Decodes %XX sequences; rejects malformed escapes.
 Result<std::string> percent_decode(std::string_view s);
 

@@ -21,18 +21,9 @@ std::optional<std::string> meta_sha256_hex(const MetaFile& m, Dialect d) {
   return hex_encode(*raw);
 }
 
-// A role or target path as URL path segments: each segment percent-encoded, '/' kept.
+// A role name as URL path segments: each segment percent-encoded, '/' kept.
 std::string encode_segments(std::string_view s) {
-  std::string out;
-  std::size_t start = 0;
-  while (true) {
-    auto e = s.find('/', start);
-    out += percent_encode(
-        s.substr(start, e == std::string_view::npos ? std::string_view::npos : e - start));
-    if (e == std::string_view::npos) return out;
-    out += '/';
-    start = e + 1;
-  }
+  return percent_encode(s, "/");
 }
 
 // A target path as URL path segments, '/' kept. Percent-encodes what a path segment cannot
@@ -41,21 +32,7 @@ std::string encode_segments(std::string_view s) {
 // (requests) and go-tuf send them: a repository that stores "a+b.txt" serves it under that
 // name, not under "a%2Bb.txt". Role names keep the stricter encoding (quote(role, safe="")).
 std::string encode_target_segments(std::string_view s) {
-  static constexpr std::string_view kLiteral = "-._~!$&'()*+,;=:@/";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto b = static_cast<unsigned char>(c);
-    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') ||
-        kLiteral.find(c) != std::string_view::npos) {
-      out += c;
-    } else {
-      out += '%';
-      out += "0123456789ABCDEF"[b >> 4];
-      out += "0123456789ABCDEF"[b & 15];
-    }
-  }
-  return out;
+  return percent_encode(s, "!$&'()*+,;=:@/");
 }
 
 std::size_t cap_for(const MetaFile* m, std::size_t fallback, const Limits& l) {

@@ -49,6 +49,9 @@ TEST(Base64Url, NoPadding) {
 
 TEST(Percent, EncodesLikePythonQuoteSafeEmpty) {
   EXPECT_EQ(percent_encode("../x"), "..%2Fx");
+  // Characters named in `keep` stay literal; everything else is encoded as without it.
+  EXPECT_EQ(percent_encode("a+b/c d?%", "+/"), "a+b/c%20d%3F%25");
+  EXPECT_EQ(percent_encode("\xc3\xa9", "\xc3"), "%C3%A9");
   EXPECT_EQ(percent_encode("?"), "%3F");
   EXPECT_EQ(percent_encode("A-._~z"), "A-._~z");
   EXPECT_EQ(percent_encode("%2F"), "%252F");
