@@ -51,6 +51,12 @@ class SuiteTest : public CliTest {
     ASSERT_EQ(r.status, 0) << r.output;
   }
   std::string stored(const std::string& file) { return read_file(mdir / file).value_or(""); }
+  // One case of a table: a fresh simulated repository and a freshly initialised client.
+  void fresh_case() {
+    TearDown();
+    sim = Simulator(suite_options());
+    SetUp();
+  }
 };
 
 // ---- test_basic.py ----
@@ -101,9 +107,7 @@ TEST_F(SuiteTest, UnsignedMetadataTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.role);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     sim.signers[c.role].clear();
     sim.bump_root();
     sim.bump_targets();
@@ -126,9 +130,7 @@ TEST_F(SuiteTest, UrlAndMetadataVersionMismatchTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.role);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     sim.bump_root();
     sim.bump_targets();  // targets, snapshot, timestamp v2
     if (c.role == "root") {
@@ -270,9 +272,7 @@ TEST_F(SuiteTest, MissingFilesTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.missing);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     ASSERT_EQ(refresh().status, 0);
     if (c.missing == "2.targets.json") sim.bump_targets();
     if (c.missing == "2.snapshot.json") sim.bump_snapshot();
@@ -408,9 +408,7 @@ TEST_F(SuiteTest, NonRootRotationTable) {
   for (int i = 0; i < 10; ++i) ks.push_back(sim.new_key());
   for (const auto& [name, mv] : cases) {
     SCOPED_TRACE(name);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     for (const std::string role : {"timestamp", "snapshot", "targets"}) {
       SCOPED_TRACE(role);
       auto& rk = sim.root.roles[role];
@@ -509,9 +507,7 @@ TEST_F(SuiteTest, InvalidSignatureAlongsideValidOnesIsIgnored) {
 TEST_F(SuiteTest, KeyTypesAndSchemes) {
   for (auto alg : {keys::Algorithm::ed25519, keys::Algorithm::ecdsa_p256, keys::Algorithm::rsa}) {
     SCOPED_TRACE(static_cast<int>(alg));
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     auto k =
         value_or_raise(keys::PrivateKey::generate(alg, alg == keys::Algorithm::rsa ? 3072 : 0));
     sim.add_key(RoleType::root, k);
@@ -640,9 +636,7 @@ TEST_F(SuiteTest, ExpiredMetadataTable) {
   auto past = std::chrono::floor<std::chrono::seconds>(docket::now()) - std::chrono::hours(24 * 5);
   for (const std::string role : {"root", "timestamp", "snapshot", "targets"}) {
     SCOPED_TRACE(role);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     ASSERT_EQ(refresh().status, 0);
     if (role == "root") {
       sim.root.expires = past;
@@ -776,9 +770,7 @@ TEST_F(SuiteTest, GraphTraversalTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     for (const auto& d : c.delegations) delegate(d.delegator, d.role, d.paths, d.terminating);
     sim.bump_targets();
     auto r = download({"missingpath"});
@@ -808,9 +800,7 @@ TEST_F(SuiteTest, TargetfileSearchTable) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     delegate("targets", "A", {"*.doc", "*.md"});
     delegate("targets", "B", {"releases/*/*"});
     delegate("B", "C", {"releases/x/*"});
@@ -874,9 +864,7 @@ TEST_F(SuiteTest, UnusualRoleNames) {
                                                        {"../delegatedrole", "..%2Fdelegatedrole"}};
   for (const auto& [role, enc] : cases) {
     SCOPED_TRACE(role);
-    TearDown();
-    sim = Simulator(suite_options());
-    SetUp();
+    fresh_case();
     delegate("targets", role);
     // A second key for the role in the delegation (the suite's repo.add_key(role, "targets")).
     auto k = sim.new_key();
