@@ -57,8 +57,8 @@ constexpr std::size_t kTlsFileChunk = 256 << 10;
 // Largest in-memory body sent over TLS in the same write as the response head.
 constexpr std::size_t kTlsCoalesceBytes = 8 << 10;
 constexpr std::size_t kParserReadBuffer = 64 << 10;  // Beast reads at most this much per call
-// The most of a body read and dropped for a request refused before any handler read it
-// (401/403 from a middleware, 404, 405): see handle_one.
+// The most of a body read and dropped for a request answered without reading it (401/403
+// from a middleware, 404, 405, a streaming handler's refusal): see handle_one.
 constexpr std::uint64_t kMaxRefusedBodyDrainBytes = 256 << 10;
 
 const std::string& http_date() {
@@ -534,9 +534,11 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   std::array<std::vector<char>, 2> chunks;
   std::size_t turn = 0;
   bool body_complete = parser.is_done();
+  bool body_taken = false;  // read_body() was called: the body was wanted (or drained)
   auto read_body = [&](std::uint64_t limit, std::size_t chunk_size,
                        const std::function<bool(std::string_view)>& on_piece)
       -> awaitable<RequestBodySink::End> {
+    body_taken = true;
     if (parser.content_length() && limit && *parser.content_length() > limit)
       co_return RequestBodySink::End::too_large;
     if (!co_await send_continue()) co_return RequestBodySink::End::client_error;
@@ -664,14 +666,16 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
       res.set(500, "text/plain", "internal server error (request " + req.request_id + ")\n");
     }
   }
-  // A request refused before any handler (authentication, no such route, wrong method) has
-  // its body still unread. A small one is read and dropped: closing a connection with
-  // unread data makes the kernel reset it, and the reset can overtake the refusal the
-  // client has not read yet (it sees "connection reset" instead of the 401 that would have
-  // sent it for a token, say); the connection also stays usable. A larger body, one that
-  // fails or outgrows the limit while being read, or one the client holds back until it
-  // hears 100 Continue (it must not be invited), still means closing.
-  if (!proceed && !body_complete && !stopping &&
+  // A request answered without its body being read (refused before any handler:
+  // authentication, no such route, wrong method; or a streaming handler that answered
+  // without taking the body: a registry 416, a mount) has that body still unread. A small
+  // one is read and dropped: closing a connection with unread data makes the kernel reset
+  // it, and the reset can overtake the answer the client has not read yet (it sees
+  // "connection reset" instead of the 401 that would have sent it for a token, say); the
+  // connection also stays usable. A larger body, one that fails or outgrows the limit while
+  // being read, or one the client holds back until it hears 100 Continue (it must not be
+  // invited), still means closing.
+  if (!body_taken && !body_complete && !stopping &&
       !(hdr.version() >= 11 && beast::iequals(hdr[http::field::expect], "100-continue"))) {
     auto end = co_await read_body(kMaxRefusedBodyDrainBytes, kBufferedChunk,
                                   [](std::string_view) { return true; });

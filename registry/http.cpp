@@ -199,42 +199,6 @@ class DiscardSink : public net::RequestBodySink {
   std::function<void(Request&, Response&)> f_;
 };
 
-// A request refused before its body was read still has that body on the wire. Closing the
-// connection over unread bytes makes the kernel send a reset, which can destroy the refusal
-// before the client has read it, and a client still writing its body (Go's net/http, and so
-// the OCI conformance suite's out-of-order chunk PATCH) gets EPIPE instead of the 416. So the
-// body of a refused request is read and dropped, up to kMaxDrainedBodyBytes (Go's own server
-// does the same), and the connection stays usable; a longer body closes it as before.
-constexpr std::uint64_t kMaxDrainedBodyBytes = 256 * 1024;
-
-class DrainSink : public net::RequestBodySink {
- public:
-  bool write(std::string_view p) override {
-    drained_ += p.size();
-    return drained_ <= kMaxDrainedBodyBytes;
-  }
-  // The handler has already put its answer in the response.
-  void finish(End, Request&, Response&) override {}
-
- private:
-  std::uint64_t drained_ = 0;
-};
-
-// Wraps a streaming handler: when it answers without taking the body (an error, or a
-// mount that needs none), the body is drained as above. Not when the client waits for
-// "100 Continue" before sending it: it must not be asked for a body nobody will read.
-template <class F>
-auto draining(F f) {
-  return [f = std::move(f)](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
-    std::unique_ptr<net::RequestBodySink> sink = f(req, res);
-    if (sink) return sink;
-    if (boost::beast::iequals(req.header("Expect"), "100-continue")) return nullptr;
-    std::string cl = req.header("Content-Length");
-    if (auto n = parse_u64(cl); !cl.empty() && (!n || *n > kMaxDrainedBodyBytes)) return nullptr;
-    return std::make_unique<DrainSink>();
-  };
-}
-
 class BufferSink : public net::RequestBodySink {
  public:
   BufferSink(std::uint64_t limit, std::function<void(Request&, Response&, std::string)> f)
@@ -487,8 +451,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
 
   router.add_stream(
       V::put, "/v2/{name...}/manifests/{reference}", "registry.manifest.put",
-      draining(with_repo([c](Request& req, Response& res,
-                             const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
+      with_repo([c](Request& req, Response& res,
+                    const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
         std::string repo = name;
         return std::make_unique<BufferSink>(
             c->opts.max_manifest_bytes, [c, repo](Request& req, Response& res, std::string body) {
@@ -507,7 +471,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
               if (!req.query_params("tag").empty())
                 for (const auto& t : r->tags) res.headers.insert("OCI-Tag", t);
             });
-      })),
+      }),
       [&] {
         auto o = tags({"push"});
         o.max_body = c->opts.max_manifest_bytes;
@@ -603,8 +567,8 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
   };
   router.add_stream(
       V::post, "/v2/{name...}/blobs/uploads/", "registry.upload.start",
-      draining(with_repo([c](Request& req, Response& res,
-                             const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
+      with_repo([c](Request& req, Response& res,
+                    const std::string& name) -> std::unique_ptr<net::RequestBodySink> {
         std::string repo = name;
         HashAlgorithm alg = HashAlgorithm::sha256;
         if (auto a = req.query_param("digest-algorithm")) {
@@ -664,12 +628,12 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           res.status = 202;
           upload_headers(res, *session);
         });
-      })),
+      }),
       upload_opts());
 
   router.add_stream(
       V::patch, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.patch",
-      draining([c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
         if (!s) return nullptr;
@@ -677,12 +641,12 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
           res.status = 202;
           upload_headers(res, s);
         });
-      }),
+      },
       upload_opts());
 
   router.add_stream(
       V::put, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.put",
-      draining([c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
+      [c](Request& req, Response& res) -> std::unique_ptr<net::RequestBodySink> {
         std::optional<std::uint64_t> len;
         auto s = claim_upload(*c, req, res, len);
         if (!s) return nullptr;
@@ -700,7 +664,7 @@ void install_routes(net::Router& router, Store& store, HttpOptions opts) {
             s, len, [digest_q](Request& req, Response& res, UploadSession& s) {
               commit_upload(req, res, s, digest_q);
             });
-      }),
+      },
       upload_opts());
 
   router.add(V::get, "/v2/{name...}/blobs/uploads/{uuid}", "registry.upload.status",

@@ -65,6 +65,14 @@ class ServerTest : public ::testing::Test {
     router.add_stream(
         http::verb::put, "/stream", "stream",
         [](Request&, Response&) { return std::make_unique<Sink>(); }, RouteOptions{.max_body = 0});
+    // A streaming handler that answers without taking the body (a registry 416, say).
+    router.add_stream(
+        http::verb::patch, "/decline", "decline",
+        [](Request&, Response& r) -> std::unique_ptr<RequestBodySink> {
+          r.set(416, "text/plain", "declined");
+          return nullptr;
+        },
+        RouteOptions{.max_body = 0});
     router.add(http::verb::get, "/file", "file", [this](Request&, Response& r) {
       int fd = ::open((dir / "big").c_str(), O_RDONLY | O_CLOEXEC);
       r.file = FileBody{std::make_shared<FileHandle>(fd), 5, file_content.size() - 5};
@@ -260,10 +268,11 @@ TEST_F(ServerTest, MiddlewareRefusesBeforeBodyIsRead) {
   EXPECT_FALSE(res.keep_alive());  // unread body: the server must close
 }
 
-// A refusal before any handler with a small body already sent (what Go's HTTP client does:
-// headers and body in one write, no 100-continue): the body is read and dropped, so the
-// refusal arrives intact and the connection serves the next request. Both for a
-// Content-Length body and a chunked one, and for 404 and 405 as well as a middleware's 401.
+// A refusal with a small body already sent (what Go's HTTP client does: headers and body
+// in one write, no 100-continue): the body is read and dropped, so the refusal arrives
+// intact and the connection serves the next request. Both for a Content-Length body and a
+// chunked one; for 404, 405, a middleware's 401 and a streaming handler that answered
+// without taking the body.
 TEST_F(ServerTest, RefusedRequestsSmallBodyIsDrainedAndTheConnectionKept) {
   start();
   auto s = connect();
@@ -273,10 +282,11 @@ TEST_F(ServerTest, RefusedRequestsSmallBodyIsDrainedAndTheConnectionKept) {
   req +=
       "POST /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
   req += "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+  req += "PATCH /decline HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nbytes";
   req += "GET /hello?who=after HTTP/1.1\r\nHost: x\r\n\r\n";
   asio::write(s, asio::buffer(req));
   beast::flat_buffer buf;
-  for (int want : {401, 404, 405, 200}) {
+  for (int want : {401, 404, 405, 416, 200}) {
     http::response<http::string_body> res;
     http::read(s, buf, res);
     EXPECT_EQ(res.result_int(), want);
