@@ -91,6 +91,10 @@ class StorageDriver {
   virtual Result<std::vector<std::string>> list(std::string_view dir) = 0;
   // Removes a file or a whole tree. Missing is not an error.
   virtual Status remove(std::string_view path) = 0;
+  // remove() for what nobody reads again (a discarded upload): the name is gone when this
+  // returns, but the space may be freed after, off the caller's path. Missing is not an
+  // error.
+  virtual Status discard(std::string_view path) { return remove(path); }
   // Atomic, durable rename; creates parents; replaces an existing destination file.
   virtual Status move(std::string_view from, std::string_view to, SyncBatch* batch = nullptr) = 0;
   // A batch for put()/move() (see SyncBatch).

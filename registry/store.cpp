@@ -270,7 +270,7 @@ Status Store::commit_blob_file(const std::string& data_path, const Digest& d, Sy
     // Content-addressed: the same bytes are already there, perhaps from a concurrent upload
     // that has renamed them into place but not synced yet.
     if (auto st = driver_->ensure_durable(blob_path(d), batch); !st) return st;
-    return driver_->remove(data_path);
+    return driver_->discard(data_path);
   }
   return driver_->move(data_path, blob_path(d), batch);
 }
@@ -354,27 +354,41 @@ Status UploadSession::commit(const Digest& expected) {
     return std::unexpected(oci_error(
         "DIGEST_INVALID",
         "provided digest " + expected.str() + " does not match uploaded content " + actual.str()));
-  // The bytes are durable before the rename that names them by digest can be; the blob's
-  // directory entries and the repository link are then synced together in one round (a
-  // crash in that round may keep the link without the blob, which readers treat as no
-  // link: see check_descriptor_exists and layer_linked's callers).
-  if (auto st = writer_->sync(); !st) return st;
-  writer_.reset();
-  // What was hashed is what the client sent; the file must hold exactly that many bytes
-  // before it is named by the digest (a storage writer that lost or repeated bytes is
-  // caught here rather than served).
-  auto info = store_.driver().stat(dir + "/data");
-  if (!info) return std::unexpected(info.error());
-  if (info->size != size_)
-    return make_error(Fault::local, "io",
-                      "upload " + uuid_ + " has " + std::to_string(info->size) +
-                          " bytes on storage but " + std::to_string(size_) + " were received");
   auto batch = store_.driver().batch();
-  if (auto st = store_.commit_blob_file(dir + "/data", expected, batch.get()); !st) return st;
+  // Content-addressed: when the blob is already stored (pushed before, or by a concurrent
+  // upload that may not have synced it yet), the upload's bytes are discarded unsynced and
+  // the stored blob is made durable instead. If it vanishes meanwhile (a DELETE), the
+  // upload is committed as a new blob below.
+  bool stored = false;
+  if (store_.driver().stat(Store::blob_path(expected))) {
+    auto st = store_.driver().ensure_durable(Store::blob_path(expected), batch.get());
+    if (!st && !not_found(st.error())) return st;
+    stored = st.has_value();
+  }
+  if (stored) {
+    writer_.reset();
+  } else {
+    // The bytes are durable before the rename that names them by digest can be; the blob's
+    // directory entries and the repository link are then synced together in one round (a
+    // crash in that round may keep the link without the blob, which readers treat as no
+    // link: see check_descriptor_exists and layer_linked's callers).
+    if (auto st = writer_->sync(); !st) return st;
+    writer_.reset();
+    // What was hashed is what the client sent; the file must hold exactly that many bytes
+    // before it is named by the digest (a storage writer that lost or repeated bytes is
+    // caught here rather than served).
+    auto info = store_.driver().stat(dir + "/data");
+    if (!info) return std::unexpected(info.error());
+    if (info->size != size_)
+      return make_error(Fault::local, "io",
+                        "upload " + uuid_ + " has " + std::to_string(info->size) +
+                            " bytes on storage but " + std::to_string(size_) + " were received");
+    if (auto st = store_.commit_blob_file(dir + "/data", expected, batch.get()); !st) return st;
+  }
   if (auto st = store_.link_blob(repo_, expected, batch.get()); !st) return st;
   if (auto st = batch->commit(); !st) return st;
   store_.forget_upload(repo_, uuid_);
-  return store_.driver().remove(dir);
+  return store_.driver().discard(dir);
 }
 
 void UploadSession::invalidate(std::uint64_t size) {
@@ -492,7 +506,7 @@ Status Store::cancel_upload(const std::string& repo, const std::string& uuid) {
     std::lock_guard lk(uploads_mu_);
     uploads_.erase(repo + "\n" + uuid);
   }
-  return driver_->remove(upload_dir(repo, uuid));
+  return driver_->discard(upload_dir(repo, uuid));
 }
 
 Result<std::size_t> Store::purge_uploads(std::chrono::system_clock::time_point older_than) {
@@ -518,7 +532,7 @@ Result<std::size_t> Store::purge_uploads(std::chrono::system_clock::time_point o
       if (it != uploads_.end() && it->second->busy_) continue;
       if (it != uploads_.end()) uploads_.erase(it);
     }
-    if (driver_->remove(upload_dir(repo, uuid))) ++n;
+    if (driver_->discard(upload_dir(repo, uuid))) ++n;
   }
   return n;
 }

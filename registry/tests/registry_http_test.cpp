@@ -167,6 +167,39 @@ TEST_F(RegistryHttp, MultiMegabyteUploadsInEveryMode) {
   }
 }
 
+// A blob pushed again (two CI jobs pushing one base layer): the second upload's bytes are
+// discarded, not synced, and its commit still answers 201 with the stored blob made
+// durable; the upload is then unknown and leaves nothing under the repository or in the
+// storage root but the blob and the links (the discarded data is deleted in the background).
+TEST_F(RegistryHttp, PushOfAStoredBlobAnswers201AndLeavesNoUploadBehind) {
+  std::string blob =
+      docket::registry::testing::random_bytes(6 * 1024 * 1024 + 5, 0x5851f42d4c957f2dull);
+  std::string d = Digest::of(blob).str();
+  ASSERT_EQ(reg.push_blob("dup/one", blob), d);
+  auto s = reg.send({"POST", "/v2/dup/two/blobs/uploads/"});
+  ASSERT_EQ(s.status, 202u);
+  std::string loc = upload_path(s);
+  ASSERT_EQ(reg.send({"PATCH", loc, blob.substr(0, 5 * 1024 * 1024)}).status, 202u);
+  auto put = reg.send({"PUT", loc + "?digest=" + d, blob.substr(5 * 1024 * 1024)});
+  ASSERT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(put.header("docker-content-digest"), d);
+  EXPECT_EQ(reg.get(loc).error_code(), "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_EQ(reg.get("/v2/dup/two/blobs/" + d).body, blob);
+  EXPECT_EQ(reg.get("/v2/dup/one/blobs/" + d).body, blob);
+  namespace fs = std::filesystem;
+  EXPECT_FALSE(fs::exists(reg.root / "repositories/dup/two/_uploads") &&
+               !fs::is_empty(reg.root / "repositories/dup/two/_uploads"));
+  // A wrong digest for a stored blob's bytes is still refused, and the upload kept.
+  auto s2 = reg.send({"POST", "/v2/dup/three/blobs/uploads/"});
+  std::string loc2 = upload_path(s2);
+  ASSERT_EQ(reg.send({"PATCH", loc2, blob}).status, 202u);
+  EXPECT_EQ(reg.send({"PUT", loc2 + "?digest=" + Digest::of("other").str()}).error_code(),
+            "DIGEST_INVALID");
+  EXPECT_EQ(reg.get(loc2).status, 204u);
+  ASSERT_EQ(reg.send({"PUT", loc2 + "?digest=" + d}).status, 201u);
+  EXPECT_EQ(reg.get("/v2/dup/three/blobs/" + d).body, blob);
+}
+
 // A final PUT with a multi-megabyte body (partly staged in the driver's O_DIRECT buffers
 // when its body ends), committed with another algorithm than the session hashes with: the
 // server rereads the upload file, which must hold that body too.

@@ -236,6 +236,37 @@ TEST_P(DriverConformance, RemoveTreeAndWalk) {
   EXPECT_TRUE(d->walk("/absent", [&](const std::string&, const FileInfo&) { FAIL(); }));
 }
 
+// discard(): the name goes at once, whatever the size (the filesystem driver renames trees
+// and large files away and deletes them later), and never shows up in list() or walk().
+TEST_P(DriverConformance, DiscardedTreesAndFilesAreGoneAtOnce) {
+  const std::string big = docket::registry::testing::random_bytes(2 << 20, 7);
+  auto append = [&](const std::string& path) {
+    auto w = d->append(path);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(big));
+    ASSERT_TRUE((*w)->sync());
+  };
+  ASSERT_TRUE(d->put("/u/x/startedat", "t"));
+  append("/u/x/data");
+  append("/u/big");
+  ASSERT_TRUE(d->put("/u/small", "s"));
+  ASSERT_TRUE(d->put("/u/keep", "k"));
+  ASSERT_TRUE(d->discard("/u/x"));
+  EXPECT_EQ(d->stat("/u/x/data").error().code, "not_found");
+  EXPECT_EQ(d->stat("/u/x").error().code, "not_found");
+  ASSERT_TRUE(d->discard("/u/big"));
+  ASSERT_TRUE(d->discard("/u/small"));
+  ASSERT_TRUE(d->discard("/u/absent"));
+  EXPECT_EQ(*d->list("/u"), std::vector<std::string>{"keep"});
+  std::vector<std::string> all;
+  ASSERT_TRUE(d->walk("/", [&](const std::string& p, const FileInfo&) { all.push_back(p); }));
+  EXPECT_EQ(all, std::vector<std::string>{"/u/keep"});
+  // The same names can be used again at once.
+  append("/u/x/data");
+  EXPECT_EQ(d->stat("/u/x/data")->size, big.size());
+  EXPECT_EQ(*d->get("/u/x/data", big.size()), big);
+}
+
 // Commits racing into the same fresh directories (as parallel layer pushes do: shared
 // shard and repository directories, created by whichever request comes first) all land, in
 // every durability mode, and a removed tree can be created again.
@@ -397,4 +428,41 @@ INSTANTIATE_TEST_SUITE_P(DriversNoFsync, DriverConformance,
                                                      return d ? std::move(*d) : nullptr;
                                                    }}),
                          [](const auto& info) { return info.param.name; });
+}  // namespace
+
+namespace {
+// What discard() hands to the background is really deleted: by the time the driver is
+// destroyed, and, for what a killed process left in the trash, after the next start.
+TEST(FilesystemDriver, DiscardedBytesAreDeletedAndLeftoversPurgedAtTheNextStart) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("docket-trash-" + random_hex_id());
+  auto regular_files = [&] {
+    std::vector<std::string> out;
+    for (auto& e : fs::recursive_directory_iterator(root))
+      if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).generic_string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  {
+    auto d = make_filesystem_driver(root.string());
+    ASSERT_TRUE(d);
+    auto w = (*d)->append("/up/data");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->write(docket::registry::testing::random_bytes(3 << 20, 9)));
+    ASSERT_TRUE((*w)->sync());
+    w->reset();
+    ASSERT_TRUE((*d)->put("/keep", "k"));
+    ASSERT_TRUE((*d)->discard("/up"));
+  }
+  EXPECT_EQ(regular_files(), std::vector<std::string>{"keep"});
+  fs::create_directories(root / ".trash" / "left" / "deep");
+  std::FILE* f = std::fopen((root / ".trash" / "left" / "deep" / "data").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("leftover", f);
+  std::fclose(f);
+  { ASSERT_TRUE(make_filesystem_driver(root.string())); }
+  EXPECT_EQ(regular_files(), std::vector<std::string>{"keep"});
+  EXPECT_TRUE(fs::is_empty(root / ".trash"));
+  fs::remove_all(root);
+}
 }  // namespace
