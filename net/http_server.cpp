@@ -536,8 +536,8 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
   bool body_complete = parser.is_done();
   bool body_taken = false;  // read_body() was called: the body was wanted (or drained)
   auto read_body = [&](std::uint64_t limit, std::size_t chunk_size,
-                       const std::function<bool(std::string_view)>& on_piece)
-      -> awaitable<RequestBodySink::End> {
+                       const std::function<bool(std::string_view)>& on_piece,
+                       RequestBodySink* into = nullptr) -> awaitable<RequestBodySink::End> {
     body_taken = true;
     if (parser.content_length() && limit && *parser.content_length() > limit)
       co_return RequestBodySink::End::too_large;
@@ -559,25 +559,30 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
     if (!parser.chunked() && parser.content_length()) {
       std::uint64_t remaining = *parser.content_length();
       while (remaining > 0) {
-        auto& chunk = next_chunk();
-        std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk.size()));
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk_size));
+        std::span<char> dst = into ? into->read_buffer(want) : std::span<char>{};
+        if (dst.empty()) {
+          auto& chunk = next_chunk();
+          dst = {chunk.data(), std::min(want, chunk.size())};
+        } else if (dst.size() > want) {
+          dst = dst.first(want);
+        }
         std::size_t n = 0;
         if (buf.size() > 0) {
-          n = std::min(buf.size(), want);
-          asio::buffer_copy(asio::buffer(chunk.data(), n), buf.data());
+          n = std::min(buf.size(), dst.size());
+          asio::buffer_copy(asio::buffer(dst.data(), n), buf.data());
           buf.consume(n);
         } else {
           lowest.expires_after(opts.body_idle_timeout);
           boost::system::error_code rec;
-          n = co_await stream.async_read_some(asio::buffer(chunk.data(), want),
+          n = co_await stream.async_read_some(asio::buffer(dst.data(), dst.size()),
                                               asio::redirect_error(use_awaitable, rec));
           if (rec && n == 0) co_return RequestBodySink::End::client_error;
         }
         remaining -= n;
         total_read += n;
         if (limit && total_read > limit) co_return RequestBodySink::End::too_large;
-        if (!on_piece({chunk.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
+        if (!on_piece({dst.data(), n})) co_return RequestBodySink::End::stopped_by_sink;
       }
       body_complete = true;
       co_return RequestBodySink::End::complete;
@@ -630,8 +635,9 @@ awaitable<bool> HttpServer::Impl::handle_one(Stream& stream, beast::flat_buffer&
         std::unique_ptr<RequestBodySink> sink;
         co_await run_handler([&] { sink = route->stream_handler(req, res); });
         if (sink) {
-          auto end = co_await read_body(route->options.max_body, kStreamChunk,
-                                        [&](std::string_view p) { return sink->write(p); });
+          auto end = co_await read_body(
+              route->options.max_body, kStreamChunk,
+              [&](std::string_view p) { return sink->write(p); }, sink.get());
           if (end == RequestBodySink::End::client_error) client_gone = true;
           if (end == RequestBodySink::End::too_large) {
             res.close = true;

@@ -39,6 +39,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +138,16 @@ class RequestBodySink {
  public:
   virtual ~RequestBodySink() = default;
   virtual bool write(std::string_view piece) = 0;
+  // Where the server may read the next piece of a Content-Length body straight into, up
+  // to `max` bytes: a sink that would copy every piece into a buffer of its own (the
+  // registry's O_DIRECT staging buffers) offers that buffer's free space, and the next
+  // write() is then given a piece that starts there, with no copy. The region must not
+  // overlap any earlier piece the sink still works on. Empty (the default): the server
+  // reads into its own buffers.
+  virtual std::span<char> read_buffer(std::size_t max) {
+    (void)max;
+    return {};
+  }
   enum class End { complete, stopped_by_sink, client_error, too_large };
   virtual void finish(End end, Request& req, Response& res) = 0;
 };

@@ -331,7 +331,8 @@ class FsWriter : public FileWriter {
     while (!b.empty()) {
       Stage& s = stage_[cur_];
       std::size_t n = std::min<std::size_t>(b.size(), kStageBytes - s.len);
-      std::memcpy(s.data.get() + s.len, b.data(), n);
+      // Received into append_buffer(): already in place.
+      if (b.data() != s.data.get() + s.len) std::memcpy(s.data.get() + s.len, b.data(), n);
       s.len += n;
       size_ += n;
       b.remove_prefix(n);
@@ -348,6 +349,13 @@ class FsWriter : public FileWriter {
     if (aligned - s.sent >= kEarlyWriteBytes && inflight_done())
       if (auto st = submit(s, aligned); !st) return st;
     return {};
+  }
+  // The free rest of the current staging buffer: nothing a write in flight reads (those
+  // end at or before s.len), and the other buffer's writes have all finished.
+  std::span<char> append_buffer(std::size_t max) override {
+    if (!direct_ || error_) return {};
+    Stage& s = stage_[cur_];
+    return {s.data.get() + s.len, std::min(max, kStageBytes - s.len)};
   }
   std::uint64_t size() const override { return size_; }
   Status flush() override {

@@ -146,6 +146,9 @@ class UploadSink : public net::RequestBodySink {
              std::function<void(Request&, Response&, UploadSession&)> on_complete)
       : s_(std::move(s)), start_(s_->size()), expect_(expect_len), done_(std::move(on_complete)) {}
   ~UploadSink() override { s_->end(); }
+  std::span<char> read_buffer(std::size_t max) override {
+    return err_ ? std::span<char>{} : s_->append_buffer(max);
+  }
   bool write(std::string_view p) override {
     auto st = s_->append(p);
     if (!st) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,14 @@ class FileWriter {
  public:
   virtual ~FileWriter() = default;
   virtual Status write(std::string_view bytes) = 0;
+  // Free space, up to `max` bytes, at the end of the writer's own buffer, where the next
+  // bytes to write() may be placed by the caller (received straight into it) and then
+  // written with no copy: write() with a view that starts at the span's start. Valid until
+  // any other call. Empty: the writer has no such buffer now.
+  virtual std::span<char> append_buffer(std::size_t max) {
+    (void)max;
+    return {};
+  }
   // Bytes accepted by write(), with what the file had when the writer was opened.
   virtual std::uint64_t size() const = 0;
   // Writes out buffered bytes (no fsync); the writer stays usable for more appends.

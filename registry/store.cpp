@@ -310,6 +310,13 @@ Status UploadSession::flush() {
   return {};
 }
 
+std::span<char> UploadSession::append_buffer(std::size_t max) {
+  // The piece being hashed in the background is never in this region: a writer's buffer
+  // space is handed out once, after the bytes before it.
+  if (broken_ || !writer_) return {};
+  return writer_->append_buffer(max);
+}
+
 Status UploadSession::append(std::string_view bytes) {
   drain();
   if (broken_ || !writer_)

@@ -102,6 +102,9 @@ class UploadSession {
   // until the next append(), drain(), commit() or invalidate() returns (the
   // RequestBodySink contract gives exactly that).
   Status append(std::string_view bytes);
+  // Where the next piece may be received for append() to take it without a copy (the
+  // storage writer's FileWriter::append_buffer()); empty when there is no such place.
+  std::span<char> append_buffer(std::size_t max);
   // Waits for the background hashing of the last piece.
   void drain();
   // drain(), then writes out what the storage writer still buffers, so the upload file

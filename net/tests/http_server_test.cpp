@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <sstream>
 
 #include <fcntl.h>
 #include <boost/asio/connect.hpp>
@@ -47,6 +51,41 @@ class Sink : public RequestBodySink {
   int pieces = 0;
 };
 
+// Offers its own buffer to receive into (RequestBodySink::read_buffer), in slices of at
+// most 3,000 bytes, but not for the last 1,000 bytes (the server's own buffers then);
+// checks that each piece it was offered a region for starts there and fits in it.
+class InPlaceSink : public RequestBodySink {
+ public:
+  explicit InPlaceSink(std::size_t size) : store(size, '\0') {}
+  std::span<char> read_buffer(std::size_t max) override {
+    offered = {};
+    if (n + 1000 >= store.size()) return {};
+    offered =
+        std::span<char>(store).subspan(n, std::min({max, std::size_t{3000}, store.size() - n}));
+    return offered;
+  }
+  bool write(std::string_view p) override {
+    if (!offered.empty()) {
+      if (p.data() != offered.data() || p.size() > offered.size()) ++misplaced;
+      ++in_place;
+    } else if (n + p.size() <= store.size()) {
+      std::memcpy(store.data() + n, p.data(), p.size());
+    }
+    n += p.size();
+    return n <= store.size();
+  }
+  void finish(End end, Request&, Response& res) override {
+    if (end != End::complete) return res.set(400, "text/plain", "incomplete");
+    res.set(201, "text/plain",
+            std::to_string(n) + " " + Digest::of(store.substr(0, n)).str() + " " +
+                std::to_string(in_place) + " " + std::to_string(misplaced));
+  }
+  std::string store;
+  std::span<char> offered;
+  std::size_t n = 0;
+  int in_place = 0, misplaced = 0;
+};
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -65,6 +104,12 @@ class ServerTest : public ::testing::Test {
     router.add_stream(
         http::verb::put, "/stream", "stream",
         [](Request&, Response&) { return std::make_unique<Sink>(); }, RouteOptions{.max_body = 0});
+    router.add_stream(
+        http::verb::put, "/inplace", "inplace",
+        [](Request& q, Response&) {
+          return std::make_unique<InPlaceSink>(std::stoul(q.header("Content-Length")));
+        },
+        RouteOptions{.max_body = 0});
     // A streaming handler that answers without taking the body (a registry 416, say).
     router.add_stream(
         http::verb::patch, "/decline", "decline",
@@ -235,6 +280,36 @@ TEST_F(ServerTest, ChunkedBodyIsStreamedInPieces) {
   auto out = raw(req);
   EXPECT_NE(out.find("HTTP/1.1 201"), std::string::npos) << out.substr(0, 200);
   EXPECT_NE(out.find("300000 " + Digest::of(body).str()), std::string::npos);
+}
+
+// A Content-Length body received straight into the sink's own buffer where it offers one:
+// the bytes that came with the header included, the pieces start where offered, and the
+// body is whole.
+TEST_F(ServerTest, ContentLengthBodyIsReceivedIntoTheSinksBufferWhereOffered) {
+  start();
+  std::string body;
+  for (int i = 0; i < 200'003; ++i) body += char(i * 31 + (i >> 9));
+  auto s = connect();
+  for (int round = 0; round < 2; ++round) {
+    std::string req =
+        "PUT /inplace HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n";
+    asio::write(s, asio::buffer(req + body.substr(0, 5000)));
+    asio::write(s, asio::buffer(body.substr(5000)));
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    ASSERT_EQ(res.result_int(), 201) << res.body();
+    std::istringstream in(res.body());
+    std::size_t n = 0;
+    std::string digest;
+    int in_place = -1, misplaced = -1;
+    in >> n >> digest >> in_place >> misplaced;
+    EXPECT_EQ(n, body.size());
+    EXPECT_EQ(digest, Digest::of(body).str());
+    EXPECT_GT(in_place, 10);
+    EXPECT_EQ(misplaced, 0);
+  }
 }
 
 TEST_F(ServerTest, ExpectContinueGets100BeforeBody) {

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -220,6 +222,42 @@ TEST_P(DriverConformance, BytesAppendedBehindAnEarlyWriteReadBackExactly) {
   put(blob.size() - off);
   ASSERT_TRUE((*w)->sync());
   EXPECT_EQ(*d->get("/early/data", blob.size()), blob);
+}
+
+// Bytes placed straight into FileWriter::append_buffer() (as the server receives an upload
+// body into the O_DIRECT staging buffer) and then written in place, mixed with ordinary
+// writes that are copied, with request boundaries (flush) between: the file holds exactly
+// the stream, whatever the driver offers (a driver may offer no buffer at all).
+TEST_P(DriverConformance, PiecesReceivedIntoTheAppendBufferReadBackExactly) {
+  const std::size_t mib = 1024 * 1024;
+  std::string blob =
+      docket::registry::testing::random_bytes(19 * mib + 4'321, 0x94d049bb133111ebull);
+  auto w = d->append("/inplace/data");
+  ASSERT_TRUE(w);
+  std::size_t off = 0, in_place = 0;
+  auto put = [&](std::size_t n) {
+    n = std::min(n, blob.size() - off);
+    std::span<char> region = (*w)->append_buffer(n);
+    ASSERT_LE(region.size(), n);
+    if (!region.empty()) {
+      std::size_t k = region.size() > 4096 && off % 3 == 0 ? region.size() - 4095 : region.size();
+      std::memcpy(region.data(), blob.data() + off, k);
+      ASSERT_TRUE((*w)->write({region.data(), k}));
+      off += k;
+      ++in_place;
+      return;
+    }
+    ASSERT_TRUE((*w)->write(std::string_view(blob).substr(off, n)));
+    off += n;
+  };
+  for (std::size_t n : {700 * 1024ul, 3 * mib + 5, mib, mib, 333 * 1024ul, 2 * mib, mib + 1})
+    put(n);
+  ASSERT_TRUE((*w)->flush());  // the end of one request
+  EXPECT_EQ(*d->get("/inplace/data", blob.size()), blob.substr(0, off));
+  while (off < blob.size()) put(mib + 12'345);
+  ASSERT_TRUE((*w)->sync());
+  EXPECT_EQ(*d->get("/inplace/data", blob.size()), blob);
+  RecordProperty("pieces_in_place", static_cast<int>(in_place));
 }
 
 TEST_P(DriverConformance, RemoveTreeAndWalk) {
