@@ -8,6 +8,7 @@
 #   GET root/targets/snapshot/timestamp.json  wrk -t2 -c32 -d${DURATION:-8}s, requests/s
 #   GET the global changefeed (records=100)   wrk, requests/s
 #   publish of 1,000 and 10,000 targets       trust_publish_bench, median of ${REPEATS:-5} ms
+#   GET targets.json with 1,000 targets       wrk, on the repository each server was published to
 # BENCH_ONLY=publish skips the GET rows (BENCH_ONLY=get skips the publish rows).
 # Beside each throughput figure: the server's own CPU time per request (user+system from
 # /proc/PID/stat over the wrk run, in microseconds) for both servers, and wrk's. wrk shares
@@ -230,12 +231,24 @@ for pair in mem pg; do
   done
   get_row "GET changefeed (req/s) $label" "/v2/_trust/changefeed?records=100&change_id=0" "${args[@]}"
 done
-publish_ms() { "$PUBLISH" "https://127.0.0.1:$1" "$T/ca.crt" localhost:4443/bench "$2" "$REPEATS" | sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p'; }
+# Sets PUBLISHED_GUN to the repository the run published to (its targets.json then lists
+# the last publish's N targets).
+publish_ms() {
+  local out; out=$("$PUBLISH" "https://127.0.0.1:$1" "$T/ca.crt" localhost:4443/bench "$2" "$REPEATS")
+  PUBLISHED_GUN=$(sed -n 's/.* gun=\([^ ]*\).*/\1/p' <<<"$out")
+  sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$out"
+}
 [[ $BENCH_ONLY == get ]] && exit 0
 for count in 1000 10000; do
-  d=$(publish_ms "$DPORT" "$count")
-  n=$(publish_ms "$NPORT" "$count")
+  publish_ms "$DPORT" "$count" >"$T/ms"; d=$(<"$T/ms"); dgun=$PUBLISHED_GUN
+  publish_ms "$NPORT" "$count" >"$T/ms"; n=$(<"$T/ms"); ngun=$PUBLISHED_GUN
   row "publish $count targets (ms) $MEM" "$d" "$n" "$(ratio "$n" "$d")"
+  if [[ $count == 1000 ]]; then
+    # A large targets.json (what a repository with 1,000 tags serves), each server's own.
+    read -r d dc dw < <(run_wrk "https://127.0.0.1:$DPORT/v2/$dgun/_trust/tuf/targets.json" "$DPID")
+    read -r n nc nw < <(run_wrk "https://127.0.0.1:$NPORT/v2/$ngun/_trust/tuf/targets.json" "$NPID")
+    row "GET targets.json, 1,000 targets (req/s) $MEM" "$d" "$n" "$(ratio "$d" "$n")" "$dc" "$nc" "$(ratio "$nc" "$dc")" "$dw" "$nw"
+  fi
 done
 for count in 1000 10000; do
   m=$(publish_ms "$MPORT" "$count")

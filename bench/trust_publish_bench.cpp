@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
     repo.target_entries.clear();  // the next publish replaces the targets with N new ones
   }
   std::sort(ms.begin(), ms.end());
-  std::printf("publish_targets=%d median_ms=%.1f best_ms=%.1f repeats=%d targets_bytes=%zu\n", n,
-              ms[ms.size() / 2], ms.front(), repeats, repo.targets.size());
+  std::printf(
+      "publish_targets=%d median_ms=%.1f best_ms=%.1f repeats=%d targets_bytes=%zu gun=%s\n", n,
+      ms[ms.size() / 2], ms.front(), repeats, repo.targets.size(), gun.c_str());
   return 0;
 }
